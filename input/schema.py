@@ -1,0 +1,159 @@
+"""Shard schema: one `tf.train.SequenceExample` per video, MediaSequence keys.
+
+Key names follow mediapipe's `util/sequence/media_sequence.py` so shards are
+readable by other TF video tooling. Extra streams reuse the image keys behind a
+prefix (``FLOW_X/image/encoded``). Units are given beside each key.
+"""
+import dataclasses
+from typing import Optional, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+# --- context ---------------------------------------------------------------
+MEDIA_ID = "clip/media_id"                    # bytes: unique video id
+DATA_PATH = "clip/data_path"                  # bytes: source path of the video
+LABEL_INDEX = "clip/label/index"              # int64 list: class indices
+LABEL_STRING = "clip/label/string"            # bytes list: class names
+IMAGE_HEIGHT = "image/height"                 # int64: stored frame height, px
+IMAGE_WIDTH = "image/width"                   # int64: stored frame width, px
+IMAGE_FRAME_RATE = "image/frame_rate"         # float: frames per second
+IMAGE_FORMAT = "image/format"                 # bytes: "JPEG"
+SEGMENT_START = "segment/start/timestamp"     # int64 list: microseconds
+SEGMENT_END = "segment/end/timestamp"         # int64 list: microseconds
+SEGMENT_LABEL_INDEX = "segment/label/index"   # int64 list: class per segment
+SEGMENT_LABEL_STRING = "segment/label/string"  # bytes list: name per segment
+FLOW_BOUND = "FLOW/flow/bound"                # float: |flow| clip, px/frame
+FLOW_ALGORITHM = "FLOW/flow/algorithm"        # bytes: tvl1 | dis | farneback
+
+# --- feature lists (one entry per frame) -------------------------------------
+IMAGE_ENCODED = "image/encoded"               # bytes: JPEG RGB frame
+IMAGE_TIMESTAMP = "image/timestamp"           # int64: microseconds
+FLOW_PREFIX = "FLOW"
+WARPED_FLOW_PREFIX = "WARPED_FLOW"
+
+
+def stream_key(prefix: str, axis: str, key: str = IMAGE_ENCODED) -> str:
+    """Key of an extra stream, e.g. ``stream_key("FLOW", "X")`` -> FLOW_X/image/encoded."""
+    return f"{prefix}_{axis}/{key}"
+
+
+FLOW_X_ENCODED = stream_key(FLOW_PREFIX, "X")  # bytes: grayscale JPEG, 128 = 0
+FLOW_Y_ENCODED = stream_key(FLOW_PREFIX, "Y")
+WARPED_FLOW_X_ENCODED = stream_key(WARPED_FLOW_PREFIX, "X")
+WARPED_FLOW_Y_ENCODED = stream_key(WARPED_FLOW_PREFIX, "Y")
+
+
+@dataclasses.dataclass
+class VideoRecord:
+    """Everything one shard record holds about one video (encoded frames)."""
+    media_id: str
+    label_indices: Sequence[int]
+    label_strings: Sequence[str]
+    height: int
+    width: int
+    frame_rate: float
+    rgb_jpegs: Sequence[bytes]
+    timestamps_us: Sequence[int]
+    data_path: str = ""
+    flow_x_jpegs: Sequence[bytes] = dataclasses.field(default_factory=list)
+    flow_y_jpegs: Sequence[bytes] = dataclasses.field(default_factory=list)
+    warped_flow_x_jpegs: Sequence[bytes] = dataclasses.field(default_factory=list)
+    warped_flow_y_jpegs: Sequence[bytes] = dataclasses.field(default_factory=list)
+    flow_bound: float = 0.0
+    flow_algorithm: str = ""
+    segment_start_us: Sequence[int] = dataclasses.field(default_factory=list)
+    segment_end_us: Sequence[int] = dataclasses.field(default_factory=list)
+    segment_label_indices: Sequence[int] = dataclasses.field(default_factory=list)
+    segment_label_strings: Sequence[str] = dataclasses.field(default_factory=list)
+
+
+def _bytes(values):
+    return tf.train.Feature(bytes_list=tf.train.BytesList(
+            value=[v.encode() if isinstance(v, str) else bytes(v) for v in values]))
+
+
+def _ints(values):
+    return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(v) for v in values]))
+
+
+def _floats(values):
+    return tf.train.Feature(float_list=tf.train.FloatList(value=[float(v) for v in values]))
+
+
+_CONTEXT_FIELDS = (
+    (MEDIA_ID, "media_id", _bytes, True), (DATA_PATH, "data_path", _bytes, True),
+    (LABEL_INDEX, "label_indices", _ints, False), (LABEL_STRING, "label_strings", _bytes, False),
+    (IMAGE_HEIGHT, "height", _ints, True), (IMAGE_WIDTH, "width", _ints, True),
+    (IMAGE_FRAME_RATE, "frame_rate", _floats, True),
+    (FLOW_BOUND, "flow_bound", _floats, True), (FLOW_ALGORITHM, "flow_algorithm", _bytes, True),
+    (SEGMENT_START, "segment_start_us", _ints, False), (SEGMENT_END, "segment_end_us", _ints, False),
+    (SEGMENT_LABEL_INDEX, "segment_label_indices", _ints, False),
+    (SEGMENT_LABEL_STRING, "segment_label_strings", _bytes, False),
+)
+_FRAME_FIELDS = (
+    (IMAGE_ENCODED, "rgb_jpegs", _bytes), (IMAGE_TIMESTAMP, "timestamps_us", _ints),
+    (FLOW_X_ENCODED, "flow_x_jpegs", _bytes), (FLOW_Y_ENCODED, "flow_y_jpegs", _bytes),
+    (WARPED_FLOW_X_ENCODED, "warped_flow_x_jpegs", _bytes),
+    (WARPED_FLOW_Y_ENCODED, "warped_flow_y_jpegs", _bytes),
+)
+
+
+def to_sequence_example(record: VideoRecord) -> tf.train.SequenceExample:
+    """Builds the SequenceExample of `record`; empty optional streams are omitted."""
+    if len(record.timestamps_us) != len(record.rgb_jpegs):
+        raise ValueError(f"{record.media_id}: {len(record.rgb_jpegs)} RGB frames but "
+                         f"{len(record.timestamps_us)} timestamps.")
+    if len(record.flow_x_jpegs) != len(record.flow_y_jpegs):
+        raise ValueError(f"{record.media_id}: flow x has {len(record.flow_x_jpegs)} frames, "
+                         f"flow y {len(record.flow_y_jpegs)}.")
+    example = tf.train.SequenceExample()
+    context = example.context.feature
+    for key, field, make, scalar in _CONTEXT_FIELDS:
+        value = getattr(record, field)
+        if scalar:
+            if value in ("", 0.0) and key in (FLOW_BOUND, FLOW_ALGORITHM, DATA_PATH):
+                continue
+            value = [value]
+        context[key].CopyFrom(make(value))
+    context[IMAGE_FORMAT].CopyFrom(_bytes(["JPEG"]))
+    for key, field, make in _FRAME_FIELDS:
+        values = getattr(record, field)
+        if len(values):
+            feature_list = example.feature_lists.feature_list[key]
+            for value in values:
+                feature_list.feature.add().CopyFrom(make([value]))
+    return example
+
+
+def from_sequence_example(example) -> VideoRecord:
+    """Inverse of `to_sequence_example` (accepts the proto or its serialized bytes)."""
+    if isinstance(example, (bytes, bytearray)):
+        example = tf.train.SequenceExample.FromString(bytes(example))
+    context = example.context.feature
+    values = {}
+    for key, field, make, scalar in _CONTEXT_FIELDS:
+        feature = context[key] if key in context else make([])
+        kind = feature.WhichOneof("kind")
+        listed = list(getattr(feature, kind).value) if kind else []
+        listed = [v.decode() if isinstance(v, bytes) else v for v in listed]
+        if scalar:
+            default = VideoRecord.__dataclass_fields__[field].default
+            values[field] = listed[0] if listed else default
+        else:
+            values[field] = listed
+    lists = example.feature_lists.feature_list
+    for key, field, _ in _FRAME_FIELDS:
+        frames = lists[key].feature if key in lists else []
+        values[field] = [
+        (f.bytes_list.value[0] if f.HasField("bytes_list") else f.int64_list.value[0])
+                for f in frames]
+    return VideoRecord(**values)
+
+
+def jpeg_bytes(image: np.ndarray, quality: int = 90) -> bytes:
+    """Encodes an HxW or HxWx3 RGB uint8 array as JPEG with TF's encoder."""
+    image = np.asarray(image, np.uint8)
+    if image.ndim == 2:
+        image = image[..., None]
+    return tf.io.encode_jpeg(image, quality=quality).numpy()

@@ -1,0 +1,41 @@
+"""BUILD-free setup for tsn-tf: one installed namespace `tsn_tf`.
+
+The user's top-level folders `input/`, `trainers/` and `export/` are mapped
+to `tsn_tf.input`, `tsn_tf.trainers` and `tsn_tf.export`, so nothing generic
+named `input` lands in site-packages.
+"""
+from setuptools import setup
+
+PACKAGE_DIRS = {
+    "tsn_tf": "tsn_tf",
+    "tsn_tf.input": "input",
+    "tsn_tf.trainers": "trainers",
+    "tsn_tf.export": "export",
+}
+
+setup(
+    name="tsn-tf",
+    version="0.1.0",
+    description="Temporal Segment Networks (TPAMI 2018) in TensorFlow 2 / Keras 3",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10,<3.13",
+    packages=["tsn_tf", "tsn_tf.backbones", "tsn_tf.input", "tsn_tf.trainers", "tsn_tf.export"],
+    package_dir={**PACKAGE_DIRS, "tsn_tf.backbones": "tsn_tf/backbones"},
+    # TensorFlow itself comes from an extra: `cpu` (tensorflow-cpu) or `gpu`
+    # (tensorflow[and-cuda]); both are the same 2.17 API.
+    install_requires=[
+        "tensorflow-io==0.37.1",
+        "keras>=3.5,<4",
+        "numpy>=1.26,<2",
+        "opencv-contrib-python-headless>=4.9,<4.12",
+        "absl-py>=2.0",
+    ],
+    extras_require={
+        "cpu": ["tensorflow-cpu>=2.17,<2.18"],
+        "gpu": ["tensorflow[and-cuda]>=2.17,<2.18"],
+        "beam": ["apache-beam>=2.60", "protobuf>=4.25,<5"],
+        "test": ["pytest>=8"],
+    },
+)

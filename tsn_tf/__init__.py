@@ -1,0 +1,1 @@
+"""Temporal Segment Networks in TensorFlow 2 / Keras 3."""
