@@ -1,0 +1,130 @@
+"""Paths that may be local or a TF filesystem URL (gs://, s3://, az://, ram://).
+
+Local paths go through the standard library; URLs through `tf.io.gfile`, with
+tensorflow-io imported lazily only when TF itself does not know the scheme
+(s3, az, hdfs, http). Note tensorflow/io#2039: a process that touched s3://
+aborts at exit (status 134) with tensorflow-io 0.37.1; CLIs that may use s3
+end with `os._exit` (see `needs_hard_exit`).
+"""
+import os
+import re
+
+_URL = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
+_ABORTS_AT_EXIT = ("s3",)
+
+
+def url_scheme(path: str) -> str:
+    """The scheme of `path` ("gs" for gs://b/x), or "" for a local path."""
+    match = _URL.match(str(path))
+    return match.group(1).lower() if match else ""
+
+
+def is_url(path: str) -> bool:
+    """True if `path` is a URL other than file://."""
+    return url_scheme(path) not in ("", "file")
+
+
+def gfile():
+    """`tf.io.gfile`, imported on first use."""
+    import tensorflow as tf
+    return tf.io.gfile
+
+
+def ensure_filesystem(path: str) -> None:
+    """Makes `path`'s scheme usable by `tf.io.gfile`, importing tensorflow-io if needed."""
+    scheme = url_scheme(path)
+    if scheme in ("", "file"):
+        return
+    if scheme in gfile().get_registered_schemes():
+        return
+    try:
+        import tensorflow_io  # noqa: F401  (registers s3, az, hdfs, http)
+    except ImportError as error:
+        raise ValueError(f"{path}: the {scheme}:// filesystem needs tensorflow-io "
+                         f"(pip install tensorflow-io==0.37.1): {error}") from error
+    if scheme not in gfile().get_registered_schemes():
+        raise ValueError(f"{path}: no TensorFlow filesystem handles {scheme}://; "
+                         f"known schemes: {sorted(gfile().get_registered_schemes())}.")
+
+
+def needs_hard_exit(*paths: str) -> bool:
+    """True if any path uses a scheme whose filesystem aborts the process at exit."""
+    return any(url_scheme(p) in _ABORTS_AT_EXIT for p in paths if p)
+
+
+def join(base: str, *parts: str) -> str:
+    """Joins path parts with "/" for URLs and `os.path.join` for local paths."""
+    if is_url(base):
+        return "/".join([base.rstrip("/"), *[p.strip("/") for p in parts]])
+    return os.path.join(base, *parts)
+
+
+def read_text(path: str) -> str:
+    """Whole text of a local file or URL."""
+    if is_url(path):
+        ensure_filesystem(path)
+        with gfile().GFile(path, "r") as handle:
+            return handle.read()
+    with open(path, encoding="utf-8") as handle:
+        return handle.read()
+
+
+def write_text_atomic(path: str, text: str) -> None:
+    """Writes `text` to a temp name beside `path` and renames it into place."""
+    temp = f"{path}.tmp-{os.getpid()}"
+    if is_url(path):
+        ensure_filesystem(path)
+        with gfile().GFile(temp, "w") as handle:
+            handle.write(text)
+        gfile().rename(temp, path, overwrite=True)
+        return
+    with open(temp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(temp, path)
+
+
+def exists(path: str) -> bool:
+    if is_url(path):
+        ensure_filesystem(path)
+        return gfile().exists(path)
+    return os.path.exists(path)
+
+
+def makedirs(path: str) -> None:
+    if is_url(path):
+        ensure_filesystem(path)
+        gfile().makedirs(path)
+    else:
+        os.makedirs(path, exist_ok=True)
+
+
+def remove(path: str) -> None:
+    """Deletes a file if it exists."""
+    if is_url(path):
+        if gfile().exists(path):
+            gfile().remove(path)
+    elif os.path.exists(path):
+        os.remove(path)
+
+
+def rename(source: str, target: str) -> None:
+    """Renames `source` to `target`, replacing it (atomic on local disks)."""
+    if is_url(source):
+        gfile().rename(source, target, overwrite=True)
+    else:
+        os.replace(source, target)
+
+
+def walk_files(root: str):
+    """Yields every file path under `root` (local folder or URL), sorted per folder."""
+    if is_url(root):
+        ensure_filesystem(root)
+        for folder, subfolders, files in gfile().walk(root):
+            subfolders.sort()
+            for name in sorted(files):
+                yield join(folder, name)
+        return
+    for folder, subfolders, files in os.walk(root):
+        subfolders.sort()
+        for name in sorted(files):
+            yield os.path.join(folder, name)
