@@ -1,0 +1,179 @@
+"""The per-video ingestion function: one video file -> one `schema.VideoRecord`.
+
+`ingest_video` is what both drivers (local pool, Apache Beam) call: a
+module-level function of plain, picklable arguments. It streams the video
+once: decode, resize, JPEG-encode the RGB frame, convert to gray, compute flow
+(and warped flow) against the previous gray frame, quantize and JPEG-encode
+the flow, so only two decoded frames are alive at a time.
+
+OpenCV threads: each OpenCV call may use several threads. Drivers that run one
+process per core should call ``cv2.setNumThreads(1)`` in every worker.
+"""
+import dataclasses
+from typing import Iterable, List, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+
+from tsn_tf.input import flow as flow_lib
+from tsn_tf.input import schema
+from tsn_tf.input import video as video_lib
+from tsn_tf.input import warp as warp_lib
+
+MODALITIES = ("rgb", "flow", "warped_flow")
+TSN_SIZE = (340, 256)
+
+
+@dataclasses.dataclass(frozen=True)
+class IngestOptions:
+    """How videos become records.
+
+    modalities: subset of ("rgb", "flow", "warped_flow").
+    flow_algorithm: "tvl1" (the paper's), "dis" or "farneback" (see flow.py).
+    flow_bound: flow is clipped to [-bound, bound] px before 8-bit quantization.
+    size: (width, height) every frame is resized to (TSN: 340x256), or None.
+    short_side: instead of `size`, the short side in px (aspect ratio kept);
+        set `size=None` with it.
+    jpeg_quality: OpenCV JPEG quality (0-100) of RGB and flow images.
+    max_frames: keep at most this many frames of each video (memory cap).
+    allow_truncated: keep the frames that decode from a truncated video
+        instead of raising `VideoDecodeError`.
+    """
+    modalities: Tuple[str, ...] = ("rgb", "flow")
+    flow_algorithm: str = "tvl1"
+    flow_bound: float = flow_lib.DEFAULT_FLOW_BOUND
+    size: Optional[Tuple[int, int]] = TSN_SIZE
+    short_side: Optional[int] = None
+    jpeg_quality: int = 90
+    max_frames: Optional[int] = None
+    allow_truncated: bool = False
+
+    def __post_init__(self):
+        modalities = tuple(self.modalities)
+        object.__setattr__(self, "modalities", modalities)
+        unknown = [m for m in modalities if m not in MODALITIES]
+        if unknown or not modalities:
+            raise ValueError(f"modalities must be a non-empty subset of {MODALITIES}; "
+                             f"received {modalities}")
+        if self.flow_algorithm not in flow_lib.FLOW_ALGORITHMS:
+            raise ValueError(f"unknown flow_algorithm {self.flow_algorithm!r}; expected one "
+                             f"of {flow_lib.FLOW_ALGORITHMS}")
+        if self.flow_bound <= 0:
+            raise ValueError(f"flow_bound must be positive; received {self.flow_bound}")
+        if self.size is not None and self.short_side is not None:
+            raise ValueError(f"pass size=None with short_side={self.short_side} "
+                             f"(received size={self.size})")
+        if not 0 <= self.jpeg_quality <= 100:
+            raise ValueError(f"jpeg_quality must be in 0..100; received {self.jpeg_quality}")
+
+    @property
+    def has_flow(self) -> bool:
+        return "flow" in self.modalities or "warped_flow" in self.modalities
+
+
+@dataclasses.dataclass
+class EncodedStreams:
+    """JPEG streams of one video, as `encode_frames` produces them."""
+    num_frames: int = 0
+    height: int = 0
+    width: int = 0
+    rgb_jpegs: List[bytes] = dataclasses.field(default_factory=list)
+    flow_x_jpegs: List[bytes] = dataclasses.field(default_factory=list)
+    flow_y_jpegs: List[bytes] = dataclasses.field(default_factory=list)
+    warped_flow_x_jpegs: List[bytes] = dataclasses.field(default_factory=list)
+    warped_flow_y_jpegs: List[bytes] = dataclasses.field(default_factory=list)
+
+
+def _jpeg(image: np.ndarray, params: List[int]) -> bytes:
+    ok, buffer = cv2.imencode(".jpg", image, params)
+    if not ok:
+        raise RuntimeError(f"OpenCV failed to JPEG-encode a {image.shape} image")
+    return buffer.tobytes()
+
+
+def encode_frames(frames_bgr: Iterable[np.ndarray], options: IngestOptions) -> EncodedStreams:
+    """Encodes a stream of equally sized uint8 BGR frames (OpenCV's order).
+
+    N frames give N RGB JPEGs and N - 1 flow x/y JPEG pairs per flow modality.
+    """
+    params = [cv2.IMWRITE_JPEG_QUALITY, int(options.jpeg_quality)]
+    want_rgb = "rgb" in options.modalities
+    flow = flow_lib.FlowEstimator(options.flow_algorithm) \
+        if "flow" in options.modalities else None
+    warped = warp_lib.WarpedFlowEstimator(options.flow_algorithm) \
+        if "warped_flow" in options.modalities else None
+    streams = EncodedStreams()
+    prev_gray = None
+    for frame in frames_bgr:
+        if want_rgb:
+            streams.rgb_jpegs.append(_jpeg(frame, params))
+        if options.has_flow:
+            gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+            if prev_gray is not None:
+                for estimator, xs, ys in (
+                        (flow, streams.flow_x_jpegs, streams.flow_y_jpegs),
+                        (warped, streams.warped_flow_x_jpegs, streams.warped_flow_y_jpegs)):
+                    if estimator is not None:
+                        flow_x, flow_y = flow_lib.quantize_flow(estimator(prev_gray, gray),
+                                                                options.flow_bound)
+                        xs.append(_jpeg(flow_x, params))
+                        ys.append(_jpeg(flow_y, params))
+            prev_gray = gray
+        streams.num_frames += 1
+        streams.height, streams.width = frame.shape[:2]
+    return streams
+
+
+def segments_to_us(segments: Sequence[Tuple[float, float, int, str]], media_id: str):
+    """(start_s, end_s, label_index, label_string) tuples -> four parallel lists."""
+    starts, ends, indices, names = [], [], [], []
+    for start_s, end_s, label_index, label_string in segments:
+        if not 0 <= start_s <= end_s:
+            raise ValueError(f"{media_id}: segment ({start_s}, {end_s}) needs "
+                             f"0 <= start <= end seconds")
+        starts.append(int(round(start_s * 1_000_000)))
+        ends.append(int(round(end_s * 1_000_000)))
+        indices.append(int(label_index))
+        names.append(str(label_string))
+    return starts, ends, indices, names
+
+
+def ingest_video(path, *, media_id: str, label_indices: Sequence[int],
+                 label_strings: Sequence[str], options: IngestOptions = IngestOptions(),
+                 segments: Sequence[Tuple[float, float, int, str]] = ()) -> schema.VideoRecord:
+    """Decodes and encodes one video file into a shard record.
+
+    Args:
+        path: local video file.
+        media_id: unique id of the video in the dataset.
+        label_indices, label_strings: its class(es).
+        options: `IngestOptions`.
+        segments: for untrimmed videos, (start_s, end_s, label_index,
+            label_string) per annotated action.
+    Raises:
+        VideoDecodeError: the file is missing, empty, not a decodable video,
+            has no frames, or is truncated (unless `options.allow_truncated`).
+        ValueError: a segment with start < 0 or end < start.
+    """
+    starts, ends, segment_indices, segment_names = segments_to_us(segments, media_id)
+    reader = video_lib.VideoReader(path, size=options.size, short_side=options.short_side,
+                                   max_frames=options.max_frames)
+    with reader:
+        streams = encode_frames(reader, options)
+    if reader.truncated and not options.allow_truncated:
+        raise video_lib.VideoDecodeError(
+                path, f"truncated or corrupt: decoded {reader.num_decoded} of the "
+                f"{reader.header_frame_count} frames its header lists")
+    rgb = "rgb" in options.modalities
+    return schema.VideoRecord(
+            media_id=media_id, label_indices=list(label_indices),
+            label_strings=list(label_strings), height=streams.height, width=streams.width,
+            frame_rate=reader.frame_rate, rgb_jpegs=streams.rgb_jpegs,
+            timestamps_us=reader.timestamps_us() if rgb else [], data_path=str(path),
+            flow_x_jpegs=streams.flow_x_jpegs, flow_y_jpegs=streams.flow_y_jpegs,
+            warped_flow_x_jpegs=streams.warped_flow_x_jpegs,
+            warped_flow_y_jpegs=streams.warped_flow_y_jpegs,
+            flow_bound=float(options.flow_bound) if options.has_flow else 0.0,
+            flow_algorithm=options.flow_algorithm if options.has_flow else "",
+            segment_start_us=starts, segment_end_us=ends,
+            segment_label_indices=segment_indices, segment_label_strings=segment_names)

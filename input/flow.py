@@ -1,0 +1,81 @@
+"""Dense optical flow between consecutive grayscale frames, and its 8-bit form.
+
+Algorithms (OpenCV 4.11 contrib, default parameters unless stated):
+  * ``tvl1``: `cv2.optflow.DualTVL1OpticalFlow`, the paper's (TSN's dense_flow
+    tool used the same algorithm). About 1.8 s per 340x256 frame on one core.
+  * ``dis``: `cv2.DISOpticalFlow` with preset MEDIUM (about 13 ms per 340x256
+    frame on one core; FAST is 2.3 ms but visibly blockier).
+  * ``farneback``: `cv2.calcOpticalFlowFarneback` with pyramid scale 0.5,
+    3 levels, window 15, 3 iterations, poly_n 5, poly_sigma 1.2 (about 20 ms).
+
+Quantization follows dense_flow's ``convertFlowToImage`` (yjxiong/dense_flow):
+``v > H ? 255 : v < L ? 0 : cvRound(255 * (v - L) / (H - L))`` with
+``L = -bound, H = bound``; cvRound rounds half to even, like `np.rint`. Zero
+flow maps to 128 (127.5 rounded to even), one step is ``2 * bound / 255`` px.
+"""
+from typing import Tuple
+
+import cv2
+import numpy as np
+
+FLOW_ALGORITHMS = ("tvl1", "dis", "farneback")
+DEFAULT_FLOW_BOUND = 20.0
+
+_FARNEBACK_ARGS = dict(pyr_scale=0.5, levels=3, winsize=15, iterations=3, poly_n=5,
+                       poly_sigma=1.2, flags=0)
+
+
+class FlowEstimator:
+    """Computes flow with one algorithm object reused across calls.
+
+    Creating TV-L1 per frame is wasteful; make one estimator per video (or per
+    worker) and call it on each consecutive pair of uint8 grayscale frames.
+    """
+
+    def __init__(self, algorithm: str = "tvl1"):
+        if algorithm not in FLOW_ALGORITHMS:
+            raise ValueError(f"unknown flow algorithm {algorithm!r}; expected one of "
+                             f"{FLOW_ALGORITHMS}")
+        self.algorithm = algorithm
+        if algorithm == "tvl1":
+            self._engine = cv2.optflow.DualTVL1OpticalFlow_create()
+        elif algorithm == "dis":
+            self._engine = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        else:
+            self._engine = None
+
+    def __call__(self, prev_gray: np.ndarray, next_gray: np.ndarray) -> np.ndarray:
+        """(H, W, 2) float32 flow in px: prev(p) matches next(p + flow(p))."""
+        if self._engine is None:
+            return cv2.calcOpticalFlowFarneback(prev_gray, next_gray, None, **_FARNEBACK_ARGS)
+        return self._engine.calc(prev_gray, next_gray, None)
+
+
+def compute_flow(prev_gray: np.ndarray, next_gray: np.ndarray,
+                 algorithm: str = "tvl1") -> np.ndarray:
+    """Flow of one frame pair; for a whole video reuse a `FlowEstimator`."""
+    return FlowEstimator(algorithm)(prev_gray, next_gray)
+
+
+def quantize_flow(flow: np.ndarray, bound: float = DEFAULT_FLOW_BOUND
+                  ) -> Tuple[np.ndarray, np.ndarray]:
+    """(H, W, 2) float32 flow -> x and y uint8 (H, W) images, dense_flow's mapping.
+
+    One `cv2.addWeighted` pass: saturate_cast<uchar>(v * 255 / 2b + 127.5) is
+    dense_flow's clip-then-cvRound, 2.5x faster than the NumPy equivalent.
+    """
+    if bound <= 0:
+        raise ValueError(f"flow bound must be positive; received {bound}")
+    flow = np.asarray(flow, np.float32)
+    quantized = cv2.addWeighted(flow, 255.0 / (2.0 * bound), flow, 0.0, 127.5,
+                                dtype=cv2.CV_8U)
+    flow_x, flow_y = cv2.split(quantized)
+    return flow_x, flow_y
+
+
+def dequantize_flow(flow_x: np.ndarray, flow_y: np.ndarray,
+                    bound: float = DEFAULT_FLOW_BOUND) -> np.ndarray:
+    """Inverse of `quantize_flow` inside [-bound, bound]: (H, W, 2) float32 px."""
+    step = np.float32(2.0 * bound / 255.0)
+    stacked = np.stack([flow_x, flow_y], axis=-1).astype(np.float32)
+    return stacked * step - np.float32(bound)

@@ -1,0 +1,180 @@
+"""Video decoding with OpenCV: frames, frame rate, timestamps, resizing.
+
+Sizing (the same rule for `read_video` and ingestion):
+  * ``size=(W, H)``: every frame is resized to exactly W x H (TSN stores 340x256
+    whatever the source aspect ratio; that is `IngestOptions`' default);
+  * ``short_side=S``: the short side becomes S, the long side keeps the aspect
+    ratio, rounded to an even number of pixels;
+  * neither: frames keep the source size. Passing both is an error.
+
+What OpenCV 4.11 (FFmpeg 5) does on broken files, and what we do:
+  * missing, empty, garbage bytes, or an mp4 cut short (its index, the moov
+    atom, sits at the end of the file, so the container does not open):
+    `VideoDecodeError`;
+  * a truncated avi opens and decodes the frames before the cut (77 of 164 for
+    test.avi cut in half) and then stops as if the video ended: we return those
+    frames and set ``truncated=True`` when fewer frames decode than the
+    container header promises (beyond a small tolerance, since headers of some
+    containers only estimate the count). `ingest_video` rejects truncated
+    videos unless told otherwise.
+"""
+import dataclasses
+import math
+import os
+from typing import Iterator, List, Optional, Tuple
+
+import cv2
+import numpy as np
+
+
+class VideoDecodeError(ValueError):
+    """A video that cannot be decoded; the message names the file and why."""
+
+    def __init__(self, path, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+@dataclasses.dataclass
+class DecodedVideo:
+    """Decoded, resized frames of one video."""
+    frames: np.ndarray          # uint8 (N, H, W, 3), RGB
+    frame_rate: float           # frames per second as the container states it
+    timestamps_us: List[int]    # round(i * 1e6 / frame_rate) per frame i
+    source_size: Tuple[int, int]  # (width, height) before resizing
+    header_frame_count: int     # frame count the container claims (0 if unknown)
+    truncated: bool             # fewer frames decoded than the header claims
+
+    @property
+    def num_frames(self) -> int:
+        return len(self.frames)
+
+
+def output_size(source_size: Tuple[int, int], size: Optional[Tuple[int, int]] = None,
+                short_side: Optional[int] = None) -> Tuple[int, int]:
+    """(width, height) of stored frames for a source (width, height); see module doc."""
+    if size is not None and short_side is not None:
+        raise ValueError(f"pass either size or short_side, not both; received "
+                         f"size={size}, short_side={short_side}")
+    if size is not None:
+        width, height = (int(v) for v in size)
+        if width <= 0 or height <= 0:
+            raise ValueError(f"size must be positive (width, height); received {size}")
+        return width, height
+    if short_side is None:
+        return tuple(source_size)
+    if short_side <= 0:
+        raise ValueError(f"short_side must be positive; received {short_side}")
+    width, height = source_size
+    scale = short_side / min(width, height)
+    if width <= height:
+        return int(short_side), 2 * max(1, round(height * scale / 2))
+    return 2 * max(1, round(width * scale / 2)), int(short_side)
+
+
+def timestamps_us(num_frames: int, frame_rate: float) -> List[int]:
+    """Microsecond timestamp of each frame index (no rounding of the rate)."""
+    return [int(round(i * 1_000_000 / frame_rate)) for i in range(num_frames)]
+
+
+def is_truncated(decoded: int, header_count: int) -> bool:
+    """Whether `decoded` frames fall short of the header's count by > 2% + 1 frame."""
+    return header_count > 0 and decoded < header_count - (0.02 * header_count + 1)
+
+
+class VideoReader:
+    """Iterates the resized BGR frames of one video (OpenCV's native order).
+
+    Opening checks the file; iterating yields frames; afterwards `num_decoded`
+    and `truncated` describe what came out. Use as a context manager.
+    """
+
+    def __init__(self, path, *, size=None, short_side=None, max_frames=None):
+        self.path = str(path)
+        if max_frames is not None and max_frames <= 0:
+            raise ValueError(f"max_frames must be positive or None; received {max_frames}")
+        self.max_frames = max_frames
+        _check_file(self.path)
+        self._capture = cv2.VideoCapture(self.path)
+        if not self._capture.isOpened():
+            self._capture.release()
+            raise VideoDecodeError(self.path, "OpenCV/FFmpeg cannot open it: not a video, an "
+                                   "unsupported container or codec, or an mp4 cut short "
+                                   "(its index, the moov atom, is missing)")
+        self.frame_rate = float(self._capture.get(cv2.CAP_PROP_FPS))
+        if not math.isfinite(self.frame_rate) or self.frame_rate <= 0:
+            self.close()
+            raise VideoDecodeError(self.path, f"container states no valid frame rate "
+                                   f"({self.frame_rate})")
+        self.source_size = (int(self._capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
+                            int(self._capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+        self.header_frame_count = max(0, int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT)))
+        self.size = output_size(self.source_size, size, short_side)
+        self.num_decoded = 0
+        self._stopped_early = False
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        resize = self.size != self.source_size
+        shrink = self.size[0] * self.size[1] < self.source_size[0] * self.source_size[1]
+        interpolation = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+        while self.max_frames is None or self.num_decoded < self.max_frames:
+            ok, frame = self._capture.read()
+            if not ok:
+                break
+            self.num_decoded += 1
+            yield cv2.resize(frame, self.size, interpolation=interpolation) if resize else frame
+        else:
+            self._stopped_early = True
+        self.close()
+        if self.num_decoded == 0:
+            raise VideoDecodeError(self.path, "opened but decoded 0 frames")
+
+    @property
+    def truncated(self) -> bool:
+        return not self._stopped_early and is_truncated(self.num_decoded,
+                                                        self.header_frame_count)
+
+    def timestamps_us(self) -> List[int]:
+        return timestamps_us(self.num_decoded, self.frame_rate)
+
+    def close(self):
+        self._capture.release()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
+def _check_file(path: str):
+    if not os.path.exists(path):
+        raise VideoDecodeError(path, "file does not exist")
+    if not os.path.isfile(path):
+        raise VideoDecodeError(path, "not a regular file")
+    if not os.access(path, os.R_OK):
+        raise VideoDecodeError(path, "file is not readable (permissions)")
+    if os.path.getsize(path) == 0:
+        raise VideoDecodeError(path, "file is empty (0 bytes)")
+
+
+def read_video(path, *, size: Optional[Tuple[int, int]] = None,
+               short_side: Optional[int] = None,
+               max_frames: Optional[int] = None) -> DecodedVideo:
+    """Decodes a video file into RGB frames (all in memory; `max_frames` caps it).
+
+    Args:
+        path: local video file.
+        size: (width, height) to resize every frame to, e.g. (340, 256).
+        short_side: resize so the short side is this, keeping the aspect ratio.
+        max_frames: stop after this many frames.
+    Raises:
+        VideoDecodeError: missing, empty, unreadable, not a video, 0 frames.
+    """
+    with VideoReader(path, size=size, short_side=short_side, max_frames=max_frames) as reader:
+        frames = [cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) for frame in reader]
+    return DecodedVideo(frames=np.stack(frames), frame_rate=reader.frame_rate,
+                        timestamps_us=reader.timestamps_us(), source_size=reader.source_size,
+                        header_frame_count=reader.header_frame_count,
+                        truncated=reader.truncated)
