@@ -1,0 +1,126 @@
+"""Turning decoded frames into TSN snippets of one modality.
+
+Channel layout of one snippet (what the first conv sees), as tsn-pytorch's
+`Stack` builds it:
+- rgb: L frames, channels [r0, g0, b0, r1, g1, b1, ...] (L = 1: 3 channels).
+- flow / warped_flow: L flow fields, x and y interleaved per frame:
+  [x0, y0, x1, y1, ...] (L = 5: 10 channels); tsn-pytorch appends x then y
+  per frame and its flip inverts every even channel, i.e. x.
+- rgb_diff: L + 1 frames give L differences ``f[t+1] - f[t]`` (later minus
+  earlier, tsn-pytorch `TSN._get_diff`), channels [d0 rgb, d1 rgb, ...].
+
+Values stay on the 0..255 scale until `normalize`. A horizontal flip of flow
+inverts the x channels (``255 - v``) before normalization. RGB differences
+are normalized as ``diff / std``: the mean cancels in a difference (with
+BN-Inception's std 1 this is exactly tsn-pytorch's input).
+"""
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+
+from tsn_tf.input import crops
+from tsn_tf.input import schema
+
+
+@dataclasses.dataclass(frozen=True)
+class Stream:
+    """How one modality is stored and stacked."""
+    keys: tuple              # feature-list keys of the encoded frames
+    jpeg_channels: int       # channels of one decoded JPEG (3 RGB, 1 flow)
+    default_length: int      # L of the reference code
+    extra_frames: int        # frames read beyond L per snippet (rgb_diff: 1)
+    scales: tuple            # multi-scale crop scales
+    inverts_x_on_flip: bool  # flow: x channels become 255 - v when mirrored
+
+
+STREAMS = {
+    "rgb": Stream((schema.IMAGE_ENCODED,), 3, 1, 0, crops.RGB_SCALES, False),
+    "flow": Stream((schema.FLOW_X_ENCODED, schema.FLOW_Y_ENCODED), 1, 5, 0,
+                   crops.MOTION_SCALES, True),
+    "warped_flow": Stream((schema.WARPED_FLOW_X_ENCODED, schema.WARPED_FLOW_Y_ENCODED), 1, 5, 0,
+                          crops.MOTION_SCALES, True),
+    "rgb_diff": Stream((schema.IMAGE_ENCODED,), 3, 5, 1, crops.MOTION_SCALES, False),
+}
+
+
+def get_stream(modality: str) -> Stream:
+    """The `Stream` of `modality`; a ValueError lists the known ones."""
+    if modality not in STREAMS:
+        raise ValueError(f"Unknown modality {modality!r}. Known: {sorted(STREAMS)}")
+    return STREAMS[modality]
+
+
+def stack_items(items, items_per_snippet: int):
+    """(S·L, H, W, C) -> (S, H, W, L·C), item-major channels [i0 c0.., i1 c0.., ...]."""
+    shape = tf.shape(items)
+    snippets = tf.reshape(items, [-1, items_per_snippet, shape[1], shape[2], shape[3]])
+    snippets = tf.transpose(snippets, [0, 2, 3, 1, 4])
+    channels = items_per_snippet * items.shape[-1] if items.shape[-1] else -1
+    return tf.reshape(snippets, [-1, shape[1], shape[2], channels])
+
+
+def interleave_flow(flow_x, flow_y):
+    """x, y (S·L, H, W, 1) -> (S·L, H, W, 2) with channel 0 = x, 1 = y."""
+    return tf.concat([flow_x, flow_y], axis=-1)
+
+
+def rgb_difference(snippets, num_frames: int):
+    """(S, H, W, 3·(L+1)) frames -> (S, H, W, 3·L) differences f[t+1] - f[t]."""
+    shape = tf.shape(snippets)
+    frames = tf.reshape(snippets, [shape[0], shape[1], shape[2], num_frames, 3])
+    diffs = frames[..., 1:, :] - frames[..., :-1, :]
+    return tf.reshape(diffs, [shape[0], shape[1], shape[2], 3 * (num_frames - 1)])
+
+
+def flip_snippets(snippets, invert_x: bool):
+    """Mirrors (..., H, W, C) along W; with `invert_x` even channels become 255 - v."""
+    flipped = tf.reverse(snippets, axis=[-2])
+    if not invert_x:
+        return flipped
+    channels = snippets.shape[-1]
+    is_x = tf.constant([c % 2 == 0 for c in range(channels)])
+    return tf.where(is_x, tf.cast(255, flipped.dtype) - flipped, flipped)
+
+
+def normalization(mean, std, modality: str, channels: int):
+    """Per-channel (mean, std) float32 (channels,) vectors for a snippet.
+
+    `mean`/`std` are a scalar, one value per stored channel (3 RGB; 1 or 2
+    flow) tiled over the snippet, or one per snippet channel. rgb_diff uses
+    mean 0 (see the module doc).
+    """
+    def expand(values, name):
+        values = np.asarray(values, np.float32).reshape(-1)
+        if values.size == 0 or channels % values.size:
+            raise ValueError(f"{modality}: {name} has {values.size} values, which do not tile "
+                             f"{channels} channels. Received: {values.tolist()}")
+        return tf.constant(np.tile(values, channels // values.size))
+
+    mean_vector = expand(mean, "mean")
+    if modality == "rgb_diff":
+        mean_vector = tf.zeros_like(mean_vector)
+    return mean_vector, expand(std, "std")
+
+
+def normalize(snippets, mean_vector, std_vector):
+    """(x - mean) / std over the last axis, float32."""
+    return (tf.cast(snippets, tf.float32) - mean_vector) / std_vector
+
+
+def decode_frames(jpegs, channels: int, box=None):
+    """Decodes encoded frames, cropping to `box` while decoding when given.
+
+    Args:
+      jpegs: string (F,) encoded JPEG frames of one video.
+      channels: 3 for RGB, 1 for flow.
+      box: optional int32 (4,) (y, x, h, w), the same for every frame.
+    Returns:
+      uint8 (F, h, w, channels).
+    """
+    if box is None:
+        decode = lambda jpeg: tf.io.decode_jpeg(jpeg, channels=channels)
+    else:
+        decode = lambda jpeg: tf.io.decode_and_crop_jpeg(jpeg, box, channels=channels)
+    return tf.map_fn(decode, jpegs, fn_output_signature=tf.TensorSpec(
+            [None, None, channels], tf.uint8), infer_shape=False)

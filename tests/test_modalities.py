@@ -1,0 +1,91 @@
+"""Snippet assembly, flip, normalization and cropped decode on tiny tensors."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tsn_tf.input import modalities, schema
+
+RNG = np.random.default_rng(2)
+
+
+def _eager_and_mapped(fn, *tensors):
+    """fn(*tensors) eagerly and inside Dataset.map; asserts both agree, returns it."""
+    eager = fn(*tensors)
+    mapped = next(iter(tf.data.Dataset.from_tensors(tensors).map(fn)))
+    np.testing.assert_array_equal(eager, mapped)
+    return np.asarray(eager)
+
+
+def test_stack_items_is_item_major():
+    items = RNG.integers(0, 255, (6, 2, 3, 3)).astype(np.uint8)  # S=2 snippets of L=3
+    stacked = _eager_and_mapped(lambda x: modalities.stack_items(x, 3), items)
+    expected = np.concatenate([items[0::3], items[1::3], items[2::3]], axis=-1)
+    np.testing.assert_array_equal(stacked, expected)
+    assert stacked.shape == (2, 2, 3, 9)
+
+
+def test_flow_channels_are_x_y_interleaved_per_frame():
+    flow_x = np.arange(4, dtype=np.uint8).reshape(4, 1, 1, 1) * 10      # frame i: 10 i
+    flow_y = 100 + np.arange(4, dtype=np.uint8).reshape(4, 1, 1, 1)     # frame i: 100 + i
+    stacked = _eager_and_mapped(
+            lambda x, y: modalities.stack_items(modalities.interleave_flow(x, y), 2),
+            flow_x, flow_y)
+    np.testing.assert_array_equal(stacked[:, 0, 0], [[0, 100, 10, 101], [20, 102, 30, 103]])
+
+
+def test_rgb_difference_is_later_minus_earlier():
+    frames = RNG.uniform(0, 255, (2, 3, 4, 3, 3)).astype(np.float32)  # (S, H, W, L+1=3, rgb)
+    snippets = frames.reshape(2, 3, 4, 9)
+    diffs = _eager_and_mapped(lambda x: modalities.rgb_difference(x, 3), snippets)
+    expected = np.concatenate([frames[..., 1, :] - frames[..., 0, :],
+                               frames[..., 2, :] - frames[..., 1, :]], axis=-1)
+    np.testing.assert_allclose(diffs, expected, rtol=1e-6)
+
+
+def test_flip_inverts_flow_x_and_nothing_else():
+    snippets = RNG.integers(0, 256, (2, 3, 4, 10)).astype(np.float32)
+    flipped = _eager_and_mapped(lambda x: modalities.flip_snippets(x, True), snippets)
+    mirrored = snippets[:, :, ::-1, :]
+    np.testing.assert_array_equal(flipped[..., 0::2], 255 - mirrored[..., 0::2])
+    np.testing.assert_array_equal(flipped[..., 1::2], mirrored[..., 1::2])
+    rgb = _eager_and_mapped(lambda x: modalities.flip_snippets(x, False), snippets[..., :3])
+    np.testing.assert_array_equal(rgb, mirrored[..., :3])
+    twice = modalities.flip_snippets(modalities.flip_snippets(snippets, True), True)
+    np.testing.assert_array_equal(twice, snippets)
+
+
+def test_normalization_tiles_per_channel_values():
+    mean, std = modalities.normalization((1.0, 2.0, 3.0), 2.0, "rgb", 6)
+    np.testing.assert_array_equal(mean, [1, 2, 3, 1, 2, 3])
+    np.testing.assert_array_equal(std, [2] * 6)
+    mean, _ = modalities.normalization(128.0, 1.0, "rgb_diff", 15)
+    np.testing.assert_array_equal(mean, np.zeros(15))
+    snippets = np.full((1, 1, 1, 6), 7.0, np.float32)
+    out = _eager_and_mapped(lambda x: modalities.normalize(x, *modalities.normalization(
+            (1.0, 2.0, 3.0), 2.0, "rgb", 6)), snippets)
+    np.testing.assert_array_equal(out[0, 0, 0], [3, 2.5, 2, 3, 2.5, 2])
+    with pytest.raises(ValueError, match=r"flow: mean has 3 values.*10 channels"):
+        modalities.normalization((1.0, 2.0, 3.0), 1.0, "flow", 10)
+
+
+def test_get_stream_names_known_modalities():
+    assert modalities.get_stream("flow").keys == (schema.FLOW_X_ENCODED, schema.FLOW_Y_ENCODED)
+    with pytest.raises(ValueError, match="'depth'.*rgb_diff"):
+        modalities.get_stream("depth")
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_decode_with_box_equals_slice_of_full_decode(channels):
+    images = RNG.integers(0, 256, (3, 24, 40, channels)).astype(np.uint8)
+    jpegs = np.array([schema.jpeg_bytes(image[..., 0] if channels == 1 else image)
+                      for image in images], dtype=object)
+    full = _eager_and_mapped(lambda j: modalities.decode_frames(j, channels), jpegs)
+    box = np.array([5, 8, 16, 24], np.int32)
+    cropped = _eager_and_mapped(lambda j: modalities.decode_frames(j, channels, box), jpegs)
+    assert full.shape == (3, 24, 40, channels) and cropped.shape == (3, 16, 24, channels)
+    expected = full[:, 5:21, 8:32]
+    # libjpeg's cropped decode upsamples chroma without the pixels right of
+    # the window: colour frames may differ in the last column only.
+    np.testing.assert_array_equal(cropped[:, :, :-1], expected[:, :, :-1])
+    if channels == 1:
+        np.testing.assert_array_equal(cropped, expected)

@@ -1,0 +1,226 @@
+"""End to end: shards written here -> `make_dataset` -> which frames and pixels came out."""
+import cv2
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tsn_tf.input import crops, pipeline, sampling, schema
+
+RNG = np.random.default_rng(3)
+
+
+def _video(media_id, rgb, flow_x=(), flow_y=(), labels=(3,), frame_rate=10.0):
+    """VideoRecord of uint8 frames (lists of HxWx3 RGB and HxW flow arrays)."""
+    height, width = rgb[0].shape[:2]
+    return schema.VideoRecord(
+            media_id=media_id, label_indices=list(labels), label_strings=["x"] * len(labels),
+            height=height, width=width, frame_rate=frame_rate,
+            rgb_jpegs=[schema.jpeg_bytes(f) for f in rgb],
+            timestamps_us=[int(i * 1e6 / frame_rate) for i in range(len(rgb))],
+            flow_x_jpegs=[schema.jpeg_bytes(f) for f in flow_x],
+            flow_y_jpegs=[schema.jpeg_bytes(f) for f in flow_y])
+
+
+def _flat_video(media_id, num_frames, labels=(3,), size=(32, 48)):
+    """Frame i is flat: RGB 10 i, flow x 10 i, flow y 250 - 10 i (N-1 flow frames)."""
+    rgb = [np.full(size + (3,), 10 * i, np.uint8) for i in range(num_frames)]
+    flow_x = [np.full(size, 10 * i, np.uint8) for i in range(num_frames - 1)]
+    flow_y = [np.full(size, 250 - 10 * i, np.uint8) for i in range(num_frames - 1)]
+    return _video(media_id, rgb, flow_x, flow_y, labels)
+
+
+def _write(path, videos):
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for video in videos:
+            writer.write(schema.to_sequence_example(video).SerializeToString())
+    return str(path)
+
+
+def _dataset(pattern, **kwargs):
+    args = dict(num_segments=3, batch_size=1, output_size=32, mean=0.0, std=1.0)
+    return pipeline.make_dataset(pattern, **{**args, **kwargs})
+
+
+def _index(values):
+    return np.round(np.asarray(values) / 10.0).astype(int)
+
+
+def test_training_rgb_samples_one_frame_per_segment_support(tmp_path):
+    _write(tmp_path / "a.tfrecord", [_flat_video("v0", 20), _flat_video("v1", 2)])
+    clips, labels = next(iter(_dataset(str(tmp_path / "*.tfrecord"), modality="rgb",
+                                       training=True, batch_size=2, seed=0)))
+    assert clips.shape == (2, 3, 32, 32, 3) and clips.dtype == tf.float32
+    np.testing.assert_array_equal(labels, [3, 3])
+    for clip in clips.numpy():
+        frames = _index(clip.mean(axis=(1, 2, 3)))
+        num_frames = 20 if frames.max() > 1 else 2
+        support = sampling.np_train_offset_support(num_frames, 3, 1)
+        assert all(f in r for f, r in zip(frames, support)), frames
+        assert np.abs(clip - 10 * frames[:, None, None, None]).max() <= 2
+
+
+def test_training_flow_stacks_consecutive_fields_and_inverts_x_on_flip(tmp_path):
+    _write(tmp_path / "a.tfrecord", [_flat_video("v0", 20)])
+    flips = set()
+    for seed in range(6):
+        clips, _ = next(iter(_dataset(str(tmp_path / "a.tfrecord"), modality="flow",
+                                      training=True, seed=seed)))
+        assert clips.shape == (1, 3, 32, 32, 10)
+        values = clips.numpy()[0].mean(axis=(1, 2))          # (K, 10)
+        frames = np.round((250 - values[:, 1::2]) / 10).astype(int)  # from y
+        for snippet, support in zip(frames, sampling.np_train_offset_support(19, 3, 5)):
+            assert snippet[0] in support
+            np.testing.assert_array_equal(snippet, sampling.np_snippet_indices(
+                    [snippet[0]], 5, 19)[0])
+        x = values[:, 0::2]
+        flipped = np.abs(x - (255 - 10 * frames)).max() <= 2
+        assert flipped or np.abs(x - 10 * frames).max() <= 2
+        flips.add(flipped)
+    assert flips == {True, False}
+
+
+def test_training_rgb_diff_gives_l_differences(tmp_path):
+    _write(tmp_path / "a.tfrecord", [_flat_video("v0", 20)])
+    clips, _ = next(iter(_dataset(str(tmp_path / "a.tfrecord"), modality="rgb_diff",
+                                  training=True, seed=1, std=2.0)))
+    assert clips.shape == (1, 3, 32, 32, 15)
+    assert np.abs(clips.numpy() - 5.0).max() <= 1.5  # (10 i+10 - 10 i) / 2
+
+
+def _noise_frames(count, size, channels):
+    frames = RNG.integers(0, 256, (count,) + size + (channels,)).astype(np.uint8)
+    return [cv2.GaussianBlur(f, (0, 0), 1.5).reshape(size + (channels,)) for f in frames]
+
+
+def _decoded(jpegs, channels):
+    return np.stack([tf.io.decode_jpeg(j, channels=channels).numpy() for j in jpegs])
+
+
+@pytest.mark.parametrize("modality", ["rgb", "flow"])
+def test_eval_25_segments_10_crops_are_the_reference_pixel_blocks(tmp_path, modality):
+    rgb = _noise_frames(30, (32, 48), 3)
+    flow_x = [f[..., 0] for f in _noise_frames(29, (32, 48), 1)]
+    flow_y = [f[..., 0] for f in _noise_frames(29, (32, 48), 1)]
+    video = _video("v0", rgb, flow_x, flow_y)
+    _write(tmp_path / "a.tfrecord", [video])
+    # output 28 -> frames are compared at short side 28 * 256/224 = 32: no resize
+    clips, labels, extras = next(iter(_dataset(
+            str(tmp_path / "a.tfrecord"), modality=modality, training=False, num_segments=25,
+            eval_crops=10, output_size=28)))
+    assert extras["media_id"].numpy().tolist() == [b"v0"]
+    length = 1 if modality == "rgb" else 5
+    if modality == "rgb":
+        frames = _decoded(video.rgb_jpegs, 3)
+    else:
+        x, y = _decoded(video.flow_x_jpegs, 1), _decoded(video.flow_y_jpegs, 1)
+        frames = np.concatenate([x, y], axis=-1)           # (N, H, W, 2)
+    num_frames = len(frames)
+    offsets = sampling.np_eval_offsets(num_frames, 25, length)
+    indices = sampling.np_snippet_indices(offsets, length, num_frames)
+    snippets = np.concatenate([frames[indices[:, l]] for l in range(length)], axis=-1)
+    assert clips.shape == (1, 10, 25, 28, 28, snippets.shape[-1])
+    for view, ((y0, x0, h, w), flip) in enumerate(crops.np_eval_views(32, 48, 28, 10)):
+        expected = snippets[:, y0:y0 + h, x0:x0 + w].astype(np.float32)
+        if flip:
+            expected = expected[:, :, ::-1]
+            if modality == "flow":
+                expected[..., 0::2] = 255 - expected[..., 0::2]
+        np.testing.assert_array_equal(clips[0, view], expected)
+
+
+def test_real_clip_flow_short_video_rules(tmp_path, data_dir):
+    capture = cv2.VideoCapture(str(data_dir / "part_0.mp4"))
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+    assert len(frames) == 32 and frames[0].shape == (256, 340, 3)
+    gray = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]
+    video = _video("part_0", frames, flow_x=gray[1:], flow_y=gray[:-1], frame_rate=30.0)
+    _write(tmp_path / "real.tfrecord", [video])
+    pattern = str(tmp_path / "real.tfrecord")
+    clips, _, _ = next(iter(_dataset(pattern, modality="flow", training=False,
+                                     num_segments=25, output_size=224, eval_crops=1)))
+    x, y = _decoded(video.flow_x_jpegs, 1), _decoded(video.flow_y_jpegs, 1)
+    offsets = sampling.np_eval_offsets(31, 25, 5)       # 31 < 25 + 5 - 1
+    indices = sampling.np_snippet_indices(offsets, 5, 31)
+    assert indices.max() == 30
+    expected = np.stack([np.stack([x[indices[:, l], 16:240, 58:282, 0],
+                                   y[indices[:, l], 16:240, 58:282, 0]], -1)
+                         for l in range(5)], axis=-2).reshape(25, 224, 224, 10)
+    np.testing.assert_array_equal(clips[0, 0], expected)
+    train, _ = next(iter(_dataset(pattern, modality="flow", training=True, output_size=224,
+                                  mean=128.0, std=1.0, seed=0)))
+    assert train.shape == (1, 3, 224, 224, 10)
+    assert -128.0 <= train.numpy().min() and train.numpy().max() <= 127.0
+
+
+def test_multi_hot_labels_and_label_range_check(tmp_path):
+    pattern = _write(tmp_path / "a.tfrecord", [_flat_video("v0", 5, labels=(1, 4))])
+    _, labels, _ = next(iter(_dataset(pattern, modality="rgb", training=False,
+                                      multi_label=True, num_classes=5)))
+    np.testing.assert_array_equal(labels, [[0, 1, 0, 0, 1]])
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"outside \[0, 3\).*v0.*a.tfrecord"):
+        next(iter(_dataset(pattern, modality="rgb", training=False, num_classes=3)))
+
+
+def test_untrimmed_snippets_at_fixed_rate_with_timestamps(tmp_path):
+    pattern = _write(tmp_path / "a.tfrecord", [_flat_video("v0", 25), _flat_video("v1", 12)])
+    clips, labels, extras = next(iter(_dataset(pattern, modality="rgb", training=False,
+                                               untrimmed_fps=1.0, batch_size=2)))
+    # 10 fps: snippets at frames 0, 10, 20 and 0, 10
+    assert clips.shape == (2, 1, 3, 32, 32, 3)
+    np.testing.assert_array_equal(extras["num_snippets"], [3, 2])
+    np.testing.assert_allclose(extras["timestamps"], [[0, 1, 2], [0, 1, 0]])
+    np.testing.assert_array_equal(_index(clips.numpy()[0, 0].mean(axis=(1, 2, 3))), [0, 10, 20])
+    np.testing.assert_array_equal(clips.numpy()[1, 0, 2], 0.0)  # padding
+
+
+def test_same_seed_same_batches(tmp_path):
+    for shard in range(3):
+        _write(tmp_path / f"s{shard}.tfrecord",
+               [_flat_video(f"v{shard}{i}", 12 + 3 * i + shard) for i in range(2)])
+    pattern = str(tmp_path / "*.tfrecord")
+
+    def run(seed):
+        dataset = _dataset(pattern, modality="rgb", training=True, batch_size=2, seed=seed,
+                           deterministic=True, output_size=16)
+        return np.concatenate([clips.numpy().ravel() for clips, _ in dataset])
+
+    first = run(11)
+    np.testing.assert_array_equal(first, run(11))
+    assert not np.array_equal(first, run(12))
+
+
+def test_missing_files_named():
+    with pytest.raises(FileNotFoundError, match="nowhere-.*tfrecord"):
+        _dataset("/nonexistent/nowhere-*.tfrecord", modality="rgb", training=True)
+
+
+def _corrupt_shards(tmp_path):
+    good = _write(tmp_path / "good.tfrecord", [_flat_video("g0", 6), _flat_video("g1", 6)])
+    data = open(_write(tmp_path / "tmp.tfrecord", [_flat_video("b0", 6), _flat_video("b1", 6)]),
+                "rb").read()
+    (tmp_path / "tmp.tfrecord").unlink()
+    (tmp_path / "truncated.tfrecord").write_bytes(data[:len(data) - 100])
+    with tf.io.TFRecordWriter(str(tmp_path / "not_a_sequence_example.tfrecord")) as writer:
+        writer.write(b"\x07garbage that is no proto")
+    return good
+
+
+@pytest.mark.parametrize("bad", ["truncated", "not_a_sequence_example"])
+def test_corrupt_shard_error_names_the_file(tmp_path, bad):
+    _corrupt_shards(tmp_path)
+    dataset = _dataset(str(tmp_path / f"{bad}.tfrecord"), modality="rgb", training=False)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=f"{bad}.tfrecord"):
+        list(dataset)
+
+
+def test_skip_corrupt_keeps_the_good_records(tmp_path):
+    _corrupt_shards(tmp_path)
+    dataset = _dataset(str(tmp_path / "*.tfrecord"), modality="rgb", training=False,
+                       skip_corrupt=True)
+    ids = sorted(extras["media_id"].numpy()[0] for _, _, extras in dataset)
+    assert ids == [b"b0", b"g0", b"g1"]  # b1 was cut off

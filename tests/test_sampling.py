@@ -1,0 +1,79 @@
+"""Segment sampling against the NumPy references of DESIGN.md §5."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tsn_tf.input import sampling
+
+RNG = np.random.default_rng(0)
+CASES = [(int(RNG.integers(1, 120)), int(RNG.integers(1, 26)), int(RNG.integers(1, 7)))
+         for _ in range(60)] + [(1, 3, 1), (3, 3, 5), (4, 3, 5), (5, 3, 5), (7, 3, 5),
+                                (32, 25, 5), (31, 25, 6), (25, 25, 1), (26, 25, 1)]
+
+
+def _train_in_map(num_frames, num_segments, length, seeds):
+    dataset = tf.data.Dataset.from_tensor_slices(seeds).map(
+            lambda seed: sampling.train_offsets(num_frames, num_segments, length, seed))
+    return np.stack(list(dataset.as_numpy_iterator()))
+
+
+@pytest.mark.parametrize("num_frames,num_segments,length", CASES)
+def test_train_offsets_within_reference_support(num_frames, num_segments, length):
+    seeds = np.stack([np.arange(20), np.arange(20) * 7 + 1], axis=1)
+    support = sampling.np_train_offset_support(num_frames, num_segments, length)
+    eager = np.stack([sampling.train_offsets(num_frames, num_segments, length, s).numpy()
+                      for s in seeds[:3]])
+    mapped = _train_in_map(num_frames, num_segments, length, seeds)
+    np.testing.assert_array_equal(eager, mapped[:3])
+    for offsets in mapped:
+        assert offsets.shape == (num_segments,)
+        assert all(o in r for o, r in zip(offsets, support)), (offsets, support)
+        if (num_frames - length + 1) // num_segments <= 0:
+            assert np.all(np.diff(offsets) >= 0)
+
+
+@pytest.mark.parametrize("num_frames,num_segments,length", [(20, 3, 1), (10, 3, 5), (6, 4, 1)])
+def test_train_offsets_cover_their_support(num_frames, num_segments, length):
+    seeds = np.stack([np.arange(400), np.full(400, 3)], axis=1)
+    mapped = _train_in_map(num_frames, num_segments, length, seeds)
+    support = sampling.np_train_offset_support(num_frames, num_segments, length)
+    reference = np.stack([sampling.np_train_offsets(num_frames, num_segments, length, RNG)
+                          for _ in range(400)])
+    for segment, allowed in enumerate(support):
+        assert set(mapped[:, segment]) == set(allowed) == set(reference[:, segment])
+
+
+def test_train_offsets_depend_only_on_the_seed():
+    first = sampling.train_offsets(100, 3, 1, [5, 6]).numpy()
+    np.testing.assert_array_equal(first, sampling.train_offsets(100, 3, 1, [5, 6]).numpy())
+    others = {tuple(sampling.train_offsets(100, 3, 1, [5, s]).numpy()) for s in range(10)}
+    assert len(others) > 1
+
+
+@pytest.mark.parametrize("num_frames,num_segments,length", CASES)
+def test_eval_offsets_and_snippets_equal_reference(num_frames, num_segments, length):
+    expected = sampling.np_eval_offsets(num_frames, num_segments, length)
+    offsets = sampling.eval_offsets(num_frames, num_segments, length)
+    np.testing.assert_array_equal(offsets.numpy(), expected)
+    mapped = tf.data.Dataset.from_tensors(num_frames).map(
+            lambda n: sampling.eval_offsets(n, num_segments, length))
+    np.testing.assert_array_equal(next(iter(mapped)).numpy(), expected)
+    indices = sampling.snippet_indices(offsets, length, num_frames).numpy()
+    np.testing.assert_array_equal(
+            indices, sampling.np_snippet_indices(expected, length, num_frames))
+    assert indices.min() >= 0 and indices.max() <= num_frames - 1
+
+
+def test_snippet_repeats_last_frame_past_the_end():
+    np.testing.assert_array_equal(sampling.snippet_indices([0, 2], 5, 4).numpy(),
+                                  [[0, 1, 2, 3, 3], [2, 3, 3, 3, 3]])
+
+
+@pytest.mark.parametrize("num_frames,frame_rate,fps", [
+        (280, 28.0, 1.0), (300, 30000 / 1001, 1.0), (32, 30.0, 1.0), (1, 25.0, 1.0),
+        (164, 25.0, 2.0), (100, 12.5, 0.5)])
+def test_untrimmed_offsets_equal_reference(num_frames, frame_rate, fps):
+    expected = sampling.np_untrimmed_offsets(num_frames, frame_rate, fps)
+    offsets = sampling.untrimmed_offsets(num_frames, frame_rate, fps).numpy()
+    np.testing.assert_array_equal(offsets, expected)
+    assert offsets[0] == 0 and offsets[-1] <= num_frames - 1
