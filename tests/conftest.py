@@ -13,3 +13,51 @@ DATA_DIR = pathlib.Path(__file__).parent / "data"
 def data_dir() -> pathlib.Path:
     """Folder of the real video clips (see tests/data/PROVENANCE.md)."""
     return DATA_DIR
+
+
+def write_tiny_shards(folder, *, num_classes=3, videos_per_class=4, num_frames=12,
+                      size=(40, 32), num_shards=2, seed=0):
+    """Writes real TFRecord shards of tiny videos whose class sets their colour and motion.
+
+    Class c: RGB frames of a flat colour (hue by class) plus noise; flow x/y
+    frames 128 + 30·(c - 1) plus noise. Returns the shard glob; label_map.txt
+    is written beside the shards, as tsn-ingest does.
+    """
+    import numpy as np
+    import tensorflow as tf
+    from tsn_tf.input import schema
+
+    rng = np.random.default_rng(seed)
+    folder = pathlib.Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    width, height = size
+    palette = rng.uniform(40, 215, (num_classes, 3))
+    writers = [tf.io.TFRecordWriter(str(folder / f"train-{i:05d}-of-{num_shards:05d}.tfrecord"))
+               for i in range(num_shards)]
+    for index in range(num_classes * videos_per_class):
+        label = index % num_classes
+
+        def frame(base, channels):
+            noise = rng.normal(0, 12, (height, width, channels))
+            return schema.jpeg_bytes(np.clip(base + noise, 0, 255).astype("uint8"))
+
+        flow_value = 128 + 30 * (label - 1)
+        record = schema.VideoRecord(
+            media_id=f"video_{index:03d}", label_indices=[label], label_strings=[f"class_{label}"],
+            height=height, width=width, frame_rate=25.0,
+            rgb_jpegs=[frame(palette[label], 3) for _ in range(num_frames)],
+            timestamps_us=[i * 40000 for i in range(num_frames)],
+            flow_x_jpegs=[frame(flow_value, 1) for _ in range(num_frames - 1)],
+            flow_y_jpegs=[frame(256 - flow_value, 1) for _ in range(num_frames - 1)],
+            flow_bound=20.0, flow_algorithm="synthetic")
+        writers[index % num_shards].write(schema.to_sequence_example(record).SerializeToString())
+    for writer in writers:
+        writer.close()
+    (folder / "label_map.txt").write_text("".join(f"class_{c}\n" for c in range(num_classes)))
+    return str(folder / "train-*.tfrecord")
+
+
+@pytest.fixture(scope="session")
+def tiny_shards(tmp_path_factory):
+    """Glob of two real shards with 12 tiny videos of 3 classes (see write_tiny_shards)."""
+    return write_tiny_shards(tmp_path_factory.mktemp("tiny_shards"))

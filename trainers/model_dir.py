@@ -1,0 +1,89 @@
+"""What a training run leaves in `--model_dir`, and how to rebuild its model.
+
+    model_dir/
+      run_config.json     RunConfig: everything needed to rebuild the model
+      label_map.txt       one class name per line, index = line number
+      ckpt/               tf.train.CheckpointManager (model, optimizer, step)
+      train/, eval/       TensorBoard event files
+
+Exporters and evaluators rebuild the model from `run_config.json` with
+`build_tsn` and restore the latest checkpoint's weights; no pickled Python.
+"""
+import dataclasses
+import json
+import os
+
+import tensorflow as tf
+
+from tsn_tf.model import build_tsn, with_num_segments
+
+RUN_CONFIG = "run_config.json"
+LABEL_MAP = "label_map.txt"
+CHECKPOINTS = "ckpt"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """The model-defining settings of a training run."""
+    num_classes: int
+    backbone: str
+    modality: str
+    num_segments: int
+    consensus: str = "avg"
+    topk: int = 3
+    input_size: int = 224
+    dropout: float | None = None
+    rgb_mean: tuple = (0.0, 0.0, 0.0)
+    rgb_std: tuple = (1.0, 1.0, 1.0)
+    flow_mean: float = 128.0
+    flow_std: float = 1.0
+
+    def save(self, model_dir):
+        tf.io.gfile.makedirs(model_dir)
+        with tf.io.gfile.GFile(os.path.join(model_dir, RUN_CONFIG), "w") as f:
+            json.dump(dataclasses.asdict(self), f, indent=2)
+
+    @classmethod
+    def load(cls, model_dir):
+        path = os.path.join(model_dir, RUN_CONFIG)
+        if not tf.io.gfile.exists(path):
+            raise FileNotFoundError(f"{path} not found: is {model_dir!r} a tsn-train --model_dir?")
+        with tf.io.gfile.GFile(path) as f:
+            values = json.load(f)
+        known = {field.name for field in dataclasses.fields(cls)}
+        return cls(**{k: tuple(v) if isinstance(v, list) else v
+                      for k, v in values.items() if k in known})
+
+    def build_model(self, num_replicas=1):
+        """The training model (K = num_segments), freshly initialized."""
+        return build_tsn(self.num_classes, backbone=self.backbone, modality=self.modality,
+                         num_segments=self.num_segments, consensus=self.consensus,
+                         topk=self.topk, dropout=self.dropout, input_size=self.input_size,
+                         num_replicas=num_replicas)
+
+
+def write_label_map(model_dir, class_names):
+    with tf.io.gfile.GFile(os.path.join(model_dir, LABEL_MAP), "w") as f:
+        f.write("".join(f"{name}\n" for name in class_names))
+
+
+def read_label_map(model_dir):
+    with tf.io.gfile.GFile(os.path.join(model_dir, LABEL_MAP)) as f:
+        return [line.rstrip("\n") for line in f if line.strip()]
+
+
+def restore_model(model_dir, num_segments=None, checkpoint=None):
+    """Rebuilds the run's model and loads the latest (or given) checkpoint's weights.
+
+    Returns the model over `num_segments` segments (default: the training K),
+    sharing the restored weights.
+    """
+    config = RunConfig.load(model_dir)
+    model = config.build_model()
+    path = checkpoint or tf.train.latest_checkpoint(os.path.join(model_dir, CHECKPOINTS))
+    if path is None:
+        raise FileNotFoundError(f"No checkpoint in {os.path.join(model_dir, CHECKPOINTS)}")
+    tf.train.Checkpoint(model=model).restore(path).expect_partial()
+    if num_segments and num_segments != config.num_segments:
+        model = with_num_segments(model, num_segments)
+    return model

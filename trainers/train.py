@@ -1,0 +1,219 @@
+"""tsn-train: train one TSN stream from TFRecord shards.
+
+    tsn-train --flagfile=configs/ucf101_rgb.cfg --train_shards='data/ucf101/train-*' \\
+        --model_dir=runs/ucf101_rgb
+
+Resumes from the latest checkpoint in --model_dir; SIGTERM saves and exits.
+"""
+import json
+import os
+import signal
+
+from absl import app, flags, logging
+import keras
+import tensorflow as tf
+
+from tsn_tf import backbones
+from tsn_tf.consensus import MODES
+from tsn_tf.modalities import MODALITIES
+from tsn_tf.model import build_tsn
+from tsn_tf.schedules import SCHEDULES, TSNSchedule
+from tsn_tf.input import pipeline, records
+from tsn_tf.trainers import flags_common, summaries, train_loop
+from tsn_tf.trainers.model_dir import RunConfig, restore_model, write_label_map
+
+# --- data
+flags.DEFINE_string("train_shards", None, "Glob of training TFRecord shards (any TF filesystem).")
+flags.DEFINE_string("label_map", None, "Class names, one per line (default: label_map.txt "
+                    "beside the shards, written by tsn-ingest).")
+flags.DEFINE_integer("shuffle_buffer", 64, "Videos in the shuffle buffer.")
+flags.DEFINE_bool("cache", False, "Cache parsed records in memory after the first epoch.")
+# --- model
+flags.DEFINE_enum("backbone", "bn_inception", backbones.names(), "Backbone network.")
+flags.DEFINE_enum("modality", "rgb", sorted(MODALITIES), "Input modality of the stream.")
+flags.DEFINE_enum("consensus", "avg", list(MODES), "Segmental consensus function.")
+flags.DEFINE_integer("topk", 3, "k of the topk consensus.")
+flags.DEFINE_integer("num_segments", 3, "K: segments per video.")
+flags.DEFINE_integer("input_size", None, "Model input side in pixels (default: the backbone's).")
+flags.DEFINE_float("dropout", None, "Dropout before the classifier (default: 0.8 RGB, 0.7 flow).")
+flags.DEFINE_string("weights", None, "Backbone init: 'imagenet' (Keras applications, needs "
+                    "internet) or a local weights file; non-RGB streams get cross-modality init.")
+flags.DEFINE_string("cross_modality_from", None, "An RGB run's --model_dir whose trained "
+                    "backbone initializes this (flow / RGB diff) stream by cross-modality init.")
+flags.DEFINE_bool("partial_bn", True, "Freeze every BatchNormalization but the first.")
+# --- optimization
+flags.DEFINE_integer("batch_size", 32, "Effective batch: clips per update over all replicas "
+                     "and accumulation steps (the paper: 128).")
+flags.DEFINE_integer("accumulation", 1, "Micro-batches summed per update (reach --batch_size "
+                     "on small hardware); must divide --batch_size / replicas.")
+flags.DEFINE_float("learning_rate", 0.001, "Base learning rate.")
+flags.DEFINE_enum("lr_schedule", "multistep", list(SCHEDULES), "Learning-rate schedule.")
+flags.DEFINE_list("lr_steps", [], "multistep: steps where the rate is multiplied by --lr_decay.")
+flags.DEFINE_float("lr_decay", 0.1, "multistep decay factor.")
+flags.DEFINE_integer("warmup_steps", 0, "Linear warmup steps.")
+flags.DEFINE_integer("train_steps", 3500, "Total updates.")
+flags.DEFINE_float("momentum", 0.9, "SGD momentum.")
+flags.DEFINE_float("weight_decay", 5e-4, "L2 weight decay (not on biases and BN).")
+flags.DEFINE_float("clip_norm", None, "Global gradient-norm clip (default: 40 RGB, 20 flow).")
+flags.DEFINE_enum("mixed_precision", "none", ["none", "mixed_bfloat16"],
+                  "Keras mixed-precision policy (bfloat16 needs no loss scaling).")
+flags.DEFINE_bool("xla", False, "Compile the train step with XLA.")
+# --- bookkeeping
+flags.DEFINE_integer("save_every", 500, "Checkpoint every N steps (and at the end).")
+flags.DEFINE_integer("log_every", 10, "TensorBoard scalars every N steps.")
+flags.DEFINE_list("profile_steps", [], "first,last: profile this step range into TensorBoard.")
+flags.DEFINE_bool("progress", True, "Console progress bar.")
+
+FLAGS = flags.FLAGS
+CLIP_NORM = {"rgb": 40.0, "rgb_diff": 40.0, "flow": 20.0, "warped_flow": 20.0}
+
+
+def validate_flags():
+    """Fails early with the flag's name and what would be right."""
+    if not FLAGS.model_dir:
+        raise app.UsageError("--model_dir is required.")
+    if not FLAGS.train_shards:
+        raise app.UsageError("--train_shards is required (a glob of tsn-ingest shards).")
+    if FLAGS.num_segments < 1:
+        raise app.UsageError(f"--num_segments must be >= 1, got {FLAGS.num_segments}.")
+    if FLAGS.train_steps < 1:
+        raise app.UsageError(f"--train_steps must be >= 1, got {FLAGS.train_steps}.")
+    if FLAGS.profile_steps and len(FLAGS.profile_steps) != 2:
+        raise app.UsageError(f"--profile_steps takes first,last; got {FLAGS.profile_steps}.")
+    if FLAGS.cross_modality_from and FLAGS.modality == "rgb":
+        raise app.UsageError("--cross_modality_from initializes a flow / rgb_diff stream; "
+                             "--modality is rgb.")
+    records.list_shards(FLAGS.train_shards)  # raises naming the pattern if nothing matches
+
+
+def label_names():
+    path = FLAGS.label_map or os.path.join(os.path.dirname(FLAGS.train_shards), "label_map.txt")
+    if not tf.io.gfile.exists(path):
+        raise app.UsageError(f"Label map {path} not found: pass --label_map.")
+    with tf.io.gfile.GFile(path) as f:
+        return [line.strip() for line in f if line.strip()]
+
+
+def run_config(num_classes):
+    spec = backbones.spec(FLAGS.backbone)
+    return RunConfig(
+        num_classes=num_classes, backbone=FLAGS.backbone, modality=FLAGS.modality,
+        num_segments=FLAGS.num_segments, consensus=FLAGS.consensus, topk=FLAGS.topk,
+        input_size=FLAGS.input_size or spec.input_size, dropout=FLAGS.dropout,
+        rgb_mean=spec.rgb_mean, rgb_std=spec.rgb_std, flow_mean=spec.flow_mean,
+        flow_std=spec.flow_std)
+
+
+def normalization(config):
+    if config.modality in ("flow", "warped_flow"):
+        return config.flow_mean, config.flow_std
+    return config.rgb_mean, config.rgb_std
+
+
+def main(argv):
+    del argv
+    validate_flags()
+    keras.utils.set_random_seed(FLAGS.seed)
+    if FLAGS.mixed_precision != "none":
+        keras.mixed_precision.set_global_policy(FLAGS.mixed_precision)
+    strategy = flags_common.strategy_from_flags()
+    resolver = getattr(strategy, "cluster_resolver", None)
+    chief = resolver is None or resolver.task_type in (None, "chief") or (
+        resolver.task_type == "worker" and resolver.task_id == 0)
+    # Non-chief workers take part in saving but write to their own folder.
+    write_dir = FLAGS.model_dir if chief else os.path.join(
+        FLAGS.model_dir, "workers", f"{resolver.task_type}_{resolver.task_id}")
+    replicas = strategy.num_replicas_in_sync
+    per_update = replicas * FLAGS.accumulation
+    if FLAGS.batch_size % per_update:
+        raise app.UsageError(f"--batch_size={FLAGS.batch_size} is not divisible by replicas "
+                             f"({replicas}) x --accumulation ({FLAGS.accumulation}).")
+    micro_batch = FLAGS.batch_size // per_update
+
+    # --- data
+    names = label_names()
+    config = run_config(len(names))
+    if chief:
+        config.save(FLAGS.model_dir)
+        write_label_map(FLAGS.model_dir, names)
+    mean, std = normalization(config)
+
+    # --- model
+    def build_model():
+        source = restore_model(FLAGS.cross_modality_from) if FLAGS.cross_modality_from else None
+        return build_tsn(config.num_classes, backbone=config.backbone, modality=config.modality,
+                         num_segments=config.num_segments, consensus=config.consensus,
+                         topk=config.topk, dropout=config.dropout, input_size=config.input_size,
+                         weights=FLAGS.weights, cross_modality_from=source,
+                         partial_bn=FLAGS.partial_bn, num_replicas=replicas)
+
+    schedule = TSNSchedule(FLAGS.learning_rate, FLAGS.lr_schedule,
+                           boundaries=[int(s) for s in FLAGS.lr_steps], decay=FLAGS.lr_decay,
+                           total_steps=FLAGS.train_steps, warmup_steps=FLAGS.warmup_steps)
+    state = train_loop.make_state(strategy, build_model, schedule=schedule,
+                                  momentum=FLAGS.momentum, model_dir=write_dir)
+    if state.step:
+        logging.info("Resumed from %s at step %d.", state.manager.latest_checkpoint, state.step)
+    # A resumed run continues on a fresh, still deterministic, data order.
+    data_seed = FLAGS.seed * 1_000_003 + state.step * 1009
+    def replica_dataset(pipeline_id, num_pipelines):
+        return pipeline.make_dataset(
+            FLAGS.train_shards, modality=config.modality, num_segments=config.num_segments,
+            training=True, batch_size=micro_batch, mean=mean, std=std,
+            output_size=config.input_size, num_classes=config.num_classes,
+            shuffle_buffer=FLAGS.shuffle_buffer, cache=FLAGS.cache,
+            seed=data_seed + pipeline_id).repeat()
+
+    batches = train_loop.distributed_dataset(strategy, replica_dataset, FLAGS.accumulation)
+
+    train_step = train_loop.make_train_step(
+        strategy, state, modality=config.modality,
+        clip_norm=FLAGS.clip_norm or CLIP_NORM[config.modality],
+        weight_decay=FLAGS.weight_decay, effective_batch=FLAGS.batch_size, jit_compile=FLAGS.xla)
+
+    # --- loop
+    stop = {"signal": None}
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.update(signal=signum))
+    writer = summaries.writer(FLAGS.model_dir if chief else None, "train")
+    profile = [int(s) for s in FLAGS.profile_steps]
+    bar = keras.utils.Progbar(FLAGS.train_steps, stateful_metrics=["loss", "accuracy", "clips/s"],
+                              verbose=1 if FLAGS.progress and chief else 0)
+    meter = train_loop.Throughput()
+    iterator, images_logged = iter(batches), False
+    bar.update(state.step)
+    while state.step < FLAGS.train_steps and stop["signal"] is None:
+        step = state.step
+        if profile and step == profile[0]:
+            tf.profiler.experimental.start(os.path.join(FLAGS.model_dir, "train"))
+        batch = meter.timed_next(iterator)
+        if not images_logged:
+            summaries.clip_images(writer, batch, strategy, config.modality, mean, std, step)
+            images_logged = True
+        metrics = train_step(batch)
+        meter.clips += FLAGS.batch_size
+        if profile and step == profile[1]:
+            tf.profiler.experimental.stop()
+        done = step + 1
+        if done % FLAGS.log_every == 0 or done == FLAGS.train_steps:
+            values = {k: float(v) for k, v in metrics.items()}
+            values.update(meter.read())
+            values["learning_rate"] = float(schedule(step))
+            summaries.scalars(writer, values, done)
+            bar.update(done, [("loss", values["loss"]), ("accuracy", values["accuracy"]),
+                              ("clips/s", values["clips_per_second"])])
+        if done % FLAGS.save_every == 0 or done == FLAGS.train_steps:
+            state.manager.save(checkpoint_number=done)
+    if stop["signal"] is not None:
+        state.manager.save(checkpoint_number=state.step)
+        logging.warning("Stopped by signal %d: saved step %d to %s.", stop["signal"], state.step,
+                        state.manager.latest_checkpoint)
+    if chief:
+        print(json.dumps({"step": state.step, "checkpoint": state.manager.latest_checkpoint}))
+
+
+def run():
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()
