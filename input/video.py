@@ -109,6 +109,10 @@ class VideoReader:
                                    f"({self.frame_rate})")
         self.source_size = (int(self._capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
                             int(self._capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+        if min(self.source_size) <= 0:
+            self.close()
+            raise VideoDecodeError(self.path, f"container states no frame size "
+                                   f"({self.source_size})")
         self.header_frame_count = max(0, int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT)))
         self.size = output_size(self.source_size, size, short_side)
         self.num_decoded = 0
