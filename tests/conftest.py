@@ -16,7 +16,7 @@ def data_dir() -> pathlib.Path:
 
 
 def write_tiny_shards(folder, *, num_classes=3, videos_per_class=4, num_frames=12,
-                      size=(40, 32), num_shards=2, seed=0):
+                      size=(40, 32), num_shards=2, seed=0, split="train"):
     """Writes real TFRecord shards of tiny videos whose class sets their colour and motion.
 
     Class c: RGB frames of a flat colour (hue by class) plus noise; flow x/y
@@ -31,8 +31,8 @@ def write_tiny_shards(folder, *, num_classes=3, videos_per_class=4, num_frames=1
     folder = pathlib.Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     width, height = size
-    palette = rng.uniform(40, 215, (num_classes, 3))
-    writers = [tf.io.TFRecordWriter(str(folder / f"train-{i:05d}-of-{num_shards:05d}.tfrecord"))
+    palette = np.random.default_rng(1234).uniform(40, 215, (num_classes, 3))  # same for every seed
+    writers = [tf.io.TFRecordWriter(str(folder / f"{split}-{i:05d}-of-{num_shards:05d}.tfrecord"))
                for i in range(num_shards)]
     for index in range(num_classes * videos_per_class):
         label = index % num_classes
@@ -43,7 +43,7 @@ def write_tiny_shards(folder, *, num_classes=3, videos_per_class=4, num_frames=1
 
         flow_value = 128 + 30 * (label - 1)
         record = schema.VideoRecord(
-            media_id=f"video_{index:03d}", label_indices=[label], label_strings=[f"class_{label}"],
+            media_id=f"{split}_{index:03d}", label_indices=[label], label_strings=[f"class_{label}"],
             height=height, width=width, frame_rate=25.0,
             rgb_jpegs=[frame(palette[label], 3) for _ in range(num_frames)],
             timestamps_us=[i * 40000 for i in range(num_frames)],
@@ -54,7 +54,7 @@ def write_tiny_shards(folder, *, num_classes=3, videos_per_class=4, num_frames=1
     for writer in writers:
         writer.close()
     (folder / "label_map.txt").write_text("".join(f"class_{c}\n" for c in range(num_classes)))
-    return str(folder / "train-*.tfrecord")
+    return str(folder / f"{split}-*.tfrecord")
 
 
 @pytest.fixture(scope="session")

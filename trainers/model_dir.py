@@ -54,6 +54,12 @@ class RunConfig:
         return cls(**{k: tuple(v) if isinstance(v, list) else v
                       for k, v in values.items() if k in known})
 
+    def normalization(self):
+        """(mean, std) of this stream's inputs on the 0..255 scale."""
+        if self.modality in ("flow", "warped_flow"):
+            return self.flow_mean, self.flow_std
+        return self.rgb_mean, self.rgb_std
+
     def build_model(self, num_replicas=1):
         """The training model (K = num_segments), freshly initialized."""
         return build_tsn(self.num_classes, backbone=self.backbone, modality=self.modality,

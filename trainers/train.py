@@ -18,7 +18,7 @@ from tsn_tf.consensus import MODES
 from tsn_tf.modalities import MODALITIES
 from tsn_tf.model import build_tsn
 from tsn_tf.schedules import SCHEDULES, TSNSchedule
-from tsn_tf.input import pipeline, records
+from tsn_tf.input import pipeline, records, schema
 from tsn_tf.trainers import flags_common, summaries, train_loop
 from tsn_tf.trainers.model_dir import RunConfig, restore_model, write_label_map
 
@@ -65,6 +65,8 @@ flags.DEFINE_list("profile_steps", [], "first,last: profile this step range into
 flags.DEFINE_bool("progress", True, "Console progress bar.")
 
 FLAGS = flags.FLAGS
+STREAM_KEYS = {"rgb": schema.IMAGE_ENCODED, "rgb_diff": schema.IMAGE_ENCODED,
+               "flow": schema.FLOW_X_ENCODED, "warped_flow": schema.WARPED_FLOW_X_ENCODED}
 CLIP_NORM = {"rgb": 40.0, "rgb_diff": 40.0, "flow": 20.0, "warped_flow": 20.0}
 
 
@@ -83,7 +85,23 @@ def validate_flags():
     if FLAGS.cross_modality_from and FLAGS.modality == "rgb":
         raise app.UsageError("--cross_modality_from initializes a flow / rgb_diff stream; "
                              "--modality is rgb.")
-    records.list_shards(FLAGS.train_shards)  # raises naming the pattern if nothing matches
+    try:
+        paths, _ = records.list_shards(FLAGS.train_shards)
+    except FileNotFoundError as error:
+        raise app.UsageError(f"--train_shards: {error}") from error
+    check_stream(paths[0], FLAGS.modality)
+
+
+def check_stream(path, modality):
+    """Fails if the first record of shard `path` lacks the frames `modality` reads."""
+    serialized = next(iter(tf.data.TFRecordDataset(path).take(1)), None)
+    if serialized is None:
+        raise app.UsageError(f"Shard {path} holds no video.")
+    example = tf.train.SequenceExample.FromString(serialized.numpy())
+    needed = STREAM_KEYS[modality]
+    if needed not in example.feature_lists.feature_list:
+        raise app.UsageError(f"--modality={modality} reads '{needed}', which shard {path} does "
+                             "not have: ingest with that modality or pick another --modality.")
 
 
 def label_names():
@@ -104,10 +122,6 @@ def run_config(num_classes):
         flow_std=spec.flow_std)
 
 
-def normalization(config):
-    if config.modality in ("flow", "warped_flow"):
-        return config.flow_mean, config.flow_std
-    return config.rgb_mean, config.rgb_std
 
 
 def main(argv):
@@ -136,7 +150,7 @@ def main(argv):
     if chief:
         config.save(FLAGS.model_dir)
         write_label_map(FLAGS.model_dir, names)
-    mean, std = normalization(config)
+    mean, std = config.normalization()
 
     # --- model
     def build_model():

@@ -1,0 +1,110 @@
+"""tsn-eval: video-level accuracy with the paper's test protocol.
+
+    tsn-eval --model_dir=runs/ucf101_rgb --eval_shards='data/ucf101/test-*'
+
+25 segments x 10 crops by default (1 and 3 crops as options); pre-softmax
+scores are averaged over crops after the model's consensus over segments.
+Writes per-video scores (for tsn-fuse), metrics JSON, a confusion-matrix PNG
+and TensorBoard scalars / image under model_dir.
+"""
+import json
+import os
+
+from absl import app, flags, logging
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tsn_tf import metrics
+from tsn_tf.input import pipeline
+from tsn_tf.trainers import flags_common, reports
+from tsn_tf.trainers.model_dir import RunConfig, read_label_map, restore_model
+
+flags.DEFINE_string("eval_shards", None, "Glob of the evaluation TFRecord shards.")
+flags.DEFINE_integer("eval_segments", 25, "Segments per video (the paper: 25).")
+flags.DEFINE_enum("eval_crops", "10", ["1", "3", "10"], "Views per segment: centre, 3 crops, or "
+                  "4 corners + centre and their flips.")
+flags.DEFINE_integer("eval_batch_size", 1, "Videos per evaluation batch.")
+flags.DEFINE_string("checkpoint", None, "A checkpoint path (default: the latest in model_dir).")
+flags.DEFINE_string("output_dir", None, "Where scores and reports go (default: model_dir/eval).")
+
+FLAGS = flags.FLAGS
+
+
+
+
+def eval_dataset(config, shards, *, num_segments, eval_crops, batch_size):
+    mean, std = config.normalization()
+    return pipeline.make_dataset(shards, modality=config.modality, num_segments=num_segments,
+                                 training=False, batch_size=batch_size, mean=mean, std=std,
+                                 output_size=config.input_size, eval_crops=eval_crops,
+                                 num_classes=config.num_classes)
+
+
+def score_videos(model, dataset, progress=True):
+    """Pre-softmax video scores: the model's consensus over segments, then the mean over crops.
+
+    Args:
+        model: a TSN model over K segments (e.g. `restore_model(dir, 25)`).
+        dataset: evaluation batches (clips (B, crops, K, S, S, C), labels, extras).
+    Returns:
+        media_ids (N,) str, scores (N, classes) float32, labels (N,) int.
+    """
+    predict = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+    ids, scores, labels = [], [], []
+    bar = keras.utils.Progbar(None, unit_name="video", verbose=1 if progress else 0)
+    for clips, batch_labels, extras in dataset:
+        batch, crops = clips.shape[0], clips.shape[1]
+        flat = tf.reshape(clips, (batch * crops, *clips.shape[2:]))
+        crop_scores = tf.reshape(predict(flat), (batch, crops, -1))
+        scores.append(tf.reduce_mean(crop_scores, axis=1).numpy())
+        labels.append(batch_labels.numpy())
+        ids.extend(m.decode() for m in extras["media_id"].numpy())
+        bar.add(batch)
+    if not ids:
+        raise ValueError("The evaluation shards hold no video.")
+    bar.update(len(ids), finalize=True)
+    return np.array(ids), np.concatenate(scores), np.concatenate(labels)
+
+
+def summarize(scores, labels, num_classes):
+    """Top-1, top-5 and mean class accuracy (percent)."""
+    return {"videos": int(len(labels)),
+            "top1": 100 * metrics.top_k_accuracy(scores, labels, 1),
+            "top5": 100 * metrics.top_k_accuracy(scores, labels, min(5, num_classes)),
+            "mean_class_accuracy": 100 * metrics.mean_class_accuracy(scores, labels, num_classes)}
+
+
+def main(argv):
+    del argv
+    if not FLAGS.model_dir or not FLAGS.eval_shards:
+        raise app.UsageError("--model_dir and --eval_shards are required.")
+    strategy = flags_common.strategy_from_flags()
+    config = RunConfig.load(FLAGS.model_dir)
+    class_names = read_label_map(FLAGS.model_dir)
+    output_dir = FLAGS.output_dir or os.path.join(FLAGS.model_dir, "eval")
+    tf.io.gfile.makedirs(output_dir)
+    # --- data
+    dataset = eval_dataset(config, FLAGS.eval_shards, num_segments=FLAGS.eval_segments,
+                           eval_crops=int(FLAGS.eval_crops), batch_size=FLAGS.eval_batch_size)
+    # --- model
+    with strategy.scope():
+        model = restore_model(FLAGS.model_dir, FLAGS.eval_segments, FLAGS.checkpoint)
+    # --- scores and reports
+    media_ids, scores, labels = score_videos(model, dataset)
+    results = summarize(scores, labels, config.num_classes)
+    results.update(modality=config.modality, segments=FLAGS.eval_segments,
+                   crops=int(FLAGS.eval_crops))
+    reports.save_scores(os.path.join(output_dir, f"scores_{config.modality}.npz"), media_ids,
+                        scores, labels, class_names)
+    reports.write_report(output_dir, results, scores.argmax(1), labels, class_names)
+    logging.info("Wrote %s", output_dir)
+    print(json.dumps(results))
+
+
+def run():
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()
