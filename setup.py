@@ -8,6 +8,7 @@ from setuptools import setup
 
 PACKAGE_DIRS = {
     "tsn_tf": "tsn_tf",
+    "tsn_tf.backbones": "tsn_tf/backbones",
     "tsn_tf.input": "input",
     "tsn_tf.trainers": "trainers",
     "tsn_tf.export": "export",
@@ -21,8 +22,8 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10,<3.13",
-    packages=["tsn_tf", "tsn_tf.backbones", "tsn_tf.input", "tsn_tf.trainers", "tsn_tf.export"],
-    package_dir={**PACKAGE_DIRS, "tsn_tf.backbones": "tsn_tf/backbones"},
+    packages=list(PACKAGE_DIRS),
+    package_dir=PACKAGE_DIRS,
     # TensorFlow itself comes from an extra: `cpu` (tensorflow-cpu) or `gpu`
     # (tensorflow[and-cuda]); both are the same 2.17 API.
     install_requires=[
@@ -32,6 +33,13 @@ setup(
         "opencv-contrib-python-headless>=4.9,<4.12",
         "absl-py>=2.0",
     ],
+    entry_points={"console_scripts": [
+        "tsn-ingest = tsn_tf.input.ingest_main:run_main",
+        "tsn-train = tsn_tf.trainers.train:run",
+        "tsn-eval = tsn_tf.trainers.evaluate:run",
+        "tsn-fuse = tsn_tf.trainers.fuse:run",
+        "tsn-demo = tsn_tf.trainers.demo:run_main",
+    ]},
     extras_require={
         "cpu": ["tensorflow-cpu>=2.17,<2.18"],
         "gpu": ["tensorflow[and-cuda]>=2.17,<2.18"],

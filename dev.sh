@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# tsn-tf developer entry point: every command installs what it needs itself.
+#   bash dev.sh demo [flags]   synthetic set: ingest -> train -> evaluate -> export -> predict
+#   bash dev.sh test [args]    the whole test suite (pytest args pass through)
+# Needs only Python 3.10-3.12 with venv (Debian: python3 and python3-venv).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+
+VENV=.venv
+CONSTRAINTS=requirements/constraints.txt
+
+find_python() {
+  for candidate in "${PYTHON:-}" python3.11 python3.12 python3.10 python3; do
+    if [ -n "$candidate" ] && command -v "$candidate" >/dev/null 2>&1; then
+      echo "$candidate"
+      return
+    fi
+  done
+  echo "error: no python3 found; install Python 3.10-3.12 (Debian: apt-get install python3 python3-venv)" >&2
+  exit 1
+}
+
+ensure_venv() {
+  local stamp
+  stamp="$VENV/.installed-$(cat setup.py "$CONSTRAINTS" | sha256sum | cut -c1-16)"
+  [ -f "$stamp" ] && return
+  if [ ! -x "$VENV/bin/python" ]; then
+    "$(find_python)" -m venv "$VENV" || {
+      echo "error: could not create $VENV (Debian: apt-get install python3-venv)" >&2
+      exit 1
+    }
+  fi
+  "$VENV/bin/python" -m pip install --quiet --upgrade pip
+  "$VENV/bin/python" -m pip install --quiet -c "$CONSTRAINTS" -e ".[cpu,beam,test]"
+  rm -f "$VENV"/.installed-*
+  touch "$stamp"
+}
+
+command="${1:-}"
+shift || true
+case "$command" in
+  demo)
+    ensure_venv
+    exec "$VENV/bin/python" -m tsn_tf.demo "$@"
+    ;;
+  test)
+    ensure_venv
+    export TF_CPP_MIN_LOG_LEVEL=2
+    status=0
+    "$VENV/bin/python" -m pytest "$@" || status=$?
+    if [ "$status" -eq 5 ]; then
+      # Exit 5 = no test collected. The suite always has tests, so this is a
+      # mistake (a wrong path or marker expression), never a pass.
+      echo "error: pytest collected no tests" >&2
+    fi
+    exit "$status"
+    ;;
+  *)
+    echo "usage: bash dev.sh demo|test [args]" >&2
+    exit 2
+    ;;
+esac
