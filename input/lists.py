@@ -439,3 +439,48 @@ def select_split(video_list: VideoList, splits: Optional[Sequence[str]]) -> Vide
         return video_list
     wanted = {_split_of(s, "--split") for s in splits}
     return VideoList([e for e in video_list.entries if e.split in wanted], video_list.label_map)
+
+
+def _is_dir(path: str) -> bool:
+    return storage.gfile().isdir(path) if storage.is_url(path) else os.path.isdir(path)
+
+
+def load_list(list_format: str, list_paths: Sequence[str], video_dir: str,
+              class_index: Optional[str] = None, split_number: int = 1) -> VideoList:
+    """Parses a dataset list of `list_format` (one of FORMATS).
+
+    list_paths: the list files; for ucf101 (ucfTrainTestlist), hmdb51 (split
+    files) and thumos14 (annotation files) a single folder may be given
+    instead, with `split_number` choosing the official split.
+    class_index: a label map file (UCF101 classInd.txt, or label_map.txt) that
+    fixes the class order; by default the sorted class names.
+    """
+    if list_format not in FORMATS:
+        raise ValueError(f"unknown list format {list_format!r}; expected one of {FORMATS}")
+    if not list_paths:
+        raise ValueError(f"the {list_format} format needs at least one list file")
+    label_map = read_label_map(class_index) if class_index and list_format != "ucf101" else None
+    folder = list_paths[0] if len(list_paths) == 1 and _is_dir(list_paths[0]) else None
+    if list_format == "ucf101":
+        if folder:
+            default_index, list_paths = ucf101_split_files(folder, split_number)
+            class_index = class_index or default_index
+        if not class_index:
+            raise ValueError("ucf101 needs classInd.txt: pass it as the class index or "
+                             "give the ucfTrainTestlist folder as the list")
+        return parse_ucf101(class_index, list_paths, video_dir)
+    if list_format == "hmdb51":
+        files = hmdb51_split_files(folder, split_number) if folder else list_paths
+        return parse_hmdb51(files, video_dir, label_map)
+    if list_format == "kinetics":
+        return parse_kinetics(list_paths, video_dir, label_map)
+    if list_format == "activitynet":
+        if len(list_paths) != 1:
+            raise ValueError(f"activitynet takes one JSON file, got {list(list_paths)}")
+        return parse_activitynet(list_paths[0], video_dir, label_map)
+    if list_format == "thumos14":
+        files = thumos14_annotation_files(folder) if folder else list_paths
+        return parse_thumos14(files, video_dir, label_map)
+    entries = [e for csv_file in list_paths
+               for e in parse_csv(csv_file, video_dir, label_map).entries]
+    return _finish(entries, label_map)

@@ -119,12 +119,19 @@ def _local_copy(path: str, folder: str) -> str:
 
 
 def ingest_entry(entry: VideoEntry, label_map: Dict[str, int], options) -> VideoResult:
-    """Runs `encode.ingest_video` on one entry; a bad video becomes a failure result."""
+    """Runs `encode.ingest_video` on one entry; a bad video becomes a failure result.
+
+    OpenCV runs single-threaded here (drivers parallelize over videos), so a
+    video gives the same bytes in every driver and process.
+    """
+    import cv2
     from tsn_tf.input import encode, schema
 
     result = VideoResult(entry.media_id, entry.path, entry.split, entry.label_strings)
     started = time.perf_counter()
     temp_dir = None
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
     try:
         if not storage.exists(entry.path):
             result.reason = "file not found"
@@ -145,6 +152,7 @@ def ingest_entry(entry: VideoEntry, label_map: Dict[str, int], options) -> Video
     except Exception as error:  # noqa: BLE001 -- one bad video must not stop the dataset
         result.reason = f"{type(error).__name__}: {error}"
     finally:
+        cv2.setNumThreads(threads)
         if temp_dir:
             shutil.rmtree(temp_dir, ignore_errors=True)
         result.seconds = time.perf_counter() - started

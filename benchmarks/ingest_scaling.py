@@ -1,0 +1,84 @@
+"""Ingestion scaling: total videos/s of the local driver on 2 worker processes vs 1.
+
+Copies one real clip N times into a temp dataset, ingests it with
+`ingest_local` (spawn pool, OpenCV single-threaded per worker) once per worker
+count, and prints the end-to-end rate (pool start-up included), the
+steady-state rate (start-up, measured separately, subtracted) and the ratios.
+
+  python benchmarks/ingest_scaling.py --videos=16 --clip=tests/data/part_0.mp4 --flow=dis
+"""
+import argparse
+import io
+import multiprocessing
+import os
+import pathlib
+import shutil
+import tempfile
+import time
+
+from tsn_tf.input import encode, ingest_local, lists
+
+DEFAULT_CLIP = pathlib.Path(__file__).resolve().parents[1] / "tests" / "data" / "part_0.mp4"
+
+
+def _import_worker_modules(_):
+    from tsn_tf.input import encode as _  # noqa: F401  (TensorFlow, OpenCV)
+    return os.getpid()
+
+
+def pool_startup_seconds(workers: int) -> float:
+    """Seconds to spawn `workers` processes that import the per-video code."""
+    started = time.perf_counter()
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        pool.map(_import_worker_modules, range(workers), chunksize=1)
+    return time.perf_counter() - started
+
+
+def make_dataset(root: pathlib.Path, clip: pathlib.Path, count: int):
+    (root / "videos" / "clip").mkdir(parents=True)
+    rows = []
+    for i in range(count):
+        shutil.copy(clip, root / "videos" / "clip" / f"{i:03d}{clip.suffix}")
+        rows.append(f"clip/{i:03d}{clip.suffix},clip")
+    (root / "list.csv").write_text("\n".join(rows) + "\n")
+    return lists.parse_csv(str(root / "list.csv"), str(root / "videos"))
+
+
+def measure(video_list, options, workers: int, output: str) -> float:
+    """Wall seconds of one full ingest with `workers` processes."""
+    started = time.perf_counter()
+    manifest = ingest_local.ingest_local(video_list.entries, video_list.label_map, output,
+                                         options, num_shards=workers, workers=workers,
+                                         progress_stream=io.StringIO())
+    seconds = time.perf_counter() - started
+    assert manifest["num_failures"] == 0, manifest["failures"]
+    return seconds
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--videos", type=int, default=16, help="copies of the clip")
+    parser.add_argument("--clip", type=pathlib.Path, default=DEFAULT_CLIP, help="video file")
+    parser.add_argument("--flow", default="dis", choices=["tvl1", "dis", "farneback"])
+    args = parser.parse_args()
+    options = encode.IngestOptions(flow_algorithm=args.flow)
+    with tempfile.TemporaryDirectory() as temp:
+        root = pathlib.Path(temp)
+        video_list = make_dataset(root, args.clip, args.videos)
+        rows = {}
+        for workers in (1, 2):
+            startup = pool_startup_seconds(workers)
+            total = measure(video_list, options, workers, str(root / f"out{workers}"))
+            rows[workers] = (args.videos / total, args.videos / max(total - startup, 1e-9),
+                             total, startup)
+    print(f"clip {args.clip.name} x {args.videos}, flow {args.flow}, {os.cpu_count()} cores")
+    print(f"{'workers':>8} {'videos/s':>9} {'steady videos/s':>16} {'wall s':>7} "
+          f"{'startup s':>10}")
+    for workers, (rate, steady, total, startup) in rows.items():
+        print(f"{workers:>8} {rate:>9.2f} {steady:>16.2f} {total:>7.1f} {startup:>10.1f}")
+    print(f"scaling 2 vs 1 workers: {rows[2][0] / rows[1][0]:.2f}x end to end, "
+          f"{rows[2][1] / rows[1][1]:.2f}x steady state")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,172 @@
+"""tsn-ingest: a folder of videos plus a split/label list -> MediaSequence TFRecord shards.
+
+Examples:
+  tsn-ingest --video_dir=UCF-101 --list_format=ucf101 \\
+      --list_files=ucfTrainTestlist --split_number=1 --output=/data/ucf101_s1
+  tsn-ingest --video_dir=gs://b/kinetics --list_format=kinetics \\
+      --list_files=gs://b/train.csv --output=gs://b/k400 --flow=dis \\
+      --runner=DataflowRunner -- --project=p --region=europe-west1 --temp_location=gs://b/tmp
+
+Arguments after `--` are passed to the Beam runner as pipeline options.
+Exit status: 0 if at most --max_failures videos failed, 1 if more did,
+2 for bad flags or a malformed list.
+"""
+import os
+import sys
+
+from absl import app, flags
+
+from tsn_tf.input import lists, storage
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_string("video_dir", None, "Folder (or URL) holding the videos the list names.")
+flags.DEFINE_enum("list_format", None, list(lists.FORMATS),
+                  "Format of the list files: ucf101 (classInd + trainlist/testlist), hmdb51 "
+                  "(<class>_test_split<N>.txt), kinetics (CSV), activitynet (JSON), thumos14 "
+                  "(<Class>_val.txt annotations) or csv (path,label[;label...][,split]).")
+flags.DEFINE_list("list_files", None,
+                  "Comma-separated list files; for ucf101, hmdb51 and thumos14 a single "
+                  "folder of the official split/annotation files also works.")
+flags.DEFINE_string("class_index", None,
+                    "Label map fixing the class order: UCF101 classInd.txt (1-based, stored "
+                    "0-based) or a label_map.txt; default: sorted class names.")
+flags.DEFINE_integer("split_number", 1, "Official split (1-3) when --list_files is the "
+                     "ucf101 or hmdb51 split folder.")
+flags.DEFINE_list("split", [], "Keep only these splits (train, val, test); default all.")
+flags.DEFINE_string("output", None, "Output folder or TF filesystem URL (gs://, s3://, az://).")
+flags.DEFINE_list("modalities", ["rgb", "flow"],
+                  "Streams to store: any of rgb, flow, warped_flow.")
+flags.DEFINE_enum("flow", "tvl1", ["tvl1", "dis", "farneback"],
+                  "Optical flow algorithm: tvl1 (the paper's), dis or farneback (faster).")
+flags.DEFINE_float("flow_bound", 20.0, "Flow is clipped to +-bound px before 8-bit quantization.")
+flags.DEFINE_string("frame_size", "340x256", "Stored frame size WIDTHxHEIGHT (TSN: 340x256).")
+flags.DEFINE_integer("short_side", None, "Resize to this short side (keeps aspect ratio) "
+                     "instead of --frame_size.")
+flags.DEFINE_integer("max_frames", None, "Keep at most this many frames per video.")
+flags.DEFINE_integer("jpeg_quality", 90, "JPEG quality (0-100) of stored frames.")
+flags.DEFINE_bool("allow_truncated", False, "Keep the decodable frames of a truncated video "
+                  "instead of recording it as a failure.")
+flags.DEFINE_integer("num_shards", None, "Shards per split (overrides --videos_per_shard).")
+flags.DEFINE_integer("videos_per_shard", 100, "Videos per shard when --num_shards is unset.")
+flags.DEFINE_integer("workers", None, "Local worker processes (default: all cores; 0 runs in "
+                     "the main process).")
+flags.DEFINE_string("runner", "local", "'local' (process pool) or a Beam runner name "
+                    "(DirectRunner, DataflowRunner, FlinkRunner, SparkRunner, ...).")
+flags.DEFINE_integer("max_failures", 0, "Exit with status 1 if more videos than this fail.")
+
+
+class FlagError(ValueError):
+    """A flag value that cannot work, named by its flag."""
+
+
+def _parse_frame_size(text: str):
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise FlagError(f"--frame_size must be WIDTHxHEIGHT like 340x256, got {text!r}") from None
+    if width <= 0 or height <= 0:
+        raise FlagError(f"--frame_size must be positive, got {text!r}")
+    return width, height
+
+
+def ingest_options():
+    """IngestOptions from the flags; bad values raise FlagError naming the flag."""
+    for name in ("short_side", "max_frames", "num_shards", "videos_per_shard"):
+        value = getattr(FLAGS, name)
+        if value is not None and value < 1:
+            raise FlagError(f"--{name} must be >= 1, got {value}")
+    if FLAGS.workers is not None and FLAGS.workers < 0:
+        raise FlagError(f"--workers must be >= 0, got {FLAGS.workers}")
+    if FLAGS.max_failures < 0:
+        raise FlagError(f"--max_failures must be >= 0, got {FLAGS.max_failures}")
+    size = None if FLAGS.short_side else _parse_frame_size(FLAGS.frame_size)
+    from tsn_tf.input import encode  # imports TensorFlow: only once the flags look right
+    try:
+        return encode.IngestOptions(
+            modalities=tuple(FLAGS.modalities), flow_algorithm=FLAGS.flow,
+            flow_bound=FLAGS.flow_bound, size=size, short_side=FLAGS.short_side,
+            jpeg_quality=FLAGS.jpeg_quality, max_frames=FLAGS.max_frames,
+            allow_truncated=FLAGS.allow_truncated)
+    except ValueError as error:
+        raise FlagError(f"--modalities/--flow_bound/--jpeg_quality: {error}") from None
+
+
+def check_paths() -> None:
+    """Required flags are set and the inputs exist."""
+    for name in ("video_dir", "list_format", "list_files", "output"):
+        if not getattr(FLAGS, name):
+            raise FlagError(f"--{name} is required (see --helpfull)")
+    for name, paths in (("video_dir", [FLAGS.video_dir]), ("list_files", FLAGS.list_files),
+                        ("class_index", [FLAGS.class_index] if FLAGS.class_index else [])):
+        for path in paths:
+            if not storage.exists(path):
+                raise FlagError(f"--{name}: {path} does not exist")
+
+
+def run(entries, label_map, options, pipeline_args):
+    """Runs the chosen driver and returns the manifest."""
+    if FLAGS.runner == "local":
+        from tsn_tf.input import ingest_local
+        return ingest_local.ingest_local(
+            entries, label_map, FLAGS.output, options, num_shards=FLAGS.num_shards,
+            videos_per_shard=None if FLAGS.num_shards else FLAGS.videos_per_shard,
+            workers=FLAGS.workers)
+    from tsn_tf.input import ingest_beam
+    return ingest_beam.ingest_beam(
+        entries, label_map, FLAGS.output, options, num_shards=FLAGS.num_shards,
+        videos_per_shard=None if FLAGS.num_shards else FLAGS.videos_per_shard,
+        runner=FLAGS.runner, pipeline_args=pipeline_args)
+
+
+def report(manifest: dict) -> int:
+    """Prints a summary to stderr; the exit status for the failure count."""
+    failures = manifest["failures"]
+    shard_counts = ", ".join(f"{split}: {len(summary['shards'])} shards"
+                             for split, summary in manifest["splits"].items())
+    print(f"ingested {manifest['videos_ingested']} of {manifest['videos_listed']} videos into "
+          f"{FLAGS.output} ({shard_counts}); {len(failures)} failed, see manifest.json",
+          file=sys.stderr)
+    for failure in failures[:10]:
+        print(f"  failed: {failure['path']}: {failure['reason']}", file=sys.stderr)
+    if len(failures) > FLAGS.max_failures:
+        print(f"error: {len(failures)} videos failed, more than --max_failures="
+              f"{FLAGS.max_failures}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv):
+    pipeline_args = argv[1:]
+    try:
+        if pipeline_args and FLAGS.runner == "local":
+            raise FlagError(f"unexpected arguments {pipeline_args}: pipeline options after "
+                            "`--` need a Beam --runner")
+        check_paths()
+        options = ingest_options()
+        video_list = lists.load_list(FLAGS.list_format, FLAGS.list_files, FLAGS.video_dir,
+                                     FLAGS.class_index, FLAGS.split_number)
+        video_list = lists.select_split(video_list, FLAGS.split)
+        if not video_list.entries:
+            raise FlagError(f"no videos to ingest from --list_files={FLAGS.list_files} "
+                            f"with --split={FLAGS.split}")
+    except ValueError as error:  # FlagError, ListFormatError and bad list contents
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    manifest = run(video_list.entries, video_list.label_map, options, pipeline_args)
+    status = report(manifest)
+    if storage.needs_hard_exit(FLAGS.output, FLAGS.video_dir, *FLAGS.list_files):
+        # tensorflow-io's s3 filesystem aborts the interpreter at exit (tensorflow/io#2039).
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    return status
+
+
+def run_main():
+    """Console-script entry point (`tsn-ingest`)."""
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run_main()
