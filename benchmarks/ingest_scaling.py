@@ -4,6 +4,9 @@ Copies one real clip N times into a temp dataset, ingests it with
 `ingest_local` (spawn pool, OpenCV single-threaded per worker) once per worker
 count, and prints the end-to-end rate (pool start-up included), the
 steady-state rate (start-up, measured separately, subtracted) and the ratios.
+The machine may be shared: it also prints the CPU seconds the workers and the
+parent used, and the CPU each worker got per wall second (1.0 = a full core),
+so a ratio under 2 can be told apart from cores that were busy elsewhere.
 
   python benchmarks/ingest_scaling.py --videos=16 --clip=tests/data/part_0.mp4 --flow=dis
 """
@@ -12,6 +15,7 @@ import io
 import multiprocessing
 import os
 import pathlib
+import resource
 import shutil
 import tempfile
 import time
@@ -44,15 +48,22 @@ def make_dataset(root: pathlib.Path, clip: pathlib.Path, count: int):
     return lists.parse_csv(str(root / "list.csv"), str(root / "videos"))
 
 
-def measure(video_list, options, workers: int, output: str) -> float:
-    """Wall seconds of one full ingest with `workers` processes."""
+def _cpu_seconds(who) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measure(video_list, options, workers: int, output: str):
+    """(wall s, worker CPU s, parent CPU s) of one full ingest with `workers` processes."""
+    children, parent = _cpu_seconds(resource.RUSAGE_CHILDREN), _cpu_seconds(resource.RUSAGE_SELF)
     started = time.perf_counter()
     manifest = ingest_local.ingest_local(video_list.entries, video_list.label_map, output,
                                          options, num_shards=workers, workers=workers,
                                          progress_stream=io.StringIO())
     seconds = time.perf_counter() - started
     assert manifest["num_failures"] == 0, manifest["failures"]
-    return seconds
+    return (seconds, _cpu_seconds(resource.RUSAGE_CHILDREN) - children,
+            _cpu_seconds(resource.RUSAGE_SELF) - parent)
 
 
 def main():
@@ -68,14 +79,18 @@ def main():
         rows = {}
         for workers in (1, 2):
             startup = pool_startup_seconds(workers)
-            total = measure(video_list, options, workers, str(root / f"out{workers}"))
+            total, worker_cpu, parent_cpu = measure(video_list, options, workers,
+                                                    str(root / f"out{workers}"))
             rows[workers] = (args.videos / total, args.videos / max(total - startup, 1e-9),
-                             total, startup)
-    print(f"clip {args.clip.name} x {args.videos}, flow {args.flow}, {os.cpu_count()} cores")
+                             total, startup, worker_cpu, parent_cpu,
+                             worker_cpu / total / workers)
+    print(f"clip {args.clip.name} x {args.videos}, flow {args.flow}, {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.1f}")
     print(f"{'workers':>8} {'videos/s':>9} {'steady videos/s':>16} {'wall s':>7} "
-          f"{'startup s':>10}")
-    for workers, (rate, steady, total, startup) in rows.items():
-        print(f"{workers:>8} {rate:>9.2f} {steady:>16.2f} {total:>7.1f} {startup:>10.1f}")
+          f"{'startup s':>10} {'worker cpu s':>13} {'parent cpu s':>13} {'cpu/worker':>11}")
+    for workers, row in rows.items():
+        print(f"{workers:>8} {row[0]:>9.2f} {row[1]:>16.2f} {row[2]:>7.1f} {row[3]:>10.1f} "
+              f"{row[4]:>13.1f} {row[5]:>13.1f} {row[6]:>11.2f}")
     print(f"scaling 2 vs 1 workers: {rows[2][0] / rows[1][0]:.2f}x end to end, "
           f"{rows[2][1] / rows[1][1]:.2f}x steady state")
 

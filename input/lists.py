@@ -408,12 +408,25 @@ def parse_thumos14(annotation_files: Sequence[str], video_dir: str,
 
 # --- generic CSV ------------------------------------------------------------------------
 
+_SPLIT_IN_NAME = re.compile(r"(?:^|[^a-z])(train|training|val|validation|test|testing)"
+                            r"(?:[^a-z]|$)")
+
+
+def split_from_file_name(path: str, default: str = "train") -> str:
+    """"train" for train.csv or ucf_trainlist.csv, "test" for test.csv, "val" for val.csv..."""
+    match = _SPLIT_IN_NAME.search(os.path.basename(path).lower())
+    return SPLIT_NAMES[match.group(1)] if match else default
+
+
 def parse_csv(csv_file: str, video_dir: str, label_map: Optional[Dict[str, int]] = None,
-              default_split: str = "train") -> VideoList:
+              default_split: Optional[str] = None) -> VideoList:
     """Generic list: `path,label[;label...][,split]` per line, path relative to
     `video_dir` (or absolute). An optional header row starts with "path".
-    The media id is the path without its extension.
+    The media id is the path without its extension. Lines without a split
+    column get `default_split`, by default the split the file name contains
+    (train.csv, val.csv, test.csv), else "train".
     """
+    default_split = default_split or split_from_file_name(csv_file)
     entries = []
     lines = storage.read_text(csv_file).splitlines()
     for number, row in enumerate(csv.reader(lines), 1):

@@ -246,3 +246,33 @@ def test_generic_csv_errors(tmp_path):
         lists.parse_csv(write(tmp_path / "b.csv", "x.mp4,run\nx.mp4,walk\n"), "/d")
     with pytest.raises(ListFormatError, match=r"c.csv:1: unknown label 'jog'"):
         lists.parse_csv(write(tmp_path / "c.csv", "x.mp4,jog\n"), "/d", label_map={"run": 0})
+
+
+def test_generic_csv_split_defaults_to_the_file_name(tmp_path):
+    train = lists.parse_csv(write(tmp_path / "train.csv", "a.mp4,run\n"), "/d")
+    test = lists.parse_csv(write(tmp_path / "my_test_list.csv", "b.mp4,run\nc.mp4,run,val\n"),
+                           "/d")
+    other = lists.parse_csv(write(tmp_path / "latest.csv", "d.mp4,run\n"), "/d")
+    assert [e.split for e in train.entries + test.entries + other.entries] == [
+        "train", "test", "val", "train"]
+    both = lists.load_list("csv", [str(tmp_path / "train.csv"),
+                                   str(tmp_path / "my_test_list.csv")], "/d")
+    assert [(e.media_id, e.split) for e in both.entries] == [
+        ("a", "train"), ("b", "test"), ("c", "val")]
+
+
+def test_load_list_accepts_official_split_folders(tmp_path):
+    folder = ucf101_files(tmp_path)
+    ucf = lists.load_list("ucf101", [str(folder)], "/v", split_number=1)
+    assert [e.split for e in ucf.entries] == ["train", "train", "test"]
+    assert ucf.label_map["ApplyEyeMakeup"] == 0
+    custom = write(tmp_path / "label_map.txt", "walk\nrun\n")
+    hmdb_dir = tmp_path / "hmdb"
+    write(hmdb_dir / "run_test_split2.txt", "r.avi 1\n")
+    write(hmdb_dir / "walk_test_split2.txt", "w.avi 2\n")
+    hmdb = lists.load_list("hmdb51", [str(hmdb_dir)], "/v", class_index=custom, split_number=2)
+    assert hmdb.label_map == {"walk": 0, "run": 1} and len(hmdb.entries) == 2
+    with pytest.raises(ValueError, match="unknown list format 'sports1m'"):
+        lists.load_list("sports1m", [str(folder)], "/v")
+    with pytest.raises(ValueError, match="ucf101 needs classInd.txt"):
+        lists.load_list("ucf101", [str(folder / "trainlist01.txt")], "/v")
