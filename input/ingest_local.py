@@ -2,8 +2,12 @@
 
 Workers are started with the `spawn` context (TensorFlow and fork don't mix)
 and return serialized records; the parent process writes one shard at a time,
-in plan order, so memory holds one shard's worth of records at most.
+in plan order, so memory holds about one shard's worth of records. A worker
+that dies (decoder crash, OOM killer) costs a rerun of the videos in flight,
+not the run: the one that kills a worker twice is recorded as a failure.
 """
+import collections
+import concurrent.futures
 import functools
 import multiprocessing
 import os
@@ -21,14 +25,62 @@ def _init_worker() -> None:
     cv2.setNumThreads(1)
 
 
-def _results(entries, task, workers: int):
-    """Yields results in entry order, from a spawn pool (or in-process if workers == 0)."""
-    if workers == 0:
-        yield from map(task, entries)
-        return
+CRASH_REASON = "worker process died while ingesting it (crash, or killed: out of memory?)"
+
+
+def _run_until_broken(entries, start: int, stop: int, task, size: int):
+    """Runs entries[start:stop] on `size` spawn workers, yielding results in order.
+
+    Returns (as the generator's value) the index of the first entry without a
+    result: `stop`, or where the pool broke because a worker process died.
+    """
     context = multiprocessing.get_context("spawn")
-    with context.Pool(workers, initializer=_init_worker) as pool:
-        yield from pool.imap(task, entries, chunksize=1)
+    window = collections.deque()
+    position = start
+    with concurrent.futures.ProcessPoolExecutor(size, mp_context=context,
+                                                initializer=_init_worker) as pool:
+        try:
+            while position < stop or window:
+                while position < stop and len(window) < 2 * size:
+                    window.append(pool.submit(task, entries[position]))
+                    position += 1
+                result = window[0].result()
+                window.popleft()
+                yield result
+        except concurrent.futures.process.BrokenProcessPool:
+            return position - len(window)
+    return stop
+
+
+def ordered_results(entries, task, workers: int, log):
+    """Yields results in entry order from a pool of `workers` spawn processes.
+
+    If a worker dies (a crash in a decoder, the OOM killer), the videos that
+    were in flight are rerun one at a time in a one-worker pool: those that
+    succeed are kept, one that kills its worker again becomes a failure.
+    """
+    start, solo_until = 0, 0
+    while start < len(entries):
+        solo = start < solo_until
+        stop = solo_until if solo else len(entries)
+        reached = yield from _run_until_broken(entries, start, stop, task,
+                                               1 if solo else workers)
+        if reached < stop and solo:
+            entry = entries[reached]
+            yield shards.VideoResult(entry.media_id, entry.path, entry.split,
+                                     entry.label_strings, reason=CRASH_REASON)
+            reached += 1
+        elif reached < stop:
+            solo_until = min(reached + 2 * workers, len(entries))
+            log(f"a worker process died; rerunning {solo_until - reached} videos one by one\n")
+        start = reached
+
+
+def _results(entries, task, workers: int, log):
+    """Yields results in entry order, from worker processes (in-process if workers == 0)."""
+    if workers == 0:
+        return map(task, entries)
+    return ordered_results(list(entries), task, workers, log)
 
 
 def ingest_local(entries: Sequence[VideoEntry], label_map: Dict[str, int], output: str,
@@ -52,12 +104,11 @@ def ingest_local(entries: Sequence[VideoEntry], label_map: Dict[str, int], outpu
         bar.stream.write(f"resuming: {len(specs) - len(pending)} of {len(specs)} shards "
                          f"already complete in {output}\n")
     task = functools.partial(shards.ingest_entry, label_map=label_map, options=options)
-    results = _results(todo, task, workers)
+    results = _results(todo, task, workers, bar.stream.write)
     for spec, shard_fingerprint in pending:
         shards.remove_stale_temps(output, spec)
         shards.write_shard(output, spec, _counted(results, len(spec.entries), bar),
                            shard_fingerprint)
-    results.close()
     bar.close()
     return shards.build_manifest(output, specs, label_map, options)
 

@@ -262,3 +262,53 @@ def test_videos_and_shards_on_a_tf_filesystem_url(data_dir):
     assert manifest["failures"][0]["reason"] == "file not found"
     assert tf.io.gfile.exists(f"{root}/out/manifest.json")
     assert tf.io.gfile.exists(f"{root}/out/label_map.txt")
+
+
+# --- worker processes that die -----------------------------------------------------------
+
+def test_a_video_that_kills_its_worker_becomes_a_failure_and_the_rest_survive():
+    import worker_tasks
+
+    entries = [lists.VideoEntry(name, f"/{name}.mp4", ("a",), "train")
+               for name in ("v0", "v1", "crash", "v3", "v4", "v5", "v6")]
+    log = io.StringIO()
+    results = list(ingest_local.ordered_results(entries, worker_tasks.ok_unless_named_crash,
+                                                2, log.write))
+    assert [r.media_id for r in results] == [e.media_id for e in entries]
+    assert [r.ok for r in results] == [True, True, False, True, True, True, True]
+    assert results[2].reason == ingest_local.CRASH_REASON
+    assert "a worker process died; rerunning" in log.getvalue()
+    assert os.getpid() not in {r.num_frames for r in results}  # ran in worker processes
+
+
+@pytest.mark.slow
+def test_ingest_survives_a_worker_killed_mid_run(tmp_path, data_dir):
+    import multiprocessing
+    import threading
+
+    videos, list_file = make_dataset(tmp_path, data_dir, broken=False)
+    video_list = lists.parse_csv(str(list_file), str(videos))
+    output = tmp_path / "shards"
+    killed = []
+
+    def kill_a_worker_after_the_first_shard():
+        deadline = time.time() + 120
+        while not list((output / shards.STATE_DIR).glob("*.json")) and time.time() < deadline:
+            time.sleep(0.01)
+        children = multiprocessing.active_children()
+        if children:
+            os.kill(children[0].pid, signal.SIGKILL)  # as the OOM killer would
+            killed.append(children[0].pid)
+
+    killer = threading.Thread(target=kill_a_worker_after_the_first_shard)
+    killer.start()
+    log = io.StringIO()
+    manifest = ingest_local.ingest_local(video_list.entries, video_list.label_map, str(output),
+                                         DIS, num_shards=3, workers=2, progress_stream=log)
+    killer.join()
+    assert killed and "a worker process died" in log.getvalue()
+    assert manifest["num_failures"] == 0 and manifest["videos_ingested"] == 4
+    fresh = tmp_path / "fresh"
+    ingest_local.ingest_local(video_list.entries, video_list.label_map, str(fresh), DIS,
+                              num_shards=3, workers=0, progress_stream=io.StringIO())
+    assert_same_records(read_records(output), read_records(fresh))
