@@ -312,3 +312,30 @@ def test_ingest_survives_a_worker_killed_mid_run(tmp_path, data_dir):
     ingest_local.ingest_local(video_list.entries, video_list.label_map, str(fresh), DIS,
                               num_shards=3, workers=0, progress_stream=io.StringIO())
     assert_same_records(read_records(output), read_records(fresh))
+
+
+# --- filesystems -----------------------------------------------------------------------------
+
+def test_tensorflow_io_is_imported_only_for_schemes_tf_lacks():
+    script = """if True:
+        import sys
+        from tsn_tf.input import storage
+        storage.ensure_filesystem("gs://bucket/x")
+        print("after gs:", "tensorflow_io" in sys.modules)
+        storage.ensure_filesystem("s3://bucket/x")
+        print("after s3:", "tensorflow_io" in sys.modules,
+              "s3" in storage.gfile().get_registered_schemes())
+        try:
+            storage.ensure_filesystem("nope://x")
+        except ValueError as error:
+            print(error)
+        print("hard exit:", storage.needs_hard_exit("/local", "s3://b/out"),
+              storage.needs_hard_exit("/local", "gs://b/out"))
+    """
+    # A process that touched s3 may abort at exit (tensorflow/io#2039): read its output only.
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    assert "after gs: False" in done.stdout, done.stderr
+    assert "after s3: True True" in done.stdout
+    assert "nope://x: no TensorFlow filesystem handles nope://" in done.stdout
+    assert "hard exit: True False" in done.stdout
