@@ -1,0 +1,148 @@
+"""Requests for a served TSN model: one video -> REST JSON or gRPC PredictRequest.
+
+A video is decoded with OpenCV and encoded exactly as ingestion stores it
+(`tsn_tf.input.encode.encode_frames`: frames resized to 340x256, JPEG quality
+90, flow quantized into grayscale JPEGs), so a served model sees the same
+bytes as training did. Inputs are a dict of NumPy arrays keyed by the
+signature's input names (`preprocess.stream_names`): bytes arrays
+(object dtype) for JPEG streams, uint8 arrays for `predict_frames`, float32
+scalars for `frame_rate`.
+
+REST uses TF Serving's columnar ("inputs") format, bytes as ``{"b64": ...}``:
+
+    POST http://host:8501/v1/models/<name>:predict
+    {"signature_name": "serving_default", "inputs": {"frames": [{"b64": "..."}, ...]}}
+
+gRPC: `predict_request(...)` sent with `grpc_predict("host:8500", request)`.
+"""
+import base64
+import json
+import urllib.request
+from typing import Dict, Optional, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from tsn_tf.export import preprocess
+from tsn_tf.input import encode
+from tsn_tf.input import video as video_lib
+
+DEFAULT_TIMEOUT_S = 60.0
+
+
+def encoded_streams(frames_bgr, modalities: Sequence[str], *, flow_algorithm: str = "tvl1",
+                    jpeg_quality: int = 90) -> encode.EncodedStreams:
+    """JPEG streams of equally sized BGR frames, with ingestion's code and settings."""
+    stored = tuple(sorted({"rgb" if m in ("rgb", "rgb_diff") else m for m in modalities}))
+    options = encode.IngestOptions(modalities=stored, flow_algorithm=flow_algorithm,
+                                   jpeg_quality=jpeg_quality)
+    return encode.encode_frames(frames_bgr, options)
+
+
+def read_encoded_video(path, modalities: Sequence[str], *, flow_algorithm: str = "tvl1",
+                       max_frames: Optional[int] = None):
+    """Decodes `path` at ingestion's size and encodes it: (EncodedStreams, frame_rate)."""
+    reader = video_lib.VideoReader(path, size=encode.TSN_SIZE, max_frames=max_frames)
+    with reader:
+        streams = encoded_streams(reader, modalities, flow_algorithm=flow_algorithm)
+    return streams, reader.frame_rate
+
+
+def jpeg_inputs(streams: encode.EncodedStreams, modality: str) -> Dict[str, np.ndarray]:
+    """The `serving_default` inputs of a model of `modality`."""
+    if preprocess.stream_names(modality) == preprocess.FLOW_STREAMS:
+        if modality == "warped_flow":
+            values = (streams.warped_flow_x_jpegs, streams.warped_flow_y_jpegs)
+        else:
+            values = (streams.flow_x_jpegs, streams.flow_y_jpegs)
+    else:
+        values = (streams.rgb_jpegs,)
+    inputs = {}
+    for name, jpegs in zip(preprocess.stream_names(modality), values):
+        if not jpegs:
+            raise ValueError(f"No {name} frames for a {modality} model (a flow model needs "
+                             "at least 2 video frames)")
+        inputs[name] = np.array(jpegs, dtype=object)
+    return inputs
+
+
+# --- gRPC --------------------------------------------------------------------
+
+def predict_request(inputs: Dict[str, np.ndarray], model_name: str, *,
+                    signature_name: str = "serving_default", version: Optional[int] = None):
+    """A `tensorflow_serving.apis.predict_pb2.PredictRequest` carrying `inputs`."""
+    from tensorflow_serving.apis import predict_pb2
+
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = model_name
+    request.model_spec.signature_name = signature_name
+    if version is not None:
+        request.model_spec.version.value = int(version)
+    for name, value in inputs.items():
+        request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
+    return request
+
+
+def request_inputs(request) -> Dict[str, np.ndarray]:
+    """The input tensors of a PredictRequest as NumPy arrays."""
+    return {name: tf.make_ndarray(proto) for name, proto in request.inputs.items()}
+
+
+def response_outputs(response) -> Dict[str, np.ndarray]:
+    """The output tensors of a PredictResponse as NumPy arrays."""
+    return {name: tf.make_ndarray(proto) for name, proto in response.outputs.items()}
+
+
+def grpc_predict(target: str, request, timeout_s: float = DEFAULT_TIMEOUT_S):
+    """Sends `request` to TF Serving's gRPC port (e.g. "localhost:8500")."""
+    import grpc
+    from tensorflow_serving.apis import prediction_service_pb2_grpc
+
+    with grpc.insecure_channel(target, options=[
+            ("grpc.max_send_message_length", 256 << 20)]) as channel:
+        stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+        return stub.Predict(request, timeout_s)
+
+
+# --- REST --------------------------------------------------------------------
+
+def _to_json_value(value: np.ndarray):
+    if value.dtype == object or value.dtype.kind == "S":
+        flat = [{"b64": base64.b64encode(bytes(v)).decode("ascii")} for v in value.reshape(-1)]
+        return np.array(flat, dtype=object).reshape(value.shape).tolist()
+    return value.tolist()
+
+
+def rest_body(inputs: Dict[str, np.ndarray], signature_name: str = "serving_default") -> str:
+    """TF Serving REST predict body in the columnar "inputs" format."""
+    return json.dumps({"signature_name": signature_name,
+                       "inputs": {name: _to_json_value(np.asarray(value))
+                                  for name, value in inputs.items()}})
+
+
+def _from_json_value(value):
+    if isinstance(value, dict):
+        return base64.b64decode(value["b64"])
+    if isinstance(value, list):
+        return [_from_json_value(v) for v in value]
+    return value
+
+
+def parse_rest_body(body: str, dtypes: Dict[str, tf.DType]) -> Dict[str, np.ndarray]:
+    """Inverse of `rest_body`: tensors of the named inputs with the signature's dtypes."""
+    values = json.loads(body)["inputs"]
+    unknown = set(values) - set(dtypes)
+    if unknown:
+        raise ValueError(f"REST body has inputs {sorted(unknown)} not in {sorted(dtypes)}")
+    return {name: np.array(_from_json_value(value),
+                           dtype=object if dtypes[name] == tf.string
+                           else dtypes[name].as_numpy_dtype)
+            for name, value in values.items()}
+
+
+def rest_predict(url: str, body: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> dict:
+    """POSTs `body` to a REST predict URL (http://host:8501/v1/models/<name>:predict)."""
+    request = urllib.request.Request(url, data=body.encode("utf-8"),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout_s) as response:
+        return json.loads(response.read())

@@ -1,0 +1,221 @@
+"""A trained TSN run -> SavedModel in TF Serving's layout, preprocessing in the graph.
+
+    <export_base>/<model_name>/<version>/
+      saved_model.pb, variables/
+      assets/label_map.txt                       class names, index = line
+      assets.extra/tf_serving_warmup_requests    PredictionLogs (TFRecord)
+      assets.extra/tsn_export.json               modality, view settings, labels
+
+One video per request; outputs are unbatched. Signatures (method
+``tensorflow/serving/predict``):
+
+- ``serving_default``: encoded JPEG frames of one video: ``frames`` string
+  (N,) for RGB models; ``flow_x``, ``flow_y`` string (N-1,) grayscale JPEGs
+  for flow models. Test-time sampling of K segments (25), eval views (centre
+  or 10 crops), normalization, the K-segment model and its consensus, mean
+  over views.
+- ``predict_frames``: the same from decoded uint8 frames: ``frames`` (N, H, W, 3)
+  RGB, or ``flow`` (N, H, W, 2) quantized flow with x in channel 0, y in 1.
+- ``snippet_scores``: untrimmed videos: the encoded streams and
+  ``frame_rate`` (float32 scalar, frames per second): one snippet every
+  second, scored without consensus, max over views (M-TWI input).
+
+Outputs of the first two: ``scores`` float32 (C,) pre-softmax, ``probabilities``
+(C,), ``top_k_indices`` int32 (k,), ``top_k_probabilities`` (k,),
+``top_k_labels`` string (k,). Of ``snippet_scores``: ``scores`` (S, C) and
+``timestamps`` (S,) seconds.
+"""
+import json
+import os
+import tempfile
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tsn_tf import model as tsn_model
+from tsn_tf.export import preprocess
+from tsn_tf.export import warmup
+from tsn_tf.trainers import model_dir as model_dir_lib
+
+SERVING_DEFAULT = "serving_default"
+PREDICT_FRAMES = "predict_frames"
+SNIPPET_SCORES = "snippet_scores"
+EXPORT_INFO = "tsn_export.json"
+ASSETS_EXTRA = "assets.extra"
+SNIPPETS_PER_SECOND = 1.0
+
+
+def snippet_model(model):
+    """Per-snippet pre-softmax scores (B, T, C) for any T, sharing `model`'s weights."""
+    image_shape = model.input_shape[2:]
+    clips = keras.Input((None, *image_shape), name="snippets")
+    features = model.get_layer(tsn_model.BACKBONE)(clips)
+    dropped = model.get_layer(tsn_model.DROPOUT)(features)
+    scores = model.get_layer(tsn_model.CLASSIFIER)(dropped)
+    return keras.Model(clips, scores, name=f"{model.name}_snippets")
+
+
+class TSNServing:
+    """The serving functions of one TSN stream and the `root` object to save.
+
+    `root` tracks the label table, its asset and the tf.Variables the traced
+    functions read, but not the Keras model: saving Keras 3 variables through
+    the model leaves TF1-style loaders (TF Serving, `saved_model_cli run`)
+    unable to find them (keras-team/keras#20095, tensorflow#72963); Keras's
+    own ExportArchive tracks the functions' variables the same way.
+    """
+
+    def __init__(self, model, settings: preprocess.ViewSettings, label_map_path: str,
+                 top_k: int = 5):
+        self.model = model
+        self.snippet_model = snippet_model(model)
+        self.settings = settings
+        self.root = tf.Module(name="tsn_serving")
+        self.root.label_asset = tf.saved_model.Asset(label_map_path)
+        self.labels = self.root.labels = tf.lookup.StaticHashTable(tf.lookup.TextFileInitializer(
+                self.root.label_asset, tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER,
+                tf.string, tf.lookup.TextFileIndex.WHOLE_LINE), default_value="")
+        self.top_k = min(top_k, model.output_shape[-1])
+
+    def _video_outputs(self, clips):
+        """(views, K, S, S, C·L) -> outputs of one video (see the module doc)."""
+        scores = tf.reduce_mean(self.model(clips, training=False), axis=0)
+        probabilities = tf.nn.softmax(scores)
+        top = tf.math.top_k(probabilities, k=self.top_k)
+        return {"scores": scores, "probabilities": probabilities,
+                "top_k_indices": top.indices, "top_k_probabilities": top.values,
+                "top_k_labels": self.labels.lookup(tf.cast(top.indices, tf.int64))}
+
+    def _checked_jpegs(self, inputs):
+        names = preprocess.stream_names(self.settings.modality)
+        return [preprocess.check_jpegs(inputs[name], name) for name in names]
+
+    def predict_jpegs(self, inputs):
+        streams = self._checked_jpegs(inputs)
+        count = tf.reduce_min(tf.stack([tf.size(s) for s in streams]))
+        offsets = preprocess.test_offsets(count, self.settings)
+        return self._video_outputs(preprocess.clips_from_jpegs(streams, offsets, self.settings))
+
+    def predict_frames(self, frames):
+        name = "flow" if self.settings.stream.jpeg_channels == 1 else "frames"
+        frames = preprocess.check_frames(frames, name, 2 if name == "flow" else 3)
+        offsets = preprocess.test_offsets(tf.shape(frames)[0], self.settings)
+        return self._video_outputs(preprocess.clips_from_frames(frames, offsets, self.settings))
+
+    def snippet_scores(self, inputs, frame_rate):
+        streams = self._checked_jpegs(inputs)
+        frame_rate = tf.ensure_shape(frame_rate, [], name="check_rank_frame_rate")
+        check = tf.debugging.assert_positive(
+                frame_rate, message="frame_rate: must be > 0 frames per second")
+        with tf.control_dependencies([check]):
+            count = tf.reduce_min(tf.stack([tf.size(s) for s in streams]))
+            offsets = preprocess.snippet_offsets(count, frame_rate, SNIPPETS_PER_SECOND)
+        clips = preprocess.clips_from_jpegs(streams, offsets, self.settings)
+        scores = tf.reduce_max(self.snippet_model(clips, training=False), axis=0)
+        return {"scores": scores, "timestamps": tf.cast(offsets, tf.float32) / frame_rate}
+
+    def signatures(self):
+        """Concrete functions keyed by signature name."""
+        names = preprocess.stream_names(self.settings.modality)
+        string_specs = {name: tf.TensorSpec([None], tf.string, name=name) for name in names}
+        if names == preprocess.FLOW_STREAMS:
+            frames_spec = tf.TensorSpec([None, None, None, 2], tf.uint8, name="flow")
+        else:
+            frames_spec = tf.TensorSpec([None, None, None, 3], tf.uint8, name="frames")
+
+        @tf.function(input_signature=list(string_specs.values()))
+        def serve_jpegs(*streams):
+            return self.predict_jpegs(dict(zip(names, streams)))
+
+        @tf.function(input_signature=[frames_spec])
+        def serve_frames(frames):
+            return self.predict_frames(frames)
+
+        @tf.function(input_signature=[*string_specs.values(),
+                                      tf.TensorSpec([], tf.float32, name="frame_rate")])
+        def serve_snippets(*args):
+            return self.snippet_scores(dict(zip(names, args[:-1])), args[-1])
+
+        functions = {SERVING_DEFAULT: serve_jpegs.get_concrete_function(),
+                     PREDICT_FRAMES: serve_frames.get_concrete_function(),
+                     SNIPPET_SCORES: serve_snippets.get_concrete_function()}
+        used = {id(v): v for f in functions.values() for v in f.variables}
+        self.root.model_variables = list(used.values())
+        return functions
+
+
+def next_version(model_base: str) -> int:
+    """1 + the largest numeric version under `model_base` (1 when none)."""
+    if not tf.io.gfile.isdir(model_base):
+        return 1
+    versions = [int(name.rstrip("/")) for name in tf.io.gfile.listdir(model_base)
+                if name.rstrip("/").isdigit()]
+    return max(versions, default=0) + 1
+
+
+def export_saved_model(model_dir: str, export_base: str, model_name: str, *,
+                       version: int = None, checkpoint: str = None, num_segments: int = 25,
+                       eval_crops: int = 1, top_k: int = 5, warmup_requests: bool = True) -> str:
+    """Exports a tsn-train run to `<export_base>/<model_name>/<version>/`.
+
+    Args:
+      model_dir: the run folder (run_config.json, label_map.txt, ckpt/).
+      export_base: root of the model repository TF Serving watches.
+      model_name: the served model's name.
+      version: positive integer; default: next after the largest existing one.
+        An existing version is never overwritten (FileExistsError).
+      checkpoint: a checkpoint path; default the latest in model_dir/ckpt.
+      num_segments: K at test time (paper: 25).
+      eval_crops: views per segment: 1 (centre), 3 or 10.
+      top_k: labels returned per video.
+      warmup_requests: write assets.extra/tf_serving_warmup_requests.
+    Returns:
+      The version folder written.
+    """
+    model_base = os.path.join(export_base, model_name)
+    version = next_version(model_base) if version is None else int(version)
+    if version < 1:
+        raise ValueError(f"version must be a positive integer. Received: {version}")
+    target = os.path.join(model_base, str(version))
+    if tf.io.gfile.exists(target):
+        raise FileExistsError(f"Export version {target} already exists; pick another "
+                              "--version or leave it unset for the next one")
+    config = model_dir_lib.RunConfig.load(model_dir)
+    labels = model_dir_lib.read_label_map(model_dir)
+    if len(labels) != config.num_classes:
+        raise ValueError(f"{os.path.join(model_dir, model_dir_lib.LABEL_MAP)} has {len(labels)} "
+                         f"names but the run has num_classes={config.num_classes}")
+    mean, std = config.normalization()
+    settings = preprocess.ViewSettings(
+            modality=config.modality, input_size=config.input_size,
+            mean=tuple(np.ravel(mean).tolist()), std=tuple(np.ravel(std).tolist()),
+            num_segments=num_segments, eval_crops=eval_crops)
+    model = model_dir_lib.restore_model(model_dir, num_segments, checkpoint)
+
+    tf.io.gfile.makedirs(model_base)
+    staging = tempfile.mkdtemp(prefix=f".staging-{version}-", dir=model_base)
+    module = TSNServing(model, settings, os.path.join(model_dir, model_dir_lib.LABEL_MAP), top_k)
+    signatures = module.signatures()  # traces, then tracks the variables on module.root
+    tf.saved_model.save(module.root, staging, signatures=signatures)
+    extra = os.path.join(staging, ASSETS_EXTRA)
+    tf.io.gfile.makedirs(extra)
+    with tf.io.gfile.GFile(os.path.join(extra, EXPORT_INFO), "w") as f:
+        json.dump({"model_name": model_name, "version": version, "top_k": module.top_k,
+                   "labels": labels, "view_settings": vars(settings),
+                   "run_config": vars(config)}, f, indent=2)
+    if warmup_requests:
+        warmup.write_warmup_file(os.path.join(extra, warmup.WARMUP_FILE), model_name,
+                                 config.modality)
+    tf.io.gfile.rename(staging, target, overwrite=False)
+    return target
+
+
+def read_export_info(saved_model_dir: str) -> dict:
+    """The `tsn_export.json` of an exported version folder."""
+    path = os.path.join(saved_model_dir, ASSETS_EXTRA, EXPORT_INFO)
+    if not tf.io.gfile.exists(path):
+        raise FileNotFoundError(f"{path} not found: is {saved_model_dir!r} a tsn-export "
+                                "version folder (<base>/<name>/<version>)?")
+    with tf.io.gfile.GFile(path) as f:
+        return json.load(f)

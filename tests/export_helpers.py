@@ -1,0 +1,125 @@
+"""Set-up shared by the export and predict tests: run folders, real clips, fresh processes.
+
+Run folders follow the tsn-train contract (run_config.json, label_map.txt,
+ckpt/ written by tf.train.CheckpointManager). Their classifier is drawn with
+std 1 instead of the trained 0.001 so that class scores are of order 1 and a
+1e-4 tolerance on them can detect a train/serve difference.
+"""
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import tensorflow as tf
+
+from tsn_tf import backbones
+from tsn_tf.input import encode, schema
+from tsn_tf.trainers import model_dir as model_dir_lib
+
+NUM_CLASSES = 6
+LABELS = [f"action {i} (class_{i})" for i in range(NUM_CLASSES)]  # spaces: whole-line labels
+REPO = pathlib.Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+
+
+def make_run_dir(folder, modality, seed=0):
+    """A tiny-backbone run folder (K=2, 32 px) with a std-1 classifier; returns its path."""
+    folder = pathlib.Path(folder)
+    spec = backbones.spec("tiny")
+    config = model_dir_lib.RunConfig(
+            num_classes=NUM_CLASSES, backbone="tiny", modality=modality, num_segments=2,
+            input_size=32, rgb_mean=spec.rgb_mean, rgb_std=spec.rgb_std,
+            flow_mean=spec.flow_mean, flow_std=spec.flow_std)
+    config.save(str(folder))
+    model_dir_lib.write_label_map(str(folder), LABELS)
+    keras_seed = np.random.default_rng(seed)
+    model = config.build_model()
+    for variable in model.trainable_variables:
+        variable.assign(keras_seed.normal(0, 0.5 if "kernel" in variable.path else 0.1,
+                                          variable.shape).astype("float32"))
+    classifier = model.get_layer("classifier").layer
+    classifier.kernel.assign(keras_seed.normal(0, 1.0, classifier.kernel.shape).astype("float32"))
+    manager = tf.train.CheckpointManager(tf.train.Checkpoint(model=model),
+                                         str(folder / model_dir_lib.CHECKPOINTS), max_to_keep=1)
+    manager.save(checkpoint_number=7)
+    return str(folder)
+
+
+def ingest_clip(video_path, folder, flow_algorithm="farneback"):
+    """One real clip -> a shard via `ingest_video`; returns (shard glob, VideoRecord)."""
+    folder = pathlib.Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    options = encode.IngestOptions(modalities=("rgb", "flow"), flow_algorithm=flow_algorithm)
+    record = encode.ingest_video(video_path, media_id=pathlib.Path(video_path).stem,
+                                 label_indices=[1], label_strings=[LABELS[1]], options=options)
+    path = folder / "clip-00000-of-00001.tfrecord"
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        writer.write(schema.to_sequence_example(record).SerializeToString())
+    return str(path), record
+
+
+def jpeg_arrays(record, modality):
+    """serving_default inputs of a record: {name: object (N,) bytes}."""
+    if modality == "rgb":
+        return {"frames": np.array(record.rgb_jpegs, dtype=object)}
+    return {"flow_x": np.array(record.flow_x_jpegs, dtype=object),
+            "flow_y": np.array(record.flow_y_jpegs, dtype=object)}
+
+
+def run_command(*command, timeout=300):
+    """Runs a command in a fresh process from the repo root; returns CompletedProcess (text)."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return subprocess.run([str(c) for c in command], capture_output=True, text=True,
+                          timeout=timeout, env=env, cwd=str(REPO))
+
+
+def run_python(code, *args, timeout=300):
+    """Runs Python `code` with `args` in a fresh process."""
+    return run_command(PYTHON, "-c", code, *args, timeout=timeout)
+
+
+def run_module(module, *args, timeout=300):
+    """Runs `python -m module args...` in a fresh process."""
+    return run_command(PYTHON, "-m", module, *args, timeout=timeout)
+
+
+# A fresh process that knows nothing of tsn_tf: load the SavedModel, call
+# signatures on inputs from an .npz, write outputs to another .npz.
+CALL_SIGNATURES = r"""
+import sys
+import numpy as np
+import tensorflow as tf
+
+model_path, requests_path, output_path = sys.argv[1:4]
+loaded = tf.saved_model.load(model_path)
+requests = np.load(requests_path, allow_pickle=True)
+outputs = {}
+for signature in sorted({key.split("/")[0] for key in requests.files}):
+    inputs = {k.split("/")[1]: requests[k] for k in requests.files
+              if k.startswith(signature + "/")}
+    result = loaded.signatures[signature](**{k: tf.constant(v) for k, v in inputs.items()})
+    for out_name, value in result.items():
+        outputs[signature + "/" + out_name] = value.numpy()
+np.savez(output_path, **outputs)
+"""
+
+
+def call_in_fresh_process(model_path, requests, folder):
+    """{signature: {input: array}} -> {signature/output: array}, computed in a fresh process."""
+    folder = pathlib.Path(folder)
+    flat = {}
+    for signature, inputs in requests.items():
+        flat.update({f"{signature}/{name}": value for name, value in inputs.items()})
+    np.savez(folder / "requests.npz", **flat)
+    result = run_python(CALL_SIGNATURES, model_path, folder / "requests.npz",
+                        folder / "outputs.npz")
+    assert result.returncode == 0, result.stderr[-3000:]
+    with np.load(folder / "outputs.npz", allow_pickle=True) as data:
+        return {key: data[key] for key in data.files}
+
+
+def read_json(path):
+    with open(path) as f:
+        return json.load(f)
