@@ -27,7 +27,7 @@ Outputs of the first two: ``scores`` float32 (C,) pre-softmax, ``probabilities``
 """
 import json
 import os
-import tempfile
+import uuid
 
 import keras
 import numpy as np
@@ -191,24 +191,38 @@ def export_saved_model(model_dir: str, export_base: str, model_name: str, *,
             modality=config.modality, input_size=config.input_size,
             mean=tuple(np.ravel(mean).tolist()), std=tuple(np.ravel(std).tolist()),
             num_segments=num_segments, eval_crops=eval_crops)
+    if checkpoint and not tf.io.gfile.exists(checkpoint + ".index"):
+        raise FileNotFoundError(f"Checkpoint {checkpoint!r} not found (expected "
+                                f"{checkpoint}.index, e.g. {model_dir}/ckpt/ckpt-1000)")
     model = model_dir_lib.restore_model(model_dir, num_segments, checkpoint)
 
-    tf.io.gfile.makedirs(model_base)
-    staging = tempfile.mkdtemp(prefix=f".staging-{version}-", dir=model_base)
-    module = TSNServing(model, settings, os.path.join(model_dir, model_dir_lib.LABEL_MAP), top_k)
-    signatures = module.signatures()  # traces, then tracks the variables on module.root
-    tf.saved_model.save(module.root, staging, signatures=signatures)
-    extra = os.path.join(staging, ASSETS_EXTRA)
+    # Written to a hidden staging folder (TF Serving only loads numeric ones),
+    # then renamed: a version folder appears complete or not at all.
+    staging = os.path.join(model_base, f".staging-{version}-{uuid.uuid4().hex[:8]}")
+    tf.io.gfile.makedirs(staging)
+    try:
+        module = TSNServing(model, settings, os.path.join(model_dir, model_dir_lib.LABEL_MAP),
+                            top_k)
+        signatures = module.signatures()  # traces, then tracks the variables on module.root
+        tf.saved_model.save(module.root, staging, signatures=signatures)
+        info = {"model_name": model_name, "version": version, "top_k": module.top_k,
+                "labels": labels, "view_settings": vars(settings), "run_config": vars(config)}
+        _write_extra_assets(staging, info, model_name, config.modality, warmup_requests)
+        tf.io.gfile.rename(staging, target, overwrite=False)
+    finally:
+        if tf.io.gfile.exists(staging):
+            tf.io.gfile.rmtree(staging)
+    return target
+
+
+def _write_extra_assets(folder, info, model_name, modality, warmup_requests):
+    """assets.extra/: tsn_export.json and (optionally) the TF Serving warm-up file."""
+    extra = os.path.join(folder, ASSETS_EXTRA)
     tf.io.gfile.makedirs(extra)
     with tf.io.gfile.GFile(os.path.join(extra, EXPORT_INFO), "w") as f:
-        json.dump({"model_name": model_name, "version": version, "top_k": module.top_k,
-                   "labels": labels, "view_settings": vars(settings),
-                   "run_config": vars(config)}, f, indent=2)
+        json.dump(info, f, indent=2)
     if warmup_requests:
-        warmup.write_warmup_file(os.path.join(extra, warmup.WARMUP_FILE), model_name,
-                                 config.modality)
-    tf.io.gfile.rename(staging, target, overwrite=False)
-    return target
+        warmup.write_warmup_file(os.path.join(extra, warmup.WARMUP_FILE), model_name, modality)
 
 
 def read_export_info(saved_model_dir: str) -> dict:

@@ -251,3 +251,11 @@ def test_export_cli_writes_next_version_and_refuses_an_existing_one(exports, tmp
     assert f"{tmp_path / 'm' / '1'} already exists" in again.stderr
     assert _tree_digest(tmp_path / "m") == before
     assert not (tmp_path / "m" / "1" / "assets.extra" / "tf_serving_warmup_requests").exists()
+
+
+def test_export_names_a_missing_checkpoint_and_writes_nothing(exports, tmp_path):
+    run_dir, _ = exports[("rgb", 1)]
+    with pytest.raises(FileNotFoundError, match=r"Checkpoint '.*ckpt-999' not found"):
+        saved_model.export_saved_model(run_dir, str(tmp_path), "m",
+                                       checkpoint=f"{run_dir}/ckpt/ckpt-999")
+    assert list(tmp_path.iterdir()) == []
