@@ -83,11 +83,11 @@ def build_pipeline(pipeline: beam.Pipeline, pending, label_map: Dict[str, int], 
 def ingest_beam(entries: Sequence[VideoEntry], label_map: Dict[str, int], output: str,
                 options, *, num_shards: Optional[int] = None,
                 videos_per_shard: Optional[int] = None, runner: str = "DirectRunner",
-                pipeline_args: Sequence[str] = ()) -> dict:
+                pipeline_args: Sequence[str] = (), retry_failures: bool = False) -> dict:
     """Runs ingestion as a Beam pipeline on `runner`, waits, returns the manifest."""
     specs = shards.plan_shards(entries, num_shards, videos_per_shard)
     shards.prepare_output(output, label_map)
-    pending = shards.pending_shards(output, specs, label_map, options)
+    pending = shards.pending_shards(output, specs, label_map, options, retry_failures)
     if pending:
         pipeline_options = PipelineOptions(list(pipeline_args), runner=runner,
                                            save_main_session=False)

@@ -86,18 +86,19 @@ def _results(entries, task, workers: int, log):
 def ingest_local(entries: Sequence[VideoEntry], label_map: Dict[str, int], output: str,
                  options, *, num_shards: Optional[int] = None,
                  videos_per_shard: Optional[int] = None, workers: Optional[int] = None,
-                 progress_stream=None) -> dict:
+                 retry_failures: bool = False, progress_stream=None) -> dict:
     """Ingests `entries` into shards under `output` and returns the manifest.
 
     workers: processes (default: all cores); 0 runs in this process.
-    Complete shards from an earlier run with the same plan are kept as they are.
+    Complete shards from an earlier run with the same plan are kept as they
+    are, unless `retry_failures` and they recorded failed videos.
     """
     workers = os.cpu_count() if workers is None else workers
     if workers < 0:
         raise ValueError(f"workers must be >= 0, got {workers}")
     specs = shards.plan_shards(entries, num_shards, videos_per_shard)
     shards.prepare_output(output, label_map)
-    pending = shards.pending_shards(output, specs, label_map, options)
+    pending = shards.pending_shards(output, specs, label_map, options, retry_failures)
     todo = [entry for spec, _ in pending for entry in spec.entries]
     bar = progress.ProgressBar(len(todo), stream=progress_stream or sys.stderr)
     if len(pending) < len(specs):

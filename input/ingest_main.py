@@ -53,6 +53,8 @@ flags.DEFINE_integer("workers", None, "Local worker processes (default: all core
                      "the main process).")
 flags.DEFINE_string("runner", "local", "'local' (process pool) or a Beam runner name "
                     "(DirectRunner, DataflowRunner, FlinkRunner, SparkRunner, ...).")
+flags.DEFINE_bool("retry_failures", False, "On a rerun, also rewrite complete shards that "
+                  "recorded failed videos (e.g. after downloading missing files).")
 flags.DEFINE_integer("max_failures", 0, "Exit with status 1 if more videos than this fail.")
 
 
@@ -111,12 +113,12 @@ def run(entries, label_map, options, pipeline_args):
         return ingest_local.ingest_local(
             entries, label_map, FLAGS.output, options, num_shards=FLAGS.num_shards,
             videos_per_shard=None if FLAGS.num_shards else FLAGS.videos_per_shard,
-            workers=FLAGS.workers)
+            workers=FLAGS.workers, retry_failures=FLAGS.retry_failures)
     from tsn_tf.input import ingest_beam
     return ingest_beam.ingest_beam(
         entries, label_map, FLAGS.output, options, num_shards=FLAGS.num_shards,
         videos_per_shard=None if FLAGS.num_shards else FLAGS.videos_per_shard,
-        runner=FLAGS.runner, pipeline_args=pipeline_args)
+        runner=FLAGS.runner, pipeline_args=pipeline_args, retry_failures=FLAGS.retry_failures)
 
 
 def report(manifest: dict) -> int:

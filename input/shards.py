@@ -187,12 +187,14 @@ def is_complete(output: str, spec: ShardSpec, shard_fingerprint: str) -> bool:
 
 
 def pending_shards(output: str, specs: Sequence[ShardSpec], label_map: Dict[str, int],
-                   options) -> list:
-    """(spec, fingerprint) of the shards that are missing, incomplete or stale."""
+                   options, retry_failures: bool = False) -> list:
+    """(spec, fingerprint) of the shards that are missing, incomplete or stale,
+    and with `retry_failures` also the complete ones that recorded failures."""
     pending = []
     for spec in specs:
         shard_fingerprint = fingerprint(spec, label_map, options)
-        if not is_complete(output, spec, shard_fingerprint):
+        if not is_complete(output, spec, shard_fingerprint) or (
+                retry_failures and read_marker(output, spec)["failures"]):
             pending.append((spec, shard_fingerprint))
     return pending
 

@@ -181,6 +181,25 @@ def test_rerun_rewrites_only_missing_or_stale_shards(tmp_path, data_dir):
     assert_same_records(read_records(output), first_records)
     assert manifest["videos_ingested"] == 4
 
+    # A video that was missing: kept as a failure, retried only when asked.
+    late = lists.VideoEntry("walk/late", str(videos / "walk/late.mp4"), ("walk",), "train")
+    entries = video_list.entries + [late]
+    manifest = ingest_local.ingest_local(entries, video_list.label_map, str(output), DIS,
+                                         num_shards=3, workers=0, progress_stream=io.StringIO())
+    assert [f["reason"] for f in manifest["failures"]] == ["file not found"]
+    shutil.copy(data_dir / "part_0.mp4", videos / "walk/late.mp4")
+    with_failure = mtimes(output)
+    assert ingest_local.ingest_local(entries, video_list.label_map, str(output), DIS,
+                                     num_shards=3, workers=0,
+                                     progress_stream=io.StringIO())["num_failures"] == 1
+    assert mtimes(output) == with_failure
+    manifest = ingest_local.ingest_local(entries, video_list.label_map, str(output), DIS,
+                                         num_shards=3, workers=0, retry_failures=True,
+                                         progress_stream=io.StringIO())
+    assert manifest["num_failures"] == 0 and manifest["videos_ingested"] == 5
+    changed = [name for name, mtime in mtimes(output).items() if with_failure[name] != mtime]
+    assert len(changed) == 1 and "walk/late" in read_records(output, changed[0])
+
     # Other options make every shard stale: all are rewritten.
     bound = encode.IngestOptions(flow_algorithm="dis", flow_bound=10.0, modalities=("flow",))
     ingest_local.ingest_local(video_list.entries, video_list.label_map, str(output), bound,
