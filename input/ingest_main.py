@@ -5,7 +5,8 @@ Examples:
       --list_files=ucfTrainTestlist --split_number=1 --output=/data/ucf101_s1
   tsn-ingest --video_dir=gs://b/kinetics --list_format=kinetics \\
       --list_files=gs://b/train.csv --output=gs://b/k400 --flow=dis \\
-      --runner=DataflowRunner -- --project=p --region=europe-west1 --temp_location=gs://b/tmp
+      --runner=DataflowRunner -- --project=p --region=europe-west1 \
+      --temp_location=gs://b/tmp --setup_file=./setup.py
 
 Arguments after `--` are passed to the Beam runner as pipeline options.
 Exit status: 0 if at most --max_failures videos failed, 1 if more did,
@@ -24,7 +25,8 @@ flags.DEFINE_string("video_dir", None, "Folder (or URL) holding the videos the l
 flags.DEFINE_enum("list_format", None, list(lists.FORMATS),
                   "Format of the list files: ucf101 (classInd + trainlist/testlist), hmdb51 "
                   "(<class>_test_split<N>.txt), kinetics (CSV), activitynet (JSON), thumos14 "
-                  "(<Class>_val.txt annotations) or csv (path,label[;label...][,split]).")
+                  "(<Class>_val.txt annotations) or csv (path,label[;label...][,split]; without "
+                  "the split column, the split named in the file name: train.csv, test.csv).")
 flags.DEFINE_list("list_files", None,
                   "Comma-separated list files; for ucf101, hmdb51 and thumos14 a single "
                   "folder of the official split/annotation files also works.")
