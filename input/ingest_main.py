@@ -5,7 +5,7 @@ Examples:
       --list_files=ucfTrainTestlist --split_number=1 --output=/data/ucf101_s1
   tsn-ingest --video_dir=gs://b/kinetics --list_format=kinetics \\
       --list_files=gs://b/train.csv --output=gs://b/k400 --flow=dis \\
-      --runner=DataflowRunner -- --project=p --region=europe-west1 \
+      --runner=DataflowRunner -- --project=p --region=europe-west1 \\
       --temp_location=gs://b/tmp --setup_file=./setup.py
 
 Arguments after `--` are passed to the Beam runner as pipeline options.
