@@ -6,7 +6,9 @@ count, and prints the end-to-end rate (pool start-up included), the
 steady-state rate (start-up, measured separately, subtracted) and the ratios.
 The machine may be shared: it also prints the CPU seconds the workers and the
 parent used, and the CPU each worker got per wall second (1.0 = a full core),
-so a ratio under 2 can be told apart from cores that were busy elsewhere.
+so a ratio under 2 can be told apart from cores that were busy elsewhere,
+and the worker CPU seconds per video, from which the scaling on idle cores
+follows (2 x the ratio of per-video CPU on 1 and on 2 workers).
 
   python benchmarks/ingest_scaling.py --videos=16 --clip=tests/data/part_0.mp4 --flow=dis
 """
@@ -30,12 +32,13 @@ def _import_worker_modules(_):
     return os.getpid()
 
 
-def pool_startup_seconds(workers: int) -> float:
-    """Seconds to spawn `workers` processes that import the per-video code."""
+def pool_startup(workers: int):
+    """(wall s, CPU s) to spawn `workers` processes that import the per-video code."""
+    cpu = _cpu_seconds(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     with multiprocessing.get_context("spawn").Pool(workers) as pool:
         pool.map(_import_worker_modules, range(workers), chunksize=1)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, _cpu_seconds(resource.RUSAGE_CHILDREN) - cpu
 
 
 def make_dataset(root: pathlib.Path, clip: pathlib.Path, count: int):
@@ -78,12 +81,13 @@ def main():
         video_list = make_dataset(root, args.clip, args.videos)
         rows = {}
         for workers in (1, 2):
-            startup = pool_startup_seconds(workers)
+            startup, startup_cpu = pool_startup(workers)
             total, worker_cpu, parent_cpu = measure(video_list, options, workers,
                                                     str(root / f"out{workers}"))
             rows[workers] = (args.videos / total, args.videos / max(total - startup, 1e-9),
                              total, startup, worker_cpu, parent_cpu,
-                             worker_cpu / total / workers)
+                             worker_cpu / total / workers,
+                             (worker_cpu - startup_cpu) / args.videos)
     print(f"clip {args.clip.name} x {args.videos}, flow {args.flow}, {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.1f}")
     print(f"{'workers':>8} {'videos/s':>9} {'steady videos/s':>16} {'wall s':>7} "
@@ -93,6 +97,9 @@ def main():
               f"{row[4]:>13.1f} {row[5]:>13.1f} {row[6]:>11.2f}")
     print(f"scaling 2 vs 1 workers: {rows[2][0] / rows[1][0]:.2f}x end to end, "
           f"{rows[2][1] / rows[1][1]:.2f}x steady state")
+    print(f"worker CPU s per video (start-up excluded): {rows[1][7]:.3f} on 1 worker, "
+          f"{rows[2][7]:.3f} on 2; on 2 idle cores the steady state would scale "
+          f"{2 * rows[1][7] / rows[2][7]:.2f}x")
 
 
 if __name__ == "__main__":
