@@ -38,6 +38,8 @@ setup(
         "tsn-train = tsn_tf.trainers.train:run",
         "tsn-eval = tsn_tf.trainers.evaluate:run",
         "tsn-fuse = tsn_tf.trainers.fuse:run",
+        "tsn-export = tsn_tf.export.export_main:run",
+        "tsn-predict = tsn_tf.export.predict_main:run",
         "tsn-demo = tsn_tf.trainers.demo:run_main",
     ]},
     extras_require={
@@ -45,5 +47,7 @@ setup(
         "gpu": ["tensorflow[and-cuda]>=2.17,<2.18"],
         "beam": ["apache-beam>=2.60", "protobuf>=4.25,<5"],
         "test": ["pytest>=8"],
+        # Install with --no-deps: it requires `tensorflow`, which would pull the GPU wheel.
+        "serving": ["tensorflow-serving-api>=2.17,<2.18"],
     },
 )

@@ -79,7 +79,7 @@ def test_every_backbone_builds_and_pools_to_feature_dim(name, channels):
 
 def test_names_lists_the_registered_backbones():
     assert backbones.names() == ["bn_inception", "inception_v3", "resnet101",
-                                 "resnet152", "resnet50", "tiny"]
+                                 "resnet152", "resnet50", "small", "tiny"]
 
 
 @pytest.mark.parametrize("call", [
@@ -100,6 +100,7 @@ SPEC_GOLDEN = {
     "resnet101": (224, (123.68, 116.779, 103.939), (1, 1, 1), 128, 1, 2048),
     "resnet152": (224, (123.68, 116.779, 103.939), (1, 1, 1), 128, 1, 2048),
     "tiny": (32, (127.5,) * 3, (127.5,) * 3, 128, 127.5, 32),
+    "small": (64, (127.5,) * 3, (127.5,) * 3, 128, 127.5, 128),
 }
 
 
@@ -329,3 +330,13 @@ def test_bad_input_shape_raises(input_shape, match):
 def test_unknown_spatial_size_builds():
     model = backbones.get_backbone("bn_inception", input_shape=(None, None, 3))
     assert np.asarray(model(_images(64, 3, batch=1))).shape == (1, 1024)
+
+
+def test_small_parameter_count_by_hand():
+    """Stem 3x3x3x32, then per width w (32, 64, 128) a 3x3 w_in->w and a 3x3 w->w conv,
+    no biases; every conv has a BN with 4 x w values."""
+    convs = [3 * 3 * 3 * 32, 9 * 32 * 32, 9 * 32 * 32, 9 * 32 * 64, 9 * 64 * 64,
+             9 * 64 * 128, 9 * 128 * 128]
+    batch_norms = 4 * (32 + 32 + 32 + 64 + 64 + 128 + 128)
+    model = backbones.get_backbone("small", input_shape=(64, 64, 3))
+    assert model.count_params() == sum(convs) + batch_norms == 297_696

@@ -19,9 +19,10 @@ from tsn_tf.input import synthetic
 
 flags.DEFINE_string("workdir", "runs/demo", "Folder for videos, shards, runs and exports.")
 flags.DEFINE_integer("videos_per_class", 12, "Synthetic videos per class (a quarter are test).")
-flags.DEFINE_string("backbone", "tiny", "Backbone of both streams.")
+flags.DEFINE_string("backbone", "small", "Backbone of both streams (trained from scratch: "
+                    "no pretrained weights, so partial BN is off).")
 flags.DEFINE_integer("input_size", 64, "Model input side in pixels.")
-flags.DEFINE_integer("train_steps", 150, "Training steps per stream.")
+flags.DEFINE_integer("train_steps", 200, "Training steps per stream.")
 flags.DEFINE_integer("eval_crops", 3, "Views per segment in evaluation (1, 3 or 10).")
 flags.DEFINE_list("modalities", ["rgb", "flow"], "Streams to train, evaluate and fuse.")
 
@@ -52,20 +53,30 @@ def main(argv):
     run("input.ingest_main", f"--video_dir={videos}", "--list_format=csv",
         f"--list_files={lists['train']},{lists['test']}", f"--class_index={lists['classes']}",
         f"--output={shards}", "--flow=dis", "--short_side=72", "--num_shards=2")
-    # --- 3-4. train and evaluate each stream
-    score_files = []
+    # --- 3-4. train, evaluate and export each stream
+    score_files, exports = [], []
     for modality in FLAGS.modalities:
         model_dir = os.path.join(workdir, "runs", modality)
         run("trainers.train", f"--train_shards={shards}/train-*", f"--model_dir={model_dir}",
             f"--backbone={FLAGS.backbone}", f"--input_size={FLAGS.input_size}",
             f"--modality={modality}", "--num_segments=3", "--batch_size=16",
             f"--train_steps={FLAGS.train_steps}", "--learning_rate=0.05", "--lr_schedule=cosine",
-            "--save_every=1000", "--noprogress")
+            "--nopartial_bn", "--dropout=0.5", "--save_every=1000", "--noprogress")
         run("trainers.evaluate", f"--model_dir={model_dir}", f"--eval_shards={shards}/test-*",
             f"--eval_crops={FLAGS.eval_crops}", "--eval_batch_size=4")
         score_files.append(os.path.join(model_dir, "eval", f"scores_{modality}.npz"))
+        exports.append(os.path.join(workdir, "exports", modality))
+        run("export.export_main", f"--model_dir={model_dir}",
+            f"--export_base={os.path.join(workdir, 'exports')}", f"--model_name={modality}")
     if len(score_files) == 2:
         run("trainers.fuse", f"--scores={','.join(score_files)}")
+    # --- 5. predict a held-out video with the exported model(s)
+    with open(lists["test"]) as f:
+        video, label = f.readline().strip().rsplit(",", 1)
+    print(f"\n== held-out video {video} (true class: {label})", flush=True)
+    subprocess.run([sys.executable, "-m", "tsn_tf.export.predict_main",
+                    f"--model={','.join(exports)}", "--flow_algorithm=dis",
+                    os.path.join(videos, video)], check=True)
     logging.info("Demo finished; everything is under %s", workdir)
 
 

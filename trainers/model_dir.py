@@ -89,7 +89,8 @@ def restore_model(model_dir, num_segments=None, checkpoint=None):
     path = checkpoint or tf.train.latest_checkpoint(os.path.join(model_dir, CHECKPOINTS))
     if path is None:
         raise FileNotFoundError(f"No checkpoint in {os.path.join(model_dir, CHECKPOINTS)}")
-    tf.train.Checkpoint(model=model).restore(path).expect_partial()
+    # The checkpoint also holds the optimizer: only the model must match completely.
+    tf.train.Checkpoint(model=model).restore(path).expect_partial().assert_existing_objects_matched()
     if num_segments and num_segments != config.num_segments:
         model = with_num_segments(model, num_segments)
     return model

@@ -71,4 +71,9 @@ SPECS = {
         name="tiny", input_size=32, min_input_size=32,
         rgb_mean=(127.5, 127.5, 127.5), rgb_std=(127.5, 127.5, 127.5),
         flow_mean=128.0, flow_std=127.5, feature_dim=32),
+    # Demo backbone, trained from scratch: same input scaling as tiny.
+    "small": BackboneSpec(
+        name="small", input_size=64, min_input_size=32,
+        rgb_mean=(127.5, 127.5, 127.5), rgb_std=(127.5, 127.5, 127.5),
+        flow_mean=128.0, flow_std=127.5, feature_dim=128),
 }

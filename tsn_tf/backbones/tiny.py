@@ -21,3 +21,25 @@ def build_tiny(input_shape) -> keras.Model:
     x = keras.layers.ReLU(name="conv2_relu")(x)
     outputs = keras.layers.GlobalAveragePooling2D(name="global_pool")(x)
     return keras.Model(inputs, outputs, name="tiny")
+
+
+SMALL_WIDTHS = (32, 64, 128)
+
+
+def build_small(input_shape) -> keras.Model:
+    """A small VGG-style net for CPU demos trained from scratch -> (B, 128).
+
+    A stride-2 stem, then per width a stride-2 3x3 conv and a 3x3 conv, each
+    with BN and ReLU (about 0.3 M parameters).
+    """
+    inputs = keras.Input(shape=input_shape, name="images")
+    x = inputs
+    for stage, width in enumerate((SMALL_WIDTHS[0], *SMALL_WIDTHS)):
+        for block, strides in enumerate((2, 1) if stage else (2,)):
+            name = f"stage{stage}_conv{block}"
+            x = keras.layers.Conv2D(width, 3, strides=strides, padding="same", use_bias=False,
+                                    name=name)(x)
+            x = keras.layers.BatchNormalization(epsilon=1e-5, momentum=0.9, name=f"{name}_bn")(x)
+            x = keras.layers.ReLU(name=f"{name}_relu")(x)
+    outputs = keras.layers.GlobalAveragePooling2D(name="global_pool")(x)
+    return keras.Model(inputs, outputs, name="small")
