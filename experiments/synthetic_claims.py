@@ -2,7 +2,7 @@
 
     .venv/bin/python experiments/synthetic_claims.py --workdir=runs/claims
 
-Trains tiny-backbone streams with the real CLIs (tsn-ingest, tsn-train,
+Trains small-backbone streams from scratch with the real CLIs (tsn-ingest, tsn-train,
 tsn-eval, tsn-fuse) and reports test accuracy per class group of
 `tsn_tf.input.synthetic`: appearance (red/blue square), direction (blob
 left/right), order (up-then-down / down-then-up) and composition
@@ -14,7 +14,7 @@ from absl import app, flags
 import numpy as np
 
 from tsn_tf.input import synthetic
-from tsn_tf.trainers.demo import run
+from tsn_tf.trainers.commands import run
 from tsn_tf.trainers.fuse import fuse_files
 from tsn_tf.trainers.reports import load_scores
 
@@ -48,10 +48,10 @@ def group_accuracy(scores, labels, class_names):
 def train_and_score(shards, name, modality, segments, consensus):
     model_dir = os.path.join(FLAGS.workdir, "runs", name.replace(" ", "_").replace("=", ""))
     run("trainers.train", f"--train_shards={shards}/train-*", f"--model_dir={model_dir}",
-        "--backbone=tiny", f"--input_size={FLAGS.input_size}", f"--modality={modality}",
+        "--backbone=small", f"--input_size={FLAGS.input_size}", f"--modality={modality}",
         f"--num_segments={segments}", f"--consensus={consensus}", "--topk=2", "--batch_size=16",
         f"--train_steps={FLAGS.train_steps}", "--learning_rate=0.05", "--lr_schedule=cosine",
-        "--save_every=100000", "--noprogress")
+        "--nopartial_bn", "--dropout=0.5", "--save_every=100000", "--noprogress")
     run("trainers.evaluate", f"--model_dir={model_dir}", f"--eval_shards={shards}/test-*",
         "--eval_crops=1", "--eval_batch_size=8")
     return os.path.join(model_dir, "eval", f"scores_{modality}.npz")

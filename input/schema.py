@@ -5,7 +5,7 @@ readable by other TF video tooling. Extra streams reuse the image keys behind a
 prefix (``FLOW_X/image/encoded``). Units are given beside each key.
 """
 import dataclasses
-from typing import Optional, Sequence
+from typing import Sequence
 
 import numpy as np
 import tensorflow as tf

@@ -6,16 +6,14 @@
 Each step runs the real command-line tool in its own process, exactly as a
 user would type it; the commands are printed before they run.
 """
-import json
 import os
-import shlex
 import subprocess
 import sys
-import time
 
 from absl import app, flags, logging
 
 from tsn_tf.input import synthetic
+from tsn_tf.trainers.commands import run
 
 flags.DEFINE_string("workdir", "runs/demo", "Folder for videos, shards, runs and exports.")
 flags.DEFINE_integer("videos_per_class", 12, "Synthetic videos per class (a quarter are test).")
@@ -27,19 +25,6 @@ flags.DEFINE_integer("eval_crops", 3, "Views per segment in evaluation (1, 3 or 
 flags.DEFINE_list("modalities", ["rgb", "flow"], "Streams to train, evaluate and fuse.")
 
 FLAGS = flags.FLAGS
-
-
-def run(module, *args):
-    """Runs `python -m tsn_tf.<module> args`, echoing it; returns its last stdout line."""
-    command = [sys.executable, "-m", f"tsn_tf.{module}", *args]
-    print(f"\n$ {shlex.join(command[2:])}", flush=True)
-    started = time.time()
-    result = subprocess.run(command, stdout=subprocess.PIPE, text=True)
-    if result.returncode:
-        sys.exit(f"tsn-demo: {module} failed with exit status {result.returncode}")
-    lines = result.stdout.strip().splitlines()
-    print(f"  ({time.time() - started:.0f} s) {lines[-1] if lines else ''}", flush=True)
-    return lines[-1] if lines else ""
 
 
 def main(argv):

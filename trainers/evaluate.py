@@ -15,9 +15,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tsn_tf import metrics
 from tsn_tf.input import pipeline
 from tsn_tf.trainers import flags_common, reports
+from tsn_tf.trainers.reports import summarize
 from tsn_tf.trainers.model_dir import RunConfig, read_label_map, restore_model
 
 flags.DEFINE_string("eval_shards", None, "Glob of the evaluation TFRecord shards.")
@@ -65,14 +65,6 @@ def score_videos(model, dataset, progress=True):
         raise ValueError("The evaluation shards hold no video.")
     bar.update(len(ids), finalize=True)
     return np.array(ids), np.concatenate(scores), np.concatenate(labels)
-
-
-def summarize(scores, labels, num_classes):
-    """Top-1, top-5 and mean class accuracy (percent)."""
-    return {"videos": int(len(labels)),
-            "top1": 100 * metrics.top_k_accuracy(scores, labels, 1),
-            "top5": 100 * metrics.top_k_accuracy(scores, labels, min(5, num_classes)),
-            "mean_class_accuracy": 100 * metrics.mean_class_accuracy(scores, labels, num_classes)}
 
 
 def main(argv):

@@ -6,11 +6,9 @@
 import json
 
 from absl import app, flags
-import numpy as np
 
 from tsn_tf import metrics
-from tsn_tf.trainers.evaluate import summarize
-from tsn_tf.trainers.reports import load_scores
+from tsn_tf.trainers.reports import load_scores, summarize
 
 flags.DEFINE_list("scores", None, "Score files written by tsn-eval, one per stream.")
 flags.DEFINE_list("weights", None, "One weight per stream (default: 1,1.5 for two streams "

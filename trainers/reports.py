@@ -28,6 +28,14 @@ def load_scores(path):
         return data["media_ids"], data["scores"], data["labels"], list(data["class_names"])
 
 
+def summarize(scores, labels, num_classes):
+    """Top-1, top-5 and mean class accuracy (percent)."""
+    return {"videos": int(len(labels)),
+            "top1": 100 * metrics.top_k_accuracy(scores, labels, 1),
+            "top5": 100 * metrics.top_k_accuracy(scores, labels, min(5, num_classes)),
+            "mean_class_accuracy": 100 * metrics.mean_class_accuracy(scores, labels, num_classes)}
+
+
 def confusion_image(matrix, cell=12):
     """Row-normalized confusion matrix as an RGB uint8 heat map (true rows, predicted columns)."""
     totals = np.maximum(matrix.sum(axis=1, keepdims=True), 1)

@@ -5,7 +5,6 @@ convolution's kernel is averaged over its 3 input channels and replicated to
 the new channel count (2L for flow, 3L for RGB difference); every other
 weight is copied unchanged, as tsn-pytorch's `_construct_flow_model` does.
 """
-import keras
 from keras import ops
 
 from tsn_tf.partial_bn import iter_layers

@@ -1,0 +1,18 @@
+"""Running the project's command-line tools as child processes (demo, experiments)."""
+import shlex
+import subprocess
+import sys
+import time
+
+
+def run(module, *args):
+    """Runs `python -m tsn_tf.<module> args`, echoing it; returns its last stdout line."""
+    command = [sys.executable, "-m", f"tsn_tf.{module}", *args]
+    print(f"\n$ {shlex.join(command[2:])}", flush=True)
+    started = time.time()
+    result = subprocess.run(command, stdout=subprocess.PIPE, text=True)
+    if result.returncode:
+        sys.exit(f"{module} failed with exit status {result.returncode}")
+    lines = result.stdout.strip().splitlines()
+    print(f"  ({time.time() - started:.0f} s) {lines[-1] if lines else ''}", flush=True)
+    return lines[-1] if lines else ""
