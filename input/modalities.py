@@ -10,9 +10,11 @@ Channel layout of one snippet (what the first conv sees), as tsn-pytorch's
   earlier, tsn-pytorch `TSN._get_diff`), channels [d0 rgb, d1 rgb, ...].
 
 Values stay on the 0..255 scale until `normalize`. A horizontal flip of flow
-inverts the x channels (``255 - v``) before normalization. RGB differences
-are normalized as ``diff / std``: the mean cancels in a difference (with
-BN-Inception's std 1 this is exactly tsn-pytorch's input).
+inverts the x channels (``255 - v``) before normalization (`flip_snippets`
+does both; the pipeline mirrors with it and folds the inversion into
+`normalize`, which is cheaper). RGB differences are normalized as
+``diff / std``: the mean cancels in a difference (with BN-Inception's std 1
+this is exactly tsn-pytorch's input).
 """
 import dataclasses
 
@@ -54,15 +56,25 @@ def get_stream(modality: str) -> Stream:
 def stack_items(items, items_per_snippet: int):
     """(S·L, H, W, C) -> (S, H, W, L·C), item-major channels [i0 c0.., i1 c0.., ...]."""
     shape = tf.shape(items)
+    channels = items_per_snippet * items.shape[-1]
+    if items_per_snippet == 1:
+        return items
     snippets = tf.reshape(items, [-1, items_per_snippet, shape[1], shape[2], shape[3]])
     snippets = tf.transpose(snippets, [0, 2, 3, 1, 4])
-    channels = items_per_snippet * items.shape[-1] if items.shape[-1] else -1
     return tf.reshape(snippets, [-1, shape[1], shape[2], channels])
 
 
-def interleave_flow(flow_x, flow_y):
-    """x, y (S·L, H, W, 1) -> (S·L, H, W, 2) with channel 0 = x, 1 = y."""
-    return tf.concat([flow_x, flow_y], axis=-1)
+def stack_flow(flow_x, flow_y, items_per_snippet: int):
+    """x, y (S·L, H, W, 1) -> (S, H, W, 2L) with channels [x0, y0, x1, y1, ...].
+
+    Built as one batched 2-D transpose (S, 2L, H·W) -> (S, H·W, 2L), ~5x
+    faster in TF on CPU than a 5-D transpose with the small axes inside.
+    """
+    shape = tf.shape(flow_x)
+    pairs = tf.stack([flow_x[..., 0], flow_y[..., 0]], axis=1)       # (S·L, 2, H, W)
+    planes = tf.reshape(pairs, [-1, 2 * items_per_snippet, shape[1] * shape[2]])
+    return tf.reshape(tf.transpose(planes, [0, 2, 1]),
+                      [-1, shape[1], shape[2], 2 * items_per_snippet])
 
 
 def rgb_difference(snippets, num_frames: int):
@@ -103,9 +115,24 @@ def normalization(mean, std, modality: str, channels: int):
     return mean_vector, expand(std, "std")
 
 
-def normalize(snippets, mean_vector, std_vector):
-    """(x - mean) / std over the last axis, float32."""
-    return (tf.cast(snippets, tf.float32) - mean_vector) / std_vector
+def normalize(snippets, mean_vector, std_vector, invert_x=False):
+    """(x - mean) / std over the last axis, float32; with `invert_x` (bool,
+    may be a tensor) even channels are first inverted, x -> 255 - x.
+
+    Computed as one multiply-add over rows of W·C values: broadcasting a
+    (C,) vector over a small last axis is ~7x slower in TF on CPU.
+    """
+    scale, offset = 1.0 / std_vector, -mean_vector / std_vector
+    channels = mean_vector.shape[0]
+    is_x = tf.logical_and(tf.constant([c % 2 == 0 for c in range(channels)]), invert_x)
+    # (255 - x - mean) / std = x * (-1/std) + (255 - mean) / std
+    offset = tf.where(is_x, (255.0 - mean_vector) / std_vector, offset)
+    scale = tf.where(is_x, -scale, scale)
+    shape = tf.shape(snippets)
+    width = shape[-2]
+    rows = tf.reshape(tf.cast(snippets, tf.float32), [-1, width * channels])
+    rows = rows * tf.tile(scale, [width]) + tf.tile(offset, [width])
+    return tf.reshape(rows, shape)
 
 
 def decode_frames(jpegs, channels: int, box=None):
@@ -116,7 +143,10 @@ def decode_frames(jpegs, channels: int, box=None):
       channels: 3 for RGB, 1 for flow.
       box: optional int32 (4,) (y, x, h, w), the same for every frame.
     Returns:
-      uint8 (F, h, w, channels).
+      uint8 (F, h, w, channels). With a box, libjpeg decodes only the
+      window's rows and blocks; for colour frames the last column may differ
+      slightly from slicing a full decode (chroma upsampling at the window's
+      right edge), grayscale is identical.
     """
     if box is None:
         decode = lambda jpeg: tf.io.decode_jpeg(jpeg, channels=channels)

@@ -8,14 +8,19 @@
 Outputs of `make_dataset`:
 - training: ``(clips, labels)`` with clips float32 (B, K, S, S, C·L).
 - evaluation: ``(clips, labels, extras)`` with clips float32
-  (B, crops, K, S, S, C·L): crops is the leading view axis (1, 3 or 10; for
-  10 the 5 unflipped views come first, then their 5 mirrors). The evaluator
-  runs the model on clips reshaped to (B·crops, K, ...) and averages the
-  pre-softmax scores over crops and segments (for a linear consensus the
-  order does not matter). ``extras["media_id"]`` is a string (B,).
+  (B, crops, K, S, S, C·L): crops is the view axis (1, 3 or 10; for 10 the
+  5 unflipped views come first, then their 5 mirrors), cut from frames whose
+  short side is rescaled to ``round(S * 256/224)`` (no resize for 340x256
+  frames and S = 224). As tsn-pytorch's test script, the evaluator scores
+  all B·crops·K snippets, averages the pre-softmax scores over crops (axis
+  1), then applies the consensus over segments (for the average consensus,
+  running the TSN model on clips reshaped to (B·crops, K, ...) and averaging
+  over crops is the same). ``extras["media_id"]`` is a string (B,).
 - untrimmed evaluation (`untrimmed_fps` set): K is the number of snippets of
   each video, padded to the longest in the batch; ``extras`` adds
   ``timestamps`` float32 (B, K) seconds and ``num_snippets`` int32 (B,).
+  A 3-minute video at 1 snippet/s with 10 crops is 1800 snippets (~1 GB at
+  224x224 RGB): use batch 1, fewer crops, or score it in pieces.
 
 Labels: int32 (B,) class index (the first of ``clip/label/index``), or with
 `multi_label` a float32 (B, num_classes) multi-hot vector.
@@ -99,7 +104,7 @@ def _frame_count(features, stream: modalities.Stream):
 def _labels(features, num_classes, multi_label):
     labels = tf.cast(features["labels"], tf.int32)
     where = [" in video ", features["media_id"], " of shard ", features["shard"]]
-    checks = [_check(tf.size(labels) > 0, "No clip/label/index", *where)]
+    checks = [] if multi_label else [_check(tf.size(labels) > 0, "No clip/label/index", *where)]
     if num_classes is not None:
         checks.append(_check(tf.reduce_all((labels >= 0) & (labels < num_classes)),
                              "Label outside [0, ", str(num_classes), ")", *where))
@@ -111,8 +116,17 @@ def _labels(features, num_classes, multi_label):
 
 def _stacked(decoded, stream, items_per_snippet):
     """Decoded per-key frames [(S·L, h, w, c)] -> (S, h, w, C·L) uint8."""
-    items = decoded[0] if len(decoded) == 1 else modalities.interleave_flow(*decoded)
-    return modalities.stack_items(items, items_per_snippet)
+    if len(decoded) == 2:
+        return modalities.stack_flow(*decoded, items_per_snippet)
+    return modalities.stack_items(decoded[0], items_per_snippet)
+
+
+def _resize(snippets, output_size: int):
+    """uint8 (S, h, w, C) -> float32 (S, out, out, C) bilinear; a crop of the output size is cast."""
+    shape = tf.shape(snippets)
+    same = tf.logical_and(shape[1] == output_size, shape[2] == output_size)
+    return tf.cond(same, lambda: tf.cast(snippets, tf.float32),
+                   lambda: tf.image.resize(snippets, [output_size, output_size]))
 
 
 def _train_clip(features, seed, *, stream, modality, num_segments, length, output_size,
@@ -128,13 +142,16 @@ def _train_clip(features, seed, *, stream, modality, num_segments, length, outpu
     shape = tf.io.extract_jpeg_shape(jpegs[0][0])
     box = crops.multiscale_crop_box(shape[0], shape[1], output_size, stream.scales, seed_crop)
     decoded = [modalities.decode_frames(j, stream.jpeg_channels, box) for j in jpegs]
-    snippets = tf.image.resize(_stacked(decoded, stream, items), [output_size, output_size])
+    snippets = _stacked(decoded, stream, items)
+    # mirror on uint8 before resizing (1/4 of the bytes; a half-pixel bilinear
+    # resize commutes with it); flow x is inverted inside `normalize`
     flip = tf.random.stateless_uniform([], seed_flip) < 0.5
-    snippets = tf.cond(flip, lambda: modalities.flip_snippets(snippets, stream.inverts_x_on_flip),
-                       lambda: snippets)
+    snippets = tf.cond(flip, lambda: modalities.flip_snippets(snippets, False), lambda: snippets)
+    snippets = _resize(snippets, output_size)
     if modality == "rgb_diff":
         snippets = modalities.rgb_difference(snippets, items)
-    snippets = modalities.normalize(snippets, mean_vector, std_vector)
+    snippets = modalities.normalize(snippets, mean_vector, std_vector,
+                                    tf.logical_and(flip, stream.inverts_x_on_flip))
     return tf.ensure_shape(snippets, [num_segments, output_size, output_size, None])
 
 
@@ -169,14 +186,19 @@ def _eval_clip(features, offsets, count, *, stream, modality, length, output_siz
     for view, flip in enumerate(flips):
         y, x = boxes[view, 0], boxes[view, 1]
         crop = snippets[:, y:y + output_size, x:x + output_size, :]
-        views.append(modalities.flip_snippets(crop, stream.inverts_x_on_flip) if flip else crop)
+        crop = modalities.flip_snippets(crop, False) if flip else crop
+        if modality != "rgb_diff":
+            crop = modalities.normalize(crop, mean_vector, std_vector,
+                                        flip and stream.inverts_x_on_flip)
+        views.append(crop)
     views = tf.stack(views)
     if modality == "rgb_diff":
         shape = tf.shape(views)
         views = tf.reshape(modalities.rgb_difference(
                 tf.reshape(views, [-1, output_size, output_size, views.shape[-1]]), items),
                 [shape[0], shape[1], output_size, output_size, 3 * length])
-    return modalities.normalize(views, mean_vector, std_vector)
+        views = modalities.normalize(views, mean_vector, std_vector)
+    return views
 
 
 # --- the dataset -------------------------------------------------------------
@@ -188,7 +210,7 @@ def make_dataset(file_pattern: Union[str, Sequence[str]], *, modality: str,
                  num_classes: Optional[int] = None, multi_label: bool = False,
                  shuffle_buffer: int = 64, cache: bool = False, seed: Optional[int] = None,
                  deterministic: bool = False, skip_corrupt: bool = False,
-                 drop_remainder: Optional[bool] = None) -> tf.data.Dataset:
+                 drop_remainder: Optional[bool] = None, repeat: bool = False) -> tf.data.Dataset:
     """Batches of TSN clips from SequenceExample shards (see the module doc).
 
     Args:
@@ -219,6 +241,8 @@ def make_dataset(file_pattern: Union[str, Sequence[str]], *, modality: str,
       skip_corrupt: skip bad files and records with a logged warning instead
         of failing with an error that names the file.
       drop_remainder: drop a last partial batch; default `training`.
+      repeat: repeat the videos endlessly (before shuffling and batching, so
+        batches run across epochs: the paper's schedules count iterations).
     Returns:
       A `tf.data.Dataset` (see the module doc for the element structure).
     """
@@ -237,6 +261,8 @@ def make_dataset(file_pattern: Union[str, Sequence[str]], *, modality: str,
                             deterministic=deterministic, skip_corrupt=skip_corrupt)
     if cache:
         examples = examples.cache()
+    if repeat:
+        examples = examples.repeat()
     common = dict(stream=stream, modality=modality, length=length, output_size=output_size,
                   mean_vector=mean_vector, std_vector=std_vector)
 

@@ -22,15 +22,20 @@ def test_stack_items_is_item_major():
     expected = np.concatenate([items[0::3], items[1::3], items[2::3]], axis=-1)
     np.testing.assert_array_equal(stacked, expected)
     assert stacked.shape == (2, 2, 3, 9)
+    np.testing.assert_array_equal(modalities.stack_items(items, 1), items)
 
 
 def test_flow_channels_are_x_y_interleaved_per_frame():
     flow_x = np.arange(4, dtype=np.uint8).reshape(4, 1, 1, 1) * 10      # frame i: 10 i
     flow_y = 100 + np.arange(4, dtype=np.uint8).reshape(4, 1, 1, 1)     # frame i: 100 + i
-    stacked = _eager_and_mapped(
-            lambda x, y: modalities.stack_items(modalities.interleave_flow(x, y), 2),
-            flow_x, flow_y)
+    stacked = _eager_and_mapped(lambda x, y: modalities.stack_flow(x, y, 2), flow_x, flow_y)
     np.testing.assert_array_equal(stacked[:, 0, 0], [[0, 100, 10, 101], [20, 102, 30, 103]])
+    pixels_x = RNG.integers(0, 256, (6, 2, 3, 1)).astype(np.uint8)
+    pixels_y = RNG.integers(0, 256, (6, 2, 3, 1)).astype(np.uint8)
+    stacked = _eager_and_mapped(lambda x, y: modalities.stack_flow(x, y, 3), pixels_x, pixels_y)
+    expected = np.concatenate([np.concatenate([pixels_x[l::3], pixels_y[l::3]], -1)
+                               for l in range(3)], axis=-1)
+    np.testing.assert_array_equal(stacked, expected)
 
 
 def test_rgb_difference_is_later_minus_earlier():
@@ -89,3 +94,16 @@ def test_decode_with_box_equals_slice_of_full_decode(channels):
     np.testing.assert_array_equal(cropped[:, :, :-1], expected[:, :, :-1])
     if channels == 1:
         np.testing.assert_array_equal(cropped, expected)
+
+
+@pytest.mark.parametrize("invert_x", [False, True])
+def test_normalize_equals_formula_with_optional_x_inversion(invert_x):
+    snippets = RNG.integers(0, 256, (2, 3, 5, 10)).astype(np.uint8)
+    mean = RNG.uniform(0, 255, 10).astype(np.float32)
+    std = RNG.uniform(1, 64, 10).astype(np.float32)
+    out = _eager_and_mapped(lambda x: modalities.normalize(
+            x, tf.constant(mean), tf.constant(std), tf.constant(invert_x)), snippets)
+    values = snippets.astype(np.float32)
+    if invert_x:
+        values[..., 0::2] = 255 - values[..., 0::2]
+    np.testing.assert_allclose(out, (values - mean) / std, rtol=1e-5, atol=1e-4)

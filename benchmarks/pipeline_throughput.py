@@ -1,0 +1,233 @@
+"""Training clips/s of the TSN input pipeline against the JPEG-decode limit.
+
+Writes synthetic 340x256 videos (smoothed noise drifting over time, so the
+JPEGs have realistic sizes; flow is smoothed noise around 128) to shards in
+a temporary folder, then in one run, on all cores, measures for RGB (K=3,
+L=1) and flow (K=3, L=5) at 224x224, batch 32:
+
+  limit    - a tf.data pipeline that only decodes exactly the K·L sampled
+             JPEGs of each clip (held in memory; map_fn decode, AUTOTUNE);
+  pipeline - `make_dataset(..., training=True)`, everything included;
+  cached   - the same with `cache=True` (parsed records kept in memory, so
+             after the first pass nothing is read or parsed);
+  ratio    - pipeline / limit (target >= 0.7);
+and the stages of the pipeline cut one after another (read+parse,
++sample+gather, +decode of the crop window, +resize/flip/normalize, +batch),
+plus bytes read per clip (the whole record: shards are read sequentially) and
+the sampled JPEG bytes per clip. Measurements are interleaved and the best of
+`--repeats` is kept, since the machine may be shared.
+
+    .venv/bin/python benchmarks/pipeline_throughput.py [--videos 16] [--frames 150]
+"""
+import argparse
+import os
+import tempfile
+import time
+
+import cv2
+import numpy as np
+import tensorflow as tf
+
+from tsn_tf.input import crops, modalities, pipeline, records, sampling, schema
+
+SIZE = (256, 340)
+OUTPUT = 224
+CONFIGS = {"rgb": dict(num_segments=3, snippet_length=1, mean=(123.7, 116.8, 103.9),
+                       std=(58.4, 57.1, 57.4)),
+           "flow": dict(num_segments=3, snippet_length=5, mean=128.0, std=64.0)}
+
+
+# --- data --------------------------------------------------------------------
+
+def _smooth_noise(rng, shape, sigma):
+    noise = rng.integers(0, 256, shape).astype(np.float32)
+    noise = cv2.GaussianBlur(noise, (0, 0), sigma)
+    noise = (noise - noise.mean()) / (noise.std() + 1e-6)
+    return noise
+
+
+def synthetic_video(rng, media_id, num_frames):
+    """A VideoRecord of drifting textured RGB frames and noisy flow."""
+    height, width = SIZE
+    texture = _smooth_noise(rng, (height + 64, width + 64 + num_frames, 3), 4.0)
+    detail = _smooth_noise(rng, (height + 64, width + 64 + num_frames, 3), 1.0)
+    canvas = np.clip(128 + 45 * texture + 12 * detail, 0, 255).astype(np.uint8)
+    rgb, flow_x, flow_y = [], [], []
+    for i in range(num_frames):
+        rgb.append(schema.jpeg_bytes(canvas[32:32 + height, i:i + width]))
+        if i:
+            flow = _smooth_noise(rng, (height, width, 2), 6.0)
+            flow = np.clip(128 + 20 * flow, 0, 255).astype(np.uint8)
+            flow_x.append(schema.jpeg_bytes(flow[..., 0]))
+            flow_y.append(schema.jpeg_bytes(flow[..., 1]))
+    return schema.VideoRecord(
+            media_id=media_id, label_indices=[int(rng.integers(101))], label_strings=["c"],
+            height=height, width=width, frame_rate=30.0, rgb_jpegs=rgb,
+            timestamps_us=[int(i * 1e6 / 30) for i in range(num_frames)],
+            flow_x_jpegs=flow_x, flow_y_jpegs=flow_y)
+
+
+def write_shards(folder, num_videos, num_frames, num_shards=4, seed=0):
+    """Writes the videos round-robin into shards; returns (pattern, videos)."""
+    rng = np.random.default_rng(seed)
+    videos = [synthetic_video(rng, f"video{i}", num_frames) for i in range(num_videos)]
+    for shard in range(num_shards):
+        with tf.io.TFRecordWriter(os.path.join(folder, f"train-{shard:05d}.tfrecord")) as out:
+            for video in videos[shard::num_shards]:
+                out.write(schema.to_sequence_example(video).SerializeToString())
+    return os.path.join(folder, "train-*.tfrecord"), videos
+
+
+# --- measured datasets -------------------------------------------------------
+
+def _cpu_seconds():
+    times = os.times()
+    return times.user + times.system
+
+
+def clips_per_second(dataset, clips_per_element, seconds):
+    """Clips/s of an endless `dataset` after a warm-up: (wall, cpu-normalized).
+
+    The cpu-normalized rate is clips per CPU-second of this process times the
+    number of cores: what all cores would give if nobody else used them. On a
+    shared machine it is the steadier of the two.
+    """
+    iterator = iter(dataset)
+    start = time.perf_counter()
+    while time.perf_counter() - start < 1.5:
+        next(iterator)
+    count, start, cpu_start = 0, time.perf_counter(), _cpu_seconds()
+    while time.perf_counter() - start < seconds:
+        next(iterator)
+        count += 1
+    clips = count * clips_per_element
+    wall, cpu = time.perf_counter() - start, _cpu_seconds() - cpu_start
+    return np.array([clips / wall, clips / cpu * os.cpu_count()])
+
+
+def sampled_jpegs(videos, modality, num_clips, seed=0):
+    """The K·L JPEGs of `num_clips` training samples: object array (clips, streams, K·L)."""
+    rng = np.random.default_rng(seed)
+    config = CONFIGS[modality]
+    clips = []
+    for i in range(num_clips):
+        video = videos[i % len(videos)]
+        streams = ([video.rgb_jpegs] if modality == "rgb"
+                   else [video.flow_x_jpegs, video.flow_y_jpegs])
+        count = len(streams[0])
+        offsets = sampling.np_train_offsets(count, config["num_segments"],
+                                            config["snippet_length"], rng)
+        indices = sampling.np_snippet_indices(offsets, config["snippet_length"], count).ravel()
+        clips.append([[stream[j] for j in indices] for stream in streams])
+    return np.array(clips, dtype=object)
+
+
+def decode_limit(videos, modality):
+    """Endless dataset decoding exactly the sampled JPEGs of each clip, nothing else."""
+    jpegs = sampled_jpegs(videos, modality, 256)
+    channels = 3 if modality == "rgb" else 1
+    decode = lambda clip: tf.map_fn(lambda s: modalities.decode_frames(s, channels), clip,
+                                    fn_output_signature=tf.uint8)
+    return (tf.data.Dataset.from_tensor_slices(jpegs).repeat()
+            .map(decode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE))
+
+
+def full_pipeline(pattern, modality, batch_size, cache=False):
+    config = CONFIGS[modality]
+    return pipeline.make_dataset(
+            pattern, modality=modality, training=True, batch_size=batch_size,
+            output_size=OUTPUT, shuffle_buffer=16, seed=0, repeat=True, cache=cache, **config)
+
+
+def cut_pipeline(pattern, modality, stage):
+    """The training pipeline up to `stage` (per clip, unbatched)."""
+    stream = modalities.get_stream(modality)
+    config = CONFIGS[modality]
+    paths, sizes = records.list_shards(pattern)
+    parse = pipeline._parser(stream.keys)
+    examples = pipeline._read_shards(paths, sizes, parse, training=True, seed=0,
+                                     deterministic=False, skip_corrupt=False).repeat()
+    if stage == "parse":
+        return examples.map(lambda f: tf.size(f["frames"][stream.keys[0]]))
+    seeds = tf.data.Dataset.random(seed=0).batch(2)
+    examples = tf.data.Dataset.zip((examples.shuffle(16, seed=0), seeds))
+    length = config["snippet_length"]
+
+    def gathered(features, seed):
+        count = pipeline._frame_count(features, stream)
+        offsets = sampling.train_offsets(count, config["num_segments"], length, seed)
+        indices = tf.reshape(sampling.snippet_indices(offsets, length, count), [-1])
+        return [tf.gather(features["frames"][key], indices) for key in stream.keys]
+
+    def decoded(features, seed):
+        jpegs = gathered(features, seed)
+        shape = tf.io.extract_jpeg_shape(jpegs[0][0])
+        box = crops.multiscale_crop_box(shape[0], shape[1], OUTPUT, stream.scales, seed)
+        return [modalities.decode_frames(j, stream.jpeg_channels, box) for j in jpegs]
+
+    if stage == "gather":
+        fn = lambda f, s: [tf.strings.length(j) for j in gathered(f, s)]
+    elif stage == "decode":
+        fn = lambda f, s: [tf.shape(d) for d in decoded(f, s)]
+    else:
+        mean, std = modalities.normalization(config["mean"], config["std"], modality,
+                                             stream.jpeg_channels * len(stream.keys) * length)
+        fn = lambda f, s: pipeline._train_clip(
+                f, s, stream=stream, modality=modality, num_segments=config["num_segments"],
+                length=length, output_size=OUTPUT, mean_vector=mean, std_vector=std)
+    return examples.map(fn, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+# --- report ------------------------------------------------------------------
+
+def bytes_per_clip(videos, modality):
+    """(bytes of the whole serialized record, bytes of the sampled JPEGs) per clip."""
+    record = np.mean([len(schema.to_sequence_example(v).SerializeToString()) for v in videos])
+    sampled = np.mean([sum(len(j) for stream in clip for j in stream)
+                       for clip in sampled_jpegs(videos, modality, 64)])
+    return record, sampled
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--videos", type=int, default=16)
+    parser.add_argument("--frames", type=int, default=150)
+    parser.add_argument("--batch_size", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--modalities", default="rgb,flow")
+    parser.add_argument("--stages", action="store_true", help="also time the cut pipelines")
+    args = parser.parse_args()
+    print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()}, MALLOC_MMAP_THRESHOLD_: {os.environ.get('MALLOC_MMAP_THRESHOLD_')}")
+    with tempfile.TemporaryDirectory() as folder:
+        pattern, videos = write_shards(folder, args.videos, args.frames)
+        for modality in args.modalities.split(","):
+            best = {}
+            for _ in range(args.repeats):
+                for name, dataset, per in [
+                        ("limit", decode_limit(videos, modality), 1),
+                        ("pipeline", full_pipeline(pattern, modality, args.batch_size),
+                         args.batch_size),
+                        ("cached", full_pipeline(pattern, modality, args.batch_size, True),
+                         args.batch_size)]:
+                    rate = clips_per_second(dataset, per, args.seconds)
+                    best[name] = np.maximum(best.get(name, rate), rate)
+            if args.stages:
+                for stage in ["parse", "gather", "decode", "clip"]:
+                    best[f"cut:{stage}"] = clips_per_second(
+                            cut_pipeline(pattern, modality, stage), 1, args.seconds)
+            record, sampled = bytes_per_clip(videos, modality)
+            print(f"\n{modality}: K={CONFIGS[modality]['num_segments']} "
+                  f"L={CONFIGS[modality]['snippet_length']} {OUTPUT}x{OUTPUT} "
+                  f"batch {args.batch_size}")
+            print(f"  {'':12s} {'wall':>8s} {'cpu-norm':>9s} clips/s")
+            for name, (wall, cpu) in best.items():
+                print(f"  {name:12s} {wall:8.1f} {cpu:9.1f}")
+            wall, cpu = best["pipeline"] / best["limit"]
+            print(f"  {'ratio':12s} {wall:8.2f} {cpu:9.2f} (pipeline / limit)")
+            print(f"  bytes read per clip {record / 1e6:.2f} MB (whole record); "
+                  f"sampled JPEGs {sampled / 1e3:.1f} kB")
+
+
+if __name__ == "__main__":
+    main()
