@@ -15,12 +15,13 @@ from typing import Iterable, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
+from tsn_tf.input import audio as audio_lib
 from tsn_tf.input import flow as flow_lib
 from tsn_tf.input import schema
 from tsn_tf.input import video as video_lib
 from tsn_tf.input import warp as warp_lib
 
-MODALITIES = ("rgb", "flow", "warped_flow")
+MODALITIES = ("rgb", "flow", "warped_flow", "audio")
 TSN_SIZE = (340, 256)
 
 
@@ -28,7 +29,9 @@ TSN_SIZE = (340, 256)
 class IngestOptions:
     """How videos become records.
 
-    modalities: subset of ("rgb", "flow", "warped_flow").
+    modalities: subset of ("rgb", "flow", "warped_flow", "audio"); "audio"
+        stores log-mel frames of the audio track (see audio.py) or, for a
+        video without one, marks it `AUDIO/present` = 0.
     flow_algorithm: "tvl1" (the paper's), "dis" or "farneback" (see flow.py).
     flow_bound: flow is clipped to [-bound, bound] px before 8-bit quantization.
     size: (width, height) every frame is resized to (TSN: 340x256), or None.
@@ -153,6 +156,7 @@ def ingest_video(path, *, media_id: str, label_indices: Sequence[int],
     Raises:
         VideoDecodeError: the file is missing, empty, not a decodable video,
             has no frames, or is truncated (unless `options.allow_truncated`).
+        AudioDecodeError: with "audio", a track that exists but does not decode.
         ValueError: a segment with start < 0 or end < start.
     """
     starts, ends, segment_indices, segment_names = segments_to_us(segments, media_id)
@@ -165,6 +169,8 @@ def ingest_video(path, *, media_id: str, label_indices: Sequence[int],
                 path, f"truncated or corrupt: decoded {reader.num_decoded} of the "
                 f"{reader.header_frame_count} frames its header lists")
     rgb = "rgb" in options.modalities
+    audio = audio_fields(path, reader.num_decoded / reader.frame_rate) \
+        if "audio" in options.modalities else {}
     return schema.VideoRecord(
             media_id=media_id, label_indices=list(label_indices),
             label_strings=list(label_strings), height=streams.height, width=streams.width,
@@ -176,4 +182,26 @@ def ingest_video(path, *, media_id: str, label_indices: Sequence[int],
             flow_bound=float(options.flow_bound) if options.has_flow else 0.0,
             flow_algorithm=options.flow_algorithm if options.has_flow else "",
             segment_start_us=starts, segment_end_us=ends,
-            segment_label_indices=segment_indices, segment_label_strings=segment_names)
+            segment_label_indices=segment_indices, segment_label_strings=segment_names,
+            **audio)
+
+
+def audio_fields(path, video_duration_s: float) -> dict:
+    """`VideoRecord` audio fields of the file's first audio track, clipped to the video.
+
+    A file without an audio track, or with one shorter than a 25 ms window,
+    gives ``{"audio_present": False}``.
+    Raises:
+        AudioDecodeError: the track exists but does not decode.
+    """
+    decoded = audio_lib.read_audio(path, max_duration_s=video_duration_s)
+    frames = audio_lib.log_mel(decoded.samples) if decoded is not None else None
+    if frames is None or len(frames) == 0:
+        return {"audio_present": False}
+    return dict(audio_present=True, audio_log_mel=frames,
+                audio_timestamps_us=audio_lib.frame_timestamps_us(len(frames), decoded.start_s),
+                audio_mel_bins=audio_lib.MEL_BINS, audio_feature_rate=audio_lib.FRAME_RATE,
+                audio_sample_rate=float(decoded.sample_rate),
+                audio_window_samples=audio_lib.WINDOW_SAMPLES,
+                audio_hop_samples=audio_lib.HOP_SAMPLES,
+                audio_source_sample_rate=float(decoded.source_sample_rate))

@@ -38,7 +38,7 @@ flags.DEFINE_integer("split_number", 1, "Official split (1-3) when --list_files 
 flags.DEFINE_list("split", [], "Keep only these splits (train, val, test); default all.")
 flags.DEFINE_string("output", None, "Output folder or TF filesystem URL (gs://, s3://, az://).")
 flags.DEFINE_list("modalities", ["rgb", "flow"],
-                  "Streams to store: any of rgb, flow, warped_flow.")
+                  "Streams to store: any of rgb, flow, warped_flow, audio.")
 flags.DEFINE_enum("flow", "tvl1", ["tvl1", "dis", "farneback"],
                   "Optical flow algorithm: tvl1 (the paper's), dis or farneback (faster).")
 flags.DEFINE_float("flow_bound", 20.0, "Flow is clipped to +-bound px before 8-bit quantization.")

@@ -5,7 +5,7 @@ readable by other TF video tooling. Extra streams reuse the image keys behind a
 prefix (``FLOW_X/image/encoded``). Units are given beside each key.
 """
 import dataclasses
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -25,10 +25,21 @@ SEGMENT_LABEL_INDEX = "segment/label/index"   # int64 list: class per segment
 SEGMENT_LABEL_STRING = "segment/label/string"  # bytes list: name per segment
 FLOW_BOUND = "FLOW/flow/bound"                # float: |flow| clip, px/frame
 FLOW_ALGORITHM = "FLOW/flow/algorithm"        # bytes: tvl1 | dis | farneback
+# audio (written only when ingested with the "audio" modality)
+AUDIO_PREFIX = "AUDIO"
+AUDIO_PRESENT = "AUDIO/present"                        # int64: 1 track decoded, 0 none
+AUDIO_DIMENSIONS = "AUDIO/feature/dimensions"          # int64 list: [mel bins]
+AUDIO_FEATURE_RATE = "AUDIO/feature/rate"              # float: log-mel frames per second
+AUDIO_SAMPLE_RATE = "AUDIO/feature/sample_rate"        # float: Hz of the analysed waveform
+AUDIO_NUM_SAMPLES = "AUDIO/feature/num_samples"        # int64: window length, samples
+AUDIO_HOP_SAMPLES = "AUDIO/feature/hop_samples"        # int64: hop between frames, samples
+AUDIO_SOURCE_SAMPLE_RATE = "AUDIO/feature/audio_sample_rate"  # float: Hz of the file's track
 
 # --- feature lists (one entry per frame) -------------------------------------
 IMAGE_ENCODED = "image/encoded"               # bytes: JPEG RGB frame
 IMAGE_TIMESTAMP = "image/timestamp"           # int64: microseconds
+AUDIO_FLOATS = "AUDIO/feature/floats"         # float list: one log-mel frame (mel bins)
+AUDIO_TIMESTAMP = "AUDIO/feature/timestamp"   # int64: window centre, microseconds
 FLOW_PREFIX = "FLOW"
 WARPED_FLOW_PREFIX = "WARPED_FLOW"
 
@@ -66,6 +77,16 @@ class VideoRecord:
     segment_end_us: Sequence[int] = dataclasses.field(default_factory=list)
     segment_label_indices: Sequence[int] = dataclasses.field(default_factory=list)
     segment_label_strings: Sequence[str] = dataclasses.field(default_factory=list)
+    # audio: None = not ingested; False = the video has no (decodable) track
+    audio_present: Optional[bool] = None
+    audio_log_mel: Sequence[Sequence[float]] = dataclasses.field(default_factory=list)
+    audio_timestamps_us: Sequence[int] = dataclasses.field(default_factory=list)
+    audio_mel_bins: int = 0
+    audio_feature_rate: float = 0.0      # frames per second
+    audio_sample_rate: float = 0.0       # Hz
+    audio_window_samples: int = 0
+    audio_hop_samples: int = 0
+    audio_source_sample_rate: float = 0.0  # Hz
 
 
 def _bytes(values):
@@ -123,7 +144,61 @@ def to_sequence_example(record: VideoRecord) -> tf.train.SequenceExample:
             feature_list = example.feature_lists.feature_list[key]
             for value in values:
                 feature_list.feature.add().CopyFrom(make([value]))
+    _add_audio(record, example)
     return example
+
+
+_AUDIO_CONTEXT = (
+    (AUDIO_DIMENSIONS, "audio_mel_bins", _ints),
+    (AUDIO_FEATURE_RATE, "audio_feature_rate", _floats),
+    (AUDIO_SAMPLE_RATE, "audio_sample_rate", _floats),
+    (AUDIO_NUM_SAMPLES, "audio_window_samples", _ints),
+    (AUDIO_HOP_SAMPLES, "audio_hop_samples", _ints),
+    (AUDIO_SOURCE_SAMPLE_RATE, "audio_source_sample_rate", _floats),
+)
+
+
+def _add_audio(record: VideoRecord, example: tf.train.SequenceExample):
+    """Audio context and feature lists; only `AUDIO_PRESENT` = 0 for a video without a track."""
+    if record.audio_present is None:
+        return
+    context = example.context.feature
+    context[AUDIO_PRESENT].CopyFrom(_ints([int(bool(record.audio_present))]))
+    if not record.audio_present:
+        return
+    frames = np.asarray(record.audio_log_mel, np.float32)
+    if frames.ndim != 2 or len(frames) == 0 or frames.shape[1] != record.audio_mel_bins:
+        raise ValueError(f"{record.media_id}: audio_log_mel must be (frames > 0, "
+                         f"{record.audio_mel_bins} mel bins); received shape {frames.shape}")
+    if len(record.audio_timestamps_us) != len(frames):
+        raise ValueError(f"{record.media_id}: {len(frames)} audio frames but "
+                         f"{len(record.audio_timestamps_us)} audio timestamps.")
+    for key, field, make in _AUDIO_CONTEXT:
+        context[key].CopyFrom(make([getattr(record, field)]))
+    lists = example.feature_lists.feature_list
+    for frame in frames:
+        lists[AUDIO_FLOATS].feature.add().float_list.value.extend(frame.tolist())
+    for timestamp in record.audio_timestamps_us:
+        lists[AUDIO_TIMESTAMP].feature.add().int64_list.value.append(int(timestamp))
+
+
+def _read_audio(example: tf.train.SequenceExample) -> dict:
+    """VideoRecord audio fields of `example` (inverse of `_add_audio`)."""
+    context = example.context.feature
+    if AUDIO_PRESENT not in context:
+        return {}
+    values = {"audio_present": bool(context[AUDIO_PRESENT].int64_list.value[0])}
+    for key, field, make in _AUDIO_CONTEXT:
+        if key in context:
+            kind = context[key].WhichOneof("kind")
+            values[field] = getattr(context[key], kind).value[0]
+    lists = example.feature_lists.feature_list
+    if AUDIO_FLOATS in lists:
+        values["audio_log_mel"] = [list(f.float_list.value) for f in lists[AUDIO_FLOATS].feature]
+    if AUDIO_TIMESTAMP in lists:
+        values["audio_timestamps_us"] = [f.int64_list.value[0]
+                                         for f in lists[AUDIO_TIMESTAMP].feature]
+    return values
 
 
 def from_sequence_example(example) -> VideoRecord:
@@ -148,6 +223,7 @@ def from_sequence_example(example) -> VideoRecord:
         values[field] = [
         (f.bytes_list.value[0] if f.HasField("bytes_list") else f.int64_list.value[0])
                 for f in frames]
+    values.update(_read_audio(example))
     return VideoRecord(**values)
 
 

@@ -27,6 +27,15 @@ reveals a class. Videos are MJPG in .avi: intra-frame, so every frame decodes
 on its own; the installed OpenCV wheel writes and reads them back with the
 right frame count, and a seed gives byte-identical files.
 
+With ``audio=True`` every video also carries a sound track (muxed with PyAV,
+see synthetic_audio.py) and two classes are added whose videos are identical
+and whose sounds differ, so only the audio stream separates them:
+
+| class          | object          | motion (px/frame)        | separable by              |
+|----------------|-----------------|--------------------------|---------------------------|
+| tone_low       | textured blob   | one random direction     | audio only (a low tone;   |
+| tone_high      | same blob       | same as tone_low         | a high tone)              |
+
 Untrimmed mode writes longer videos of background with slight camera jitter
 holding one or two annotated segments of the first four classes, and an
 ActivityNet-style JSON (`v_<id>.avi` files, "training"/"validation" subsets).
@@ -38,9 +47,13 @@ from typing import Dict, List, Tuple
 import cv2
 import numpy as np
 
+from tsn_tf.input import synthetic_audio
+
 CLASSES = ("red_square", "blue_square", "blob_left", "blob_right",
            "up_then_down", "down_then_up", "up_and_left", "down_and_right")
 UNTRIMMED_CLASSES = CLASSES[:4]
+AUDIO_CLASSES = synthetic_audio.AUDIO_CLASSES
+ALL_CLASSES = CLASSES + AUDIO_CLASSES
 FOURCC = "MJPG"
 EXTENSION = ".avi"
 # RGB colours of equal luma under OpenCV's RGB->gray (0.299 R + 0.587 G + 0.114 B ~ 70.3).
@@ -87,7 +100,7 @@ def _velocities(class_name, rng, num_frames) -> np.ndarray:
     tilt = rng.uniform(-0.2, 0.2)
     swap_halves = rng.random() < 0.5
     steps = num_frames - 1
-    if class_name in ("red_square", "blue_square"):
+    if class_name in ("red_square", "blue_square") or class_name in AUDIO_CLASSES:
         return np.tile([np.cos(angle), np.sin(angle)], (steps, 1)) * speed
     if class_name in ("blob_left", "blob_right"):
         sign = -1.0 if class_name == "blob_left" else 1.0
@@ -124,9 +137,10 @@ def _render(background, sprite, mask, positions) -> List[np.ndarray]:
 def render_trimmed(class_name: str, *, seed: int, index: int, num_frames: int,
                    size: Tuple[int, int]) -> List[np.ndarray]:
     """BGR frames of video `index` of `class_name` (see the module table)."""
-    if class_name not in CLASSES:
-        raise ValueError(f"unknown synthetic class {class_name!r}; expected one of {CLASSES}")
-    pair = CLASSES.index(class_name) // 2
+    if class_name not in ALL_CLASSES:
+        raise ValueError(f"unknown synthetic class {class_name!r}; expected one of "
+                         f"{ALL_CLASSES}")
+    pair = ALL_CLASSES.index(class_name) // 2
     rng = np.random.default_rng([seed, pair, index])
     width, height = size
     background = _background(rng, width, height)
@@ -199,12 +213,14 @@ def _write_lines(path, lines):
 def make_synthetic_dataset(out_dir: str, *, videos_per_class: int = 12, num_frames=None,
                            size: Tuple[int, int] = (96, 72), fps: float = 25.0,
                            test_fraction: float = 0.25, seed: int = 0,
-                           untrimmed: bool = False) -> Dict[str, str]:
+                           untrimmed: bool = False, audio: bool = False) -> Dict[str, str]:
     """Writes the synthetic videos and their lists under `out_dir`.
 
     Trimmed (default; `num_frames` defaults to 48): `videos/<class>/<class>_NNN.avi`,
     `train.csv` and `test.csv` with `relative/path.avi,class` lines (the last
     `test_fraction` of each class's videos are test), and `classes.txt`.
+    With `audio` (trimmed only): a tone track in every video and the
+    `AUDIO_CLASSES` after the 8 video classes (see the module doc).
     Untrimmed (`num_frames` defaults to 150): `videos_untrimmed/v_untrimmed_NNNN.avi`,
     `videos_per_class * 4` of them, and `activitynet.json` ("training" or, for
     the last `test_fraction`, "validation").
@@ -212,6 +228,8 @@ def make_synthetic_dataset(out_dir: str, *, videos_per_class: int = 12, num_fram
     """
     if videos_per_class <= 0:
         raise ValueError(f"videos_per_class must be positive; received {videos_per_class}")
+    if untrimmed and audio:
+        raise ValueError("audio=True is for the trimmed set; received untrimmed=True")
     os.makedirs(out_dir, exist_ok=True)
     if untrimmed:
         return _make_untrimmed(out_dir, videos_per_class * len(UNTRIMMED_CLASSES),
@@ -221,18 +239,24 @@ def make_synthetic_dataset(out_dir: str, *, videos_per_class: int = 12, num_fram
         raise ValueError(f"num_frames must be at least 4; received {num_frames}")
     num_test = int(round(videos_per_class * test_fraction))
     lists = {"train": [], "test": []}
-    for class_name in CLASSES:
+    classes = ALL_CLASSES if audio else CLASSES
+    for class_name in classes:
         os.makedirs(os.path.join(out_dir, "videos", class_name), exist_ok=True)
         for index in range(videos_per_class):
             relative = f"videos/{class_name}/{class_name}_{index:03d}{EXTENSION}"
             frames = render_trimmed(class_name, seed=seed, index=index, num_frames=num_frames,
                                     size=size)
-            write_video(os.path.join(out_dir, relative), frames, fps)
+            path = os.path.join(out_dir, relative)
+            write_video(path, frames, fps)
+            if audio:
+                track = synthetic_audio.render_track(class_name, seed=seed, index=index,
+                                                     duration_s=num_frames / fps)
+                synthetic_audio.add_audio_track(path, track, path)
             split = "test" if index >= videos_per_class - num_test else "train"
             lists[split].append(f"{relative},{class_name}")
     return {"train": _write_lines(os.path.join(out_dir, "train.csv"), lists["train"]),
             "test": _write_lines(os.path.join(out_dir, "test.csv"), lists["test"]),
-            "classes": _write_lines(os.path.join(out_dir, "classes.txt"), CLASSES)}
+            "classes": _write_lines(os.path.join(out_dir, "classes.txt"), classes)}
 
 
 def _make_untrimmed(out_dir, num_videos, num_frames, size, fps, test_fraction, seed):
