@@ -78,7 +78,7 @@ def test_every_backbone_builds_and_pools_to_feature_dim(name, channels):
 
 
 def test_names_lists_the_registered_backbones():
-    assert backbones.names() == ["bn_inception", "inception_v3", "resnet101",
+    assert backbones.names() == ["audio_small", "bn_inception", "inception_v3", "resnet101",
                                  "resnet152", "resnet50", "small", "tiny"]
 
 
@@ -87,7 +87,7 @@ def test_names_lists_the_registered_backbones():
     lambda: backbones.get_backbone("vgg16", input_shape=(32, 32, 3)),
 ])
 def test_unknown_name_raises_listing_known_names(call):
-    match = "Unknown backbone 'vgg16'. Known: bn_inception, .*, tiny"
+    match = "Unknown backbone 'vgg16'. Known: audio_small, bn_inception, .*, tiny"
     with pytest.raises(ValueError, match=match):
         call()
 
@@ -101,6 +101,7 @@ SPEC_GOLDEN = {
     "resnet152": (224, (123.68, 116.779, 103.939), (1, 1, 1), 128, 1, 2048),
     "tiny": (32, (127.5,) * 3, (127.5,) * 3, 128, 127.5, 32),
     "small": (64, (127.5,) * 3, (127.5,) * 3, 128, 127.5, 128),
+    "audio_small": (96, (0, 0, 0), (1, 1, 1), 0, 1, 128),
 }
 
 

@@ -52,3 +52,22 @@ def test_errors_name_the_bad_value():
         build_tsn(4, backbone="tiny", modality="depth")
     with pytest.raises(ValueError, match="Unknown backbone 'vgg'"):
         build_tsn(4, backbone="vgg")
+
+
+def test_audio_takes_log_mel_patches_whatever_the_input_size():
+    model = build_tsn(5, backbone="audio_small", modality="audio", num_segments=3,
+                      input_size=224, partial_bn=False)
+    assert model.input_shape == (None, 3, 96, 64, 1)
+    assert model.get_layer("dropout").rate == 0.5
+    clips = np.random.default_rng(0).normal(size=(2, 3, 96, 64, 1)).astype("float32")
+    assert model(clips).shape == (2, 5)
+    eval_model = with_num_segments(model, 25)
+    assert eval_model.input_shape == (None, 25, 96, 64, 1)
+
+
+def test_audio_patch_shape_matches_the_audio_pipeline():
+    from tsn_tf.input import audio, audio_pipeline
+    from tsn_tf.modalities import get_modality
+    spec = get_modality("audio")
+    assert spec.item_shape == (audio_pipeline.PATCH_FRAMES, audio.MEL_BINS)
+    assert spec.channels == 1

@@ -31,7 +31,8 @@ def build_tsn(num_classes, *, backbone="bn_inception", modality="rgb", num_segme
         num_classes: number of action classes.
         backbone: a registry name (`tsn_tf.backbones.names()`) or a Keras model
             mapping (B, H, W, C·L) images to pooled features (B, D).
-        modality: ``rgb``, ``flow``, ``warped_flow`` or ``rgb_diff``.
+        modality: ``rgb``, ``flow``, ``warped_flow``, ``rgb_diff`` or ``audio``
+            (input (B, K, 96, 64, 1) log-mel patches; `input_size` unused).
         num_segments: K, fixed in the input shape.
         consensus: ``avg``, ``max``, ``topk``, ``weighted`` or ``attention``.
         topk: k of the ``topk`` consensus.
@@ -49,11 +50,12 @@ def build_tsn(num_classes, *, backbone="bn_inception", modality="rgb", num_segme
     if num_segments < 1:
         raise ValueError(f"num_segments (K) must be >= 1. Received: num_segments={num_segments}")
     spec = get_modality(modality)
-    if isinstance(backbone, str):
-        size = input_size or backbones.spec(backbone).input_size
-        backbone = _pretrained_backbone(backbone, (size, size, spec.channels), weights)
-    else:
-        size = input_size or backbone.input_shape[1]
+    named = isinstance(backbone, str)
+    size = input_size or (backbones.spec(backbone).input_size if named
+                          else backbone.input_shape[1])
+    image_shape = (*(spec.item_shape or (size, size)), spec.channels)
+    if named:
+        backbone = _pretrained_backbone(backbone, image_shape, weights)
     if cross_modality_from is not None:
         cross_modality_init(source_backbone(cross_modality_from), backbone)
     if partial_bn:
@@ -67,8 +69,7 @@ def build_tsn(num_classes, *, backbone="bn_inception", modality="rgb", num_segme
             bias_initializer="zeros"), name=CLASSIFIER),
         CONSENSUS: SegmentConsensus(consensus, k=topk, num_segments=num_segments, name=CONSENSUS),
     }
-    return _assemble(layers, num_segments, (size, size, spec.channels),
-                     name or f"tsn_{modality}_{backbone.name}")
+    return _assemble(layers, num_segments, image_shape, name or f"tsn_{modality}_{backbone.name}")
 
 
 def _pretrained_backbone(name, input_shape, weights):

@@ -8,7 +8,8 @@ weights expect BGR) normalized as `(x - spec.rgb_mean) / spec.rgb_std` on
 0..255 values, flow as `(x - spec.flow_mean) / spec.flow_std`. Any channel
 count C works with `weights=None` or a local weights file; ImageNet weights
 need C == 3 (build the RGB backbone and use cross-modality init for flow
-and RGB difference).
+and RGB difference). "audio_small" is meant for the audio stream's
+normalized log-mel patches (B, 96, 64, 1); any backbone takes them.
 """
 import dataclasses
 import os
@@ -16,6 +17,7 @@ from typing import Callable
 
 import keras
 
+from tsn_tf.backbones.audio import build_audio_small
 from tsn_tf.backbones.bn_inception import build_bn_inception
 from tsn_tf.backbones.keras_apps import APPS, build_keras_app
 from tsn_tf.backbones.specs import SPECS, BackboneSpec
@@ -48,6 +50,7 @@ _REGISTRY = {
     **{name: _Entry(_keras_app(name), True) for name in APPS},
     "tiny": _Entry(_without_imagenet(build_tiny), False),
     "small": _Entry(_without_imagenet(build_small), False),
+    "audio_small": _Entry(_without_imagenet(build_audio_small), False),
 }
 
 

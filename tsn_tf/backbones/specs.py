@@ -76,4 +76,11 @@ SPECS = {
         name="small", input_size=64, min_input_size=32,
         rgb_mean=(127.5, 127.5, 127.5), rgb_std=(127.5, 127.5, 127.5),
         flow_mean=128.0, flow_std=127.5, feature_dim=128),
+    # Audio backbone: its inputs are log-mel patches the audio pipeline
+    # normalizes itself (input/audio.py LOG_MEL_MEAN/STD), so the image
+    # entries are identities; input_size is the patch length in frames.
+    "audio_small": BackboneSpec(
+        name="audio_small", input_size=96, min_input_size=16,
+        rgb_mean=(0.0, 0.0, 0.0), rgb_std=(1.0, 1.0, 1.0),
+        flow_mean=0.0, flow_std=1.0, feature_dim=128),
 }
