@@ -215,7 +215,10 @@ def make_dataset(file_pattern: Union[str, Sequence[str]], *, modality: str,
 
     Args:
       file_pattern: glob (any TF filesystem) or list of globs of TFRecord shards.
-      modality: "rgb", "flow", "warped_flow" or "rgb_diff".
+      modality: "rgb", "flow", "warped_flow", "rgb_diff", or "audio": log-mel
+        patches by `audio_pipeline.make_audio_dataset` (scalar mean/std on
+        log-mel values; output_size, snippet_length and eval_crops do not
+        apply: one view).
       num_segments: K (paper: 3 training, 25 evaluation); ignored when untrimmed.
       training: random sampling, multi-scale crop and flip, shuffling;
         otherwise segment centres and `eval_crops` fixed views.
@@ -246,6 +249,13 @@ def make_dataset(file_pattern: Union[str, Sequence[str]], *, modality: str,
     Returns:
       A `tf.data.Dataset` (see the module doc for the element structure).
     """
+    if modality == "audio":
+        return _audio_dataset(file_pattern, num_segments=num_segments, training=training,
+                              batch_size=batch_size, mean=mean, std=std,
+                              untrimmed_fps=untrimmed_fps, num_classes=num_classes,
+                              multi_label=multi_label, shuffle_buffer=shuffle_buffer, cache=cache,
+                              seed=seed, deterministic=deterministic, skip_corrupt=skip_corrupt,
+                              drop_remainder=drop_remainder, repeat=repeat)
     stream = modalities.get_stream(modality)
     if multi_label and num_classes is None:
         raise ValueError("multi_label=True needs num_classes. Received: num_classes=None")
@@ -303,3 +313,12 @@ def make_dataset(file_pattern: Union[str, Sequence[str]], *, modality: str,
     options = tf.data.Options()
     options.deterministic = deterministic
     return clips.prefetch(AUTOTUNE).with_options(options)
+
+
+def _audio_dataset(file_pattern, *, untrimmed_fps, **kwargs):
+    from tsn_tf.input import audio_pipeline  # it imports this module's readers
+
+    if untrimmed_fps is not None:
+        raise ValueError("The audio stream has no untrimmed mode. Received: "
+                         f"untrimmed_fps={untrimmed_fps}")
+    return audio_pipeline.make_audio_dataset(file_pattern, **kwargs)

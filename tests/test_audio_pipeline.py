@@ -200,3 +200,16 @@ def test_shards_without_audio_ingested_fail_naming_the_video(tmp_path):
                                                 batch_size=1)
     with pytest.raises(tf.errors.InvalidArgumentError, match="no_audio_key.*audio"):
         next(iter(dataset))
+
+
+def test_make_dataset_serves_the_audio_modality(tmp_path):
+    from tsn_tf.input import pipeline
+    shard = _write(tmp_path / "eval.tfrecord", [_record("a", 250, 1)])
+    common = dict(num_segments=3, training=False, batch_size=1, mean=0.5, std=2.0)
+    clips, labels, extras = next(iter(pipeline.make_dataset(shard, modality="audio",
+                                                            eval_crops=10, **common)))
+    direct = next(iter(audio_pipeline.make_audio_dataset(shard, **common)))[0]
+    assert clips.shape == (1, 1, 3, P, 64, 1)
+    np.testing.assert_array_equal(clips.numpy(), direct.numpy())
+    with pytest.raises(ValueError, match="no untrimmed mode"):
+        pipeline.make_dataset(shard, modality="audio", untrimmed_fps=1.0, **common)
