@@ -6,6 +6,11 @@
 scores are averaged over crops after the model's consensus over segments.
 Writes per-video scores (for tsn-fuse), metrics JSON, a confusion-matrix PNG
 and TensorBoard scalars / image under model_dir.
+
+Audio (one view, no crops): a video without an audio track gets all-zero
+scores in the score file (no evidence: neutral in tsn-fuse's weighted sum)
+and is left out of the stream's metrics, which count it as
+``videos_without_audio``.
 """
 import json
 import os
@@ -50,21 +55,31 @@ def score_videos(model, dataset, progress=True):
     Returns:
         media_ids (N,) str, scores (N, classes) float32, labels (N,) int.
     """
+    return score_stream(model, dataset, progress)[:3]
+
+
+def score_stream(model, dataset, progress=True):
+    """`score_videos` plus present (N,) bool: False for a video whose stream is missing
+    (``extras["audio_present"]`` False), whose scores are then all zero."""
     predict = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
-    ids, scores, labels = [], [], []
+    ids, scores, labels, present = [], [], [], []
     bar = keras.utils.Progbar(None, unit_name="video", verbose=1 if progress else 0)
     for clips, batch_labels, extras in dataset:
         batch, crops = clips.shape[0], clips.shape[1]
         flat = tf.reshape(clips, (batch * crops, *clips.shape[2:]))
         crop_scores = tf.reshape(predict(flat), (batch, crops, -1))
-        scores.append(tf.reduce_mean(crop_scores, axis=1).numpy())
+        mask = extras["audio_present"].numpy() if "audio_present" in extras \
+            else np.ones([batch], bool)
+        scores.append(tf.reduce_mean(crop_scores, axis=1).numpy() * mask[:, None])
+        present.append(mask)
         labels.append(batch_labels.numpy())
         ids.extend(m.decode() for m in extras["media_id"].numpy())
         bar.add(batch)
     if not ids:
         raise ValueError("The evaluation shards hold no video.")
     bar.update(len(ids), finalize=True)
-    return np.array(ids), np.concatenate(scores), np.concatenate(labels)
+    return (np.array(ids), np.concatenate(scores), np.concatenate(labels),
+            np.concatenate(present))
 
 
 def main(argv):
@@ -83,13 +98,18 @@ def main(argv):
     with strategy.scope():
         model = restore_model(FLAGS.model_dir, FLAGS.eval_segments, FLAGS.checkpoint)
     # --- scores and reports
-    media_ids, scores, labels = score_videos(model, dataset)
-    results = summarize(scores, labels, config.num_classes)
-    results.update(modality=config.modality, segments=FLAGS.eval_segments,
-                   crops=int(FLAGS.eval_crops))
+    media_ids, scores, labels, present = score_stream(model, dataset)
+    if not present.any():
+        raise ValueError(f"No video of {FLAGS.eval_shards} has a {config.modality} stream.")
+    results = summarize(scores[present], labels[present], config.num_classes)
+    crops = 1 if config.modality == "audio" else int(FLAGS.eval_crops)
+    results.update(modality=config.modality, segments=FLAGS.eval_segments, crops=crops)
+    if not present.all():
+        results["videos_without_audio"] = int((~present).sum())
     reports.save_scores(os.path.join(output_dir, f"scores_{config.modality}.npz"), media_ids,
                         scores, labels, class_names)
-    reports.write_report(output_dir, results, scores.argmax(1), labels, class_names)
+    reports.write_report(output_dir, results, scores[present].argmax(1), labels[present],
+                         class_names)
     logging.info("Wrote %s", output_dir)
     print(json.dumps(results))
 

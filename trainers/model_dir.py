@@ -15,6 +15,7 @@ import os
 
 import tensorflow as tf
 
+from tsn_tf.input import audio
 from tsn_tf.model import build_tsn, with_num_segments
 
 RUN_CONFIG = "run_config.json"
@@ -37,6 +38,8 @@ class RunConfig:
     rgb_std: tuple = (1.0, 1.0, 1.0)
     flow_mean: float = 128.0
     flow_std: float = 1.0
+    audio_mean: float = audio.LOG_MEL_MEAN
+    audio_std: float = audio.LOG_MEL_STD
 
     def save(self, model_dir):
         tf.io.gfile.makedirs(model_dir)
@@ -55,9 +58,11 @@ class RunConfig:
                       for k, v in values.items() if k in known})
 
     def normalization(self):
-        """(mean, std) of this stream's inputs on the 0..255 scale."""
+        """(mean, std) of this stream's inputs on the 0..255 scale (audio: log-mel)."""
         if self.modality in ("flow", "warped_flow"):
             return self.flow_mean, self.flow_std
+        if self.modality == "audio":
+            return self.audio_mean, self.audio_std
         return self.rgb_mean, self.rgb_std
 
     def build_model(self, num_replicas=1):

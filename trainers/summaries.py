@@ -30,6 +30,8 @@ def flow_to_rgb(flow_x, flow_y):
 
 def clip_frames(clip, modality, mean, std):
     """One normalized clip (K, H, W, C·L) -> uint8 (K, H, W, 3) pictures of its segments."""
+    if modality == "audio":  # normalized log-mel (K, T, M, 1): +-3 std over 0..255
+        return np.clip((clip + 3.0) * (255 / 6.0), 0, 255).astype("uint8")
     channels = clip.shape[-1]
     mean = np.resize(np.asarray(mean, "float32"), channels)
     if modality == "rgb_diff":

@@ -66,8 +66,9 @@ flags.DEFINE_bool("progress", True, "Console progress bar.")
 
 FLAGS = flags.FLAGS
 STREAM_KEYS = {"rgb": schema.IMAGE_ENCODED, "rgb_diff": schema.IMAGE_ENCODED,
-               "flow": schema.FLOW_X_ENCODED, "warped_flow": schema.WARPED_FLOW_X_ENCODED}
-CLIP_NORM = {"rgb": 40.0, "rgb_diff": 40.0, "flow": 20.0, "warped_flow": 20.0}
+               "flow": schema.FLOW_X_ENCODED, "warped_flow": schema.WARPED_FLOW_X_ENCODED,
+               "audio": schema.AUDIO_PRESENT}
+CLIP_NORM = {"rgb": 40.0, "rgb_diff": 40.0, "flow": 20.0, "warped_flow": 20.0, "audio": 40.0}
 
 
 def validate_flags():
@@ -99,7 +100,9 @@ def check_stream(path, modality):
         raise app.UsageError(f"Shard {path} holds no video.")
     example = tf.train.SequenceExample.FromString(serialized.numpy())
     needed = STREAM_KEYS[modality]
-    if needed not in example.feature_lists.feature_list:
+    # audio: the context flag, since a video without a track has no frames
+    keys = example.context.feature if modality == "audio" else example.feature_lists.feature_list
+    if needed not in keys:
         raise app.UsageError(f"--modality={modality} reads '{needed}', which shard {path} does "
                              "not have: ingest with that modality or pick another --modality.")
 
@@ -120,8 +123,6 @@ def run_config(num_classes):
         input_size=FLAGS.input_size or spec.input_size, dropout=FLAGS.dropout,
         rgb_mean=spec.rgb_mean, rgb_std=spec.rgb_std, flow_mean=spec.flow_mean,
         flow_std=spec.flow_std)
-
-
 
 
 def main(argv):
@@ -170,6 +171,7 @@ def main(argv):
         logging.info("Resumed from %s at step %d.", state.manager.latest_checkpoint, state.step)
     # A resumed run continues on a fresh, still deterministic, data order.
     data_seed = FLAGS.seed * 1_000_003 + state.step * 1009
+    # (audio: videos without an audio track are skipped)
     def replica_dataset(pipeline_id, num_pipelines):
         return pipeline.make_dataset(
             FLAGS.train_shards, modality=config.modality, num_segments=config.num_segments,
