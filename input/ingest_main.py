@@ -84,6 +84,11 @@ def ingest_options():
         raise FlagError(f"--workers must be >= 0, got {FLAGS.workers}")
     if FLAGS.max_failures < 0:
         raise FlagError(f"--max_failures must be >= 0, got {FLAGS.max_failures}")
+    if "audio" in FLAGS.modalities:
+        try:
+            import av  # noqa: F401 -- the audio decoder (input/audio.py)
+        except ImportError:
+            raise FlagError("--modalities=...,audio needs PyAV: pip install av") from None
     size = None if FLAGS.short_side else _parse_frame_size(FLAGS.frame_size)
     from tsn_tf.input import encode  # imports TensorFlow: only once the flags look right
     try:

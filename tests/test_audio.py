@@ -156,3 +156,30 @@ def test_bad_record_audio_shape_is_named():
                                 audio_timestamps_us=[0, 1, 2], audio_mel_bins=64)
     with pytest.raises(ValueError, match="v: audio_log_mel must be"):
         schema.to_sequence_example(record)
+
+
+def test_tsn_ingest_stores_audio_and_marks_silent_videos(tmp_path, data_dir):
+    import shutil
+    import subprocess
+    import sys
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    shutil.copy(data_dir / "test.avi", videos / "talk.avi")
+    shutil.copy(data_dir / "part_0.mp4", videos / "mute.mp4")
+    (tmp_path / "train.csv").write_text("talk.avi,talk\nmute.mp4,mute\n")
+    output = tmp_path / "shards"
+    result = subprocess.run(
+            [sys.executable, "-m", "tsn_tf.input.ingest_main", f"--video_dir={videos}",
+             "--list_format=csv", f"--list_files={tmp_path / 'train.csv'}",
+             f"--output={output}", "--modalities=rgb,audio", "--frame_size=64x48",
+             "--max_frames=50", "--workers=0"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    records = {}
+    for path in output.glob("*.tfrecord"):
+        for serialized in tf.data.TFRecordDataset(str(path)):
+            record = schema.from_sequence_example(serialized.numpy())
+            records[record.media_id] = record
+    assert sorted(records) == ["mute", "talk"]
+    assert records["talk"].audio_present and len(records["talk"].rgb_jpegs) == 50
+    assert len(records["talk"].audio_log_mel) == audio.num_frames(32000)  # 2 s of video
+    assert records["mute"].audio_present is False and len(records["mute"].rgb_jpegs) == 32

@@ -341,3 +341,13 @@ def test_small_parameter_count_by_hand():
     batch_norms = 4 * (32 + 32 + 32 + 64 + 64 + 128 + 128)
     model = backbones.get_backbone("small", input_shape=(64, 64, 3))
     assert model.count_params() == sum(convs) + batch_norms == 297_696
+
+
+def test_audio_small_pools_a_log_mel_patch_to_128_features():
+    model = backbones.get_backbone("audio_small", input_shape=(96, 64, 1))
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert [conv.filters for conv in convs] == [16, 32, 64, 128]
+    assert model.get_layer("stage3_conv_relu").output.shape[1:3] == (12, 8)
+    assert model.count_params() < 150_000
+    features = model(np.random.default_rng(0).normal(size=(2, 96, 64, 1)).astype("float32"))
+    assert features.shape == (2, 128)
