@@ -31,7 +31,7 @@ ensure_venv() {
     }
   fi
   "$VENV/bin/python" -m pip install --quiet --upgrade pip
-  "$VENV/bin/python" -m pip install --quiet -c "$CONSTRAINTS" -e ".[cpu,beam,test]"
+  "$VENV/bin/python" -m pip install --quiet -c "$CONSTRAINTS" -e ".[cpu,beam,profile,test]"
   # Its `tensorflow` requirement would pull the GPU wheel next to tensorflow-cpu.
   "$VENV/bin/python" -m pip install --quiet --no-deps -c "$CONSTRAINTS" tensorflow-serving-api
   rm -f "$VENV"/.installed-*

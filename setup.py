@@ -32,6 +32,7 @@ setup(
         "numpy>=1.26,<2",
         "opencv-contrib-python-headless>=4.9,<4.12",
         "absl-py>=2.0",
+        "av>=12",  # PyAV: audio tracks (its wheels bundle FFmpeg)
     ],
     entry_points={"console_scripts": [
         "tsn-ingest = tsn_tf.input.ingest_main:run_main",
@@ -47,6 +48,7 @@ setup(
         "gpu": ["tensorflow[and-cuda]>=2.17,<2.18"],
         "beam": ["apache-beam>=2.60", "protobuf>=4.25,<5"],
         "test": ["pytest>=8"],
+        "profile": ["tensorboard-plugin-profile>=2.17,<2.18"],  # TensorBoard's profiler tab
         # Install with --no-deps: it requires `tensorflow`, which would pull the GPU wheel.
         "serving": ["tensorflow-serving-api>=2.17,<2.18"],
     },

@@ -210,7 +210,8 @@ def make_dataset(file_pattern: Union[str, Sequence[str]], *, modality: str,
                  num_classes: Optional[int] = None, multi_label: bool = False,
                  shuffle_buffer: int = 64, cache: bool = False, seed: Optional[int] = None,
                  deterministic: bool = False, skip_corrupt: bool = False,
-                 drop_remainder: Optional[bool] = None, repeat: bool = False) -> tf.data.Dataset:
+                 drop_remainder: Optional[bool] = None, repeat: bool = False,
+                 snippets_per_chunk: Optional[int] = None) -> tf.data.Dataset:
     """Batches of TSN clips from SequenceExample shards (see the module doc).
 
     Args:
@@ -246,6 +247,11 @@ def make_dataset(file_pattern: Union[str, Sequence[str]], *, modality: str,
       drop_remainder: drop a last partial batch; default `training`.
       repeat: repeat the videos endlessly (before shuffling and batching, so
         batches run across epochs: the paper's schedules count iterations).
+      snippets_per_chunk: untrimmed only: split each video into consecutive
+        elements of at most this many snippets, so decoded memory stays
+        bounded however long the video; ``extras`` then add ``chunk`` and
+        ``num_chunks`` (int32), and ``timestamps`` / ``num_snippets`` are
+        the chunk's. Chunks of one video arrive in order.
     Returns:
       A `tf.data.Dataset` (see the module doc for the element structure).
     """
@@ -285,24 +291,35 @@ def make_dataset(file_pattern: Union[str, Sequence[str]], *, modality: str,
             clip = _train_clip(features, clip_seed, num_segments=num_segments, **common)
             return clip, _labels(features, num_classes, multi_label)
     else:
-        def make(features):
+        def make(features, offsets=None):
             count = _frame_count(features, stream)
             if untrimmed_fps is None:
                 offsets = sampling.eval_offsets(count, num_segments,
                                                 length + stream.extra_frames)
-            else:
-                offsets = sampling.untrimmed_offsets(count, features["frame_rate"], untrimmed_fps)
+            elif offsets is None:
+                offsets = _untrimmed_offsets(features, count, untrimmed_fps)
             views = _eval_clip(features, offsets, count, eval_crops=eval_crops, **common)
             extras = {"media_id": features["media_id"]}
             if untrimmed_fps is not None:
-                check = _check(features["frame_rate"] > 0, "No image/frame_rate in video ",
-                               features["media_id"], " of shard ", features["shard"])
-                with tf.control_dependencies([check]):
-                    extras["timestamps"] = tf.cast(offsets, tf.float32) / features["frame_rate"]
+                extras["timestamps"] = tf.cast(offsets, tf.float32) / features["frame_rate"]
                 extras["num_snippets"] = tf.size(offsets)
             return views, _labels(features, num_classes, multi_label), extras
 
-    clips = examples.map(make, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+        def chunks(features):
+            offsets = _untrimmed_offsets(features, _frame_count(features, stream), untrimmed_fps)
+            num_chunks = (tf.size(offsets) + snippets_per_chunk - 1) // snippets_per_chunk
+
+            def chunk(index):
+                index = tf.cast(index, tf.int32)
+                part = offsets[index * snippets_per_chunk:(index + 1) * snippets_per_chunk]
+                views, labels, extras = make(features, part)
+                return views, labels, dict(extras, chunk=index, num_chunks=num_chunks)
+            return tf.data.Dataset.range(tf.cast(num_chunks, tf.int64)).map(chunk)
+
+    if not training and untrimmed_fps is not None and snippets_per_chunk:
+        clips = examples.flat_map(chunks)
+    else:
+        clips = examples.map(make, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
     if skip_corrupt:
         clips = clips.ignore_errors(log_warning=True)
     drop = training if drop_remainder is None else drop_remainder
@@ -313,6 +330,14 @@ def make_dataset(file_pattern: Union[str, Sequence[str]], *, modality: str,
     options = tf.data.Options()
     options.deterministic = deterministic
     return clips.prefetch(AUTOTUNE).with_options(options)
+
+
+def _untrimmed_offsets(features, count, snippets_per_second):
+    """Snippet start frames at `snippets_per_second`; fails naming a video without a frame rate."""
+    check = _check(features["frame_rate"] > 0, "No image/frame_rate in video ",
+                   features["media_id"], " of shard ", features["shard"])
+    with tf.control_dependencies([check]):
+        return sampling.untrimmed_offsets(count, features["frame_rate"], snippets_per_second)
 
 
 def _audio_dataset(file_pattern, *, untrimmed_fps, **kwargs):
