@@ -112,3 +112,24 @@ def test_memory_stays_flat_as_the_video_grows(tmp_path):
     # well over 100 MB when everything is decoded at once.
     assert peaks[480, "none"] - peaks[60, "none"] > 100, peaks
     assert peaks[480, "16"] - peaks[60, "16"] < 40, peaks
+
+
+@pytest.mark.slow
+def test_tsn_eval_untrimmed_prints_the_aggregation_table(tiny_shards, tmp_path):
+    model_dir = tmp_path / "run"
+    subprocess.run([sys.executable, "-m", "tsn_tf.trainers.train", f"--train_shards={tiny_shards}",
+                    f"--model_dir={model_dir}", "--backbone=tiny", "--input_size=32",
+                    "--num_segments=2", "--batch_size=4", "--train_steps=3", "--noprogress"],
+                   check=True, capture_output=True, timeout=300)
+    shard = write_untrimmed_shard(tmp_path / "u.tfrecord", lengths=[9, 22, 14])
+    out = subprocess.run([sys.executable, "-m", "tsn_tf.trainers.evaluate", "--untrimmed",
+                          f"--model_dir={model_dir}", f"--eval_shards={shard}", "--eval_crops=1",
+                          "--snippets_per_chunk=4"], check=True, capture_output=True, text=True,
+                         timeout=300)
+    table = json.loads(out.stdout.strip().splitlines()[-1])
+    assert set(table) == set(untrimmed.AGGREGATIONS)
+    for row in table.values():
+        assert 0 <= row["mAP"] <= 100
+        assert any(row["top1"] == pytest.approx(100 * hits / 3) for hits in range(4))
+    saved = json.loads((model_dir / "eval" / "metrics_untrimmed.json").read_text())
+    assert saved == table

@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from tsn_tf.input import pipeline
-from tsn_tf.trainers import flags_common, reports
+from tsn_tf.trainers import flags_common, reports, untrimmed
 from tsn_tf.trainers.reports import summarize
 from tsn_tf.trainers.model_dir import RunConfig, read_label_map, restore_model
 
@@ -32,6 +32,12 @@ flags.DEFINE_enum("eval_crops", "10", ["1", "3", "10"], "Views per segment: cent
 flags.DEFINE_integer("eval_batch_size", 1, "Videos per evaluation batch.")
 flags.DEFINE_string("checkpoint", None, "A checkpoint path (default: the latest in model_dir).")
 flags.DEFINE_string("output_dir", None, "Where scores and reports go (default: model_dir/eval).")
+flags.DEFINE_bool("untrimmed", False, "Untrimmed videos (ActivityNet / THUMOS14 shards): score "
+                  "snippets at --snippet_rate, compare average, top-k and M-TWI aggregation "
+                  "by mAP over classes and hit@1.")
+flags.DEFINE_float("snippet_rate", 1.0, "--untrimmed: snippets per second.")
+flags.DEFINE_integer("snippets_per_chunk", 32, "--untrimmed: snippets decoded at once (bounds "
+                     "memory for long videos).")
 
 FLAGS = flags.FLAGS
 
@@ -82,6 +88,24 @@ def score_stream(model, dataset, progress=True):
             np.concatenate(present))
 
 
+def evaluate_untrimmed(strategy, config, output_dir):
+    """Aggregation table (average, top-k, M-TWI) of untrimmed videos, written as JSON."""
+    mean, std = config.normalization()
+    dataset = pipeline.make_dataset(
+        FLAGS.eval_shards, modality=config.modality, num_segments=1, training=False,
+        batch_size=1, mean=mean, std=std, output_size=config.input_size,
+        eval_crops=int(FLAGS.eval_crops), untrimmed_fps=FLAGS.snippet_rate,
+        num_classes=config.num_classes, multi_label=True,
+        snippets_per_chunk=FLAGS.snippets_per_chunk)
+    with strategy.scope():
+        model = restore_model(FLAGS.model_dir, 1, FLAGS.checkpoint)
+    table, _, _ = untrimmed.evaluate_videos(untrimmed.video_snippet_scores(model, dataset),
+                                            FLAGS.snippet_rate)
+    with tf.io.gfile.GFile(os.path.join(output_dir, "metrics_untrimmed.json"), "w") as f:
+        json.dump(table, f, indent=2)
+    print(json.dumps(table))
+
+
 def main(argv):
     del argv
     if not FLAGS.model_dir or not FLAGS.eval_shards:
@@ -91,6 +115,8 @@ def main(argv):
     class_names = read_label_map(FLAGS.model_dir)
     output_dir = FLAGS.output_dir or os.path.join(FLAGS.model_dir, "eval")
     tf.io.gfile.makedirs(output_dir)
+    if FLAGS.untrimmed:
+        return evaluate_untrimmed(strategy, config, output_dir)
     # --- data
     dataset = eval_dataset(config, FLAGS.eval_shards, num_segments=FLAGS.eval_segments,
                            eval_crops=int(FLAGS.eval_crops), batch_size=FLAGS.eval_batch_size)
