@@ -10,6 +10,7 @@ message names the file; with `skip_corrupt=True` a warning naming the file
 and the bytes lost is logged and the good records read before the damage are
 kept.
 """
+import struct
 from typing import Callable, Sequence, Union
 
 import tensorflow as tf
@@ -34,6 +35,25 @@ def list_shards(file_pattern: Union[str, Sequence[str]]):
         paths.extend(matched)
     paths = sorted(set(paths))
     return paths, [tf.io.gfile.stat(path).length for path in paths]
+
+
+def first_record(path):
+    """The first serialized record of TFRecord file `path`, or None if it is empty.
+
+    Reads the framing (8-byte length, 4-byte CRC, data) with `tf.io.gfile`
+    only, so it runs before TensorFlow's runtime starts: a multi-worker
+    strategy must be created first.
+    """
+    with tf.io.gfile.GFile(path, "rb") as f:
+        header = f.read(12)
+        if len(header) < 12:
+            return None
+        length = struct.unpack("<Q", header[:8])[0]
+        data = f.read(length)
+    if len(data) != length:
+        raise ValueError(f"Shard {path} is truncated: its first record has {len(data)} of "
+                         f"{length} bytes.")
+    return data
 
 
 def _report(path, size, total, skip_corrupt: bool):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tsn_tf.input import crops, pipeline, sampling, schema
+from tsn_tf.input import crops, pipeline, records, sampling, schema
 
 RNG = np.random.default_rng(3)
 
@@ -224,3 +224,18 @@ def test_skip_corrupt_keeps_the_good_records(tmp_path):
                        skip_corrupt=True)
     ids = sorted(extras["media_id"].numpy()[0] for _, _, extras in dataset)
     assert ids == [b"b0", b"g0", b"g1"]  # b1 was cut off
+
+
+def test_first_record_reads_the_framing_without_tensorflow_runtime(tmp_path):
+    path = str(tmp_path / "two.tfrecord")
+    with tf.io.TFRecordWriter(path) as writer:
+        writer.write(b"first record")
+        writer.write(b"second")
+    assert records.first_record(path) == b"first record"
+    open(tmp_path / "empty.tfrecord", "wb").close()
+    assert records.first_record(str(tmp_path / "empty.tfrecord")) is None
+    with open(path, "rb") as f:
+        head = f.read(14)
+    (tmp_path / "cut.tfrecord").write_bytes(head)
+    with pytest.raises(ValueError, match="truncated"):
+        records.first_record(str(tmp_path / "cut.tfrecord"))

@@ -95,10 +95,10 @@ def validate_flags():
 
 def check_stream(path, modality):
     """Fails if the first record of shard `path` lacks the frames `modality` reads."""
-    serialized = next(iter(tf.data.TFRecordDataset(path).take(1)), None)
+    serialized = records.first_record(path)  # without starting TF: multi_worker comes later
     if serialized is None:
         raise app.UsageError(f"Shard {path} holds no video.")
-    example = tf.train.SequenceExample.FromString(serialized.numpy())
+    example = tf.train.SequenceExample.FromString(serialized)
     needed = STREAM_KEYS[modality]
     # audio: the context flag, since a video without a track has no frames
     keys = example.context.feature if modality == "audio" else example.feature_lists.feature_list
