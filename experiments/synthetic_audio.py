@@ -13,10 +13,9 @@ A report, not a test: numbers vary with seeds.
 import os
 
 from absl import app, flags
-import numpy as np
 
+from common import group_accuracy, ingest, print_table, train_and_score
 from tsn_tf.input import synthetic
-from tsn_tf.trainers.commands import run
 from tsn_tf.trainers.fuse import fuse_files
 from tsn_tf.trainers.reports import load_scores
 
@@ -30,28 +29,14 @@ FLAGS = flags.FLAGS
 BACKBONES = {"rgb": "small", "flow": "small", "audio": "audio_small"}
 
 
-def group_accuracy(scores, labels, class_names):
-    """Top-1 accuracy (percent) on the video classes, the audio pair, and all videos."""
-    predictions = scores.argmax(1)
-    row = {}
-    for group, members in (("video classes", synthetic.CLASSES),
-                           ("tone pair", synthetic.AUDIO_CLASSES)):
-        chosen = np.isin(labels, [class_names.index(name) for name in members])
-        row[group] = 100 * float(np.mean(predictions[chosen] == labels[chosen]))
-    row["all"] = 100 * float(np.mean(predictions == labels))
-    return row
+GROUPS = {"video classes": synthetic.CLASSES, "tone pair": synthetic.AUDIO_CLASSES}
 
 
-def train_and_score(shards, modality):
-    model_dir = os.path.join(FLAGS.workdir, "runs", modality)
-    run("trainers.train", f"--train_shards={shards}/train-*", f"--model_dir={model_dir}",
-        f"--backbone={BACKBONES[modality]}", f"--input_size={FLAGS.input_size}",
-        f"--modality={modality}", "--num_segments=3", "--batch_size=16",
-        f"--train_steps={FLAGS.train_steps}", "--learning_rate=0.05", "--lr_schedule=cosine",
-        "--nopartial_bn", "--dropout=0.5", "--save_every=100000", "--noprogress")
-    run("trainers.evaluate", f"--model_dir={model_dir}", f"--eval_shards={shards}/test-*",
-        "--eval_crops=1", "--eval_batch_size=8")
-    return os.path.join(model_dir, "eval", f"scores_{modality}.npz")
+def train_and_score_stream(shards, modality):
+    size = [f"--input_size={FLAGS.input_size}"] if modality != "audio" else []
+    return train_and_score(shards, os.path.join(FLAGS.workdir, "runs", modality), modality,
+                           f"--backbone={BACKBONES[modality]}", *size,
+                           f"--train_steps={FLAGS.train_steps}")
 
 
 def main(argv):
@@ -59,15 +44,12 @@ def main(argv):
     videos, shards = os.path.join(FLAGS.workdir, "videos"), os.path.join(FLAGS.workdir, "shards")
     lists = synthetic.make_synthetic_dataset(videos, videos_per_class=FLAGS.videos_per_class,
                                              audio=True)
-    run("input.ingest_main", f"--video_dir={videos}", "--list_format=csv",
-        f"--list_files={lists['train']},{lists['test']}", f"--class_index={lists['classes']}",
-        f"--output={shards}", "--modalities=rgb,flow,audio", "--flow=dis", "--short_side=72",
-        "--num_shards=2")
-    files = {modality: train_and_score(shards, modality) for modality in BACKBONES}
+    ingest(videos, lists, shards, modalities="rgb,flow,audio")
+    files = {modality: train_and_score_stream(shards, modality) for modality in BACKBONES}
     rows = {}
     for modality in BACKBONES:
         _, scores, labels, class_names = load_scores(files[modality])
-        rows[modality] = group_accuracy(scores, labels, class_names)
+        rows[modality] = group_accuracy(scores, labels, class_names, GROUPS)
     weight = FLAGS.audio_weight
     for name, streams, weights in (
             ("rgb + flow (1:1.5)", ("rgb", "flow"), (1.0, 1.5)),
@@ -75,11 +57,8 @@ def main(argv):
             (f"rgb + flow + audio (1:1.5:{weight:g})", ("rgb", "flow", "audio"),
              (1.0, 1.5, weight))):
         _, fused, labels, class_names = fuse_files([files[s] for s in streams], list(weights))
-        rows[name] = group_accuracy(fused, labels, class_names)
-    header = ["run", "video classes", "tone pair", "all"]
-    print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
-    for name, row in rows.items():
-        print(f"| {name} | " + " | ".join(f"{row[key]:.0f}" for key in header[1:]) + " |")
+        rows[name] = group_accuracy(fused, labels, class_names, GROUPS)
+    print_table(rows, [*GROUPS, "all"])
 
 
 if __name__ == "__main__":

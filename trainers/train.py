@@ -178,7 +178,7 @@ def main(argv):
             training=True, batch_size=micro_batch, mean=mean, std=std,
             output_size=config.input_size, num_classes=config.num_classes,
             shuffle_buffer=FLAGS.shuffle_buffer, cache=FLAGS.cache,
-            seed=data_seed + pipeline_id).repeat()
+            seed=data_seed + pipeline_id, repeat=True)
 
     batches = train_loop.distributed_dataset(strategy, replica_dataset, FLAGS.accumulation)
 
