@@ -121,3 +121,30 @@ def test_short_training_beats_chance_on_held_out_videos_and_fuses(tiny_shards, t
                             f"--scores={','.join(score_files)}"], capture_output=True, text=True,
                            timeout=120, check=True)
     assert json.loads(fused.stdout.strip().splitlines()[-1])["top1"] > 66.0
+
+
+def _event_tags(model_dir):
+    tags = set()
+    for path in tf.io.gfile.glob(os.path.join(model_dir, "train", "events.*")):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            tags.update(value.tag for value in event.summary.value)
+    return tags
+
+
+@pytest.mark.slow
+def test_tensorboard_scalars_clip_images_and_profile_trace(tiny_shards, tmp_path):
+    _train(tiny_shards, tmp_path, "--modality=flow", "--train_steps=4", "--log_every=1",
+           "--profile_steps=1,2")
+    assert {"loss", "accuracy", "learning_rate", "grad_norm", "clips_per_second",
+            "input_wait_fraction", "input/clip_0"} <= _event_tags(tmp_path)
+    traces = tf.io.gfile.glob(str(tmp_path / "train" / "plugins" / "profile" / "*" / "*.xplane.pb"))
+    assert traces and os.path.getsize(traces[0]) > 1000
+
+
+@pytest.mark.slow
+def test_bfloat16_xla_and_accumulation_train(tiny_shards, tmp_path):
+    result = _train(tiny_shards, tmp_path, "--train_steps=2", "--accumulation=2",
+                    "--mixed_precision=mixed_bfloat16", "--xla", "--save_every=2")
+    assert json.loads(result.stdout.strip().splitlines()[-1])["step"] == 2
+    losses = _logged(tmp_path, "loss")
+    assert losses and all(np.isfinite(v) for v in losses.values())

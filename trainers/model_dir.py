@@ -65,12 +65,13 @@ class RunConfig:
             return self.audio_mean, self.audio_std
         return self.rgb_mean, self.rgb_std
 
-    def build_model(self, num_replicas=1):
-        """The training model (K = num_segments), freshly initialized."""
+    def build_model(self, num_replicas=1, **init):
+        """The training model (K = num_segments); `init` goes to `build_tsn`
+        (weights, cross_modality_from, partial_bn)."""
         return build_tsn(self.num_classes, backbone=self.backbone, modality=self.modality,
                          num_segments=self.num_segments, consensus=self.consensus,
                          topk=self.topk, dropout=self.dropout, input_size=self.input_size,
-                         num_replicas=num_replicas)
+                         num_replicas=num_replicas, **init)
 
 
 def write_label_map(model_dir, class_names):

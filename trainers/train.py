@@ -16,7 +16,6 @@ import tensorflow as tf
 from tsn_tf import backbones
 from tsn_tf.consensus import MODES
 from tsn_tf.modalities import MODALITIES
-from tsn_tf.model import build_tsn
 from tsn_tf.schedules import SCHEDULES, TSNSchedule
 from tsn_tf.input import pipeline, records, schema
 from tsn_tf.trainers import flags_common, summaries, train_loop
@@ -156,11 +155,8 @@ def main(argv):
     # --- model
     def build_model():
         source = restore_model(FLAGS.cross_modality_from) if FLAGS.cross_modality_from else None
-        return build_tsn(config.num_classes, backbone=config.backbone, modality=config.modality,
-                         num_segments=config.num_segments, consensus=config.consensus,
-                         topk=config.topk, dropout=config.dropout, input_size=config.input_size,
-                         weights=FLAGS.weights, cross_modality_from=source,
-                         partial_bn=FLAGS.partial_bn, num_replicas=replicas)
+        return config.build_model(replicas, weights=FLAGS.weights, cross_modality_from=source,
+                                  partial_bn=FLAGS.partial_bn)
 
     schedule = TSNSchedule(FLAGS.learning_rate, FLAGS.lr_schedule,
                            boundaries=[int(s) for s in FLAGS.lr_steps], decay=FLAGS.lr_decay,
@@ -171,7 +167,7 @@ def main(argv):
         logging.info("Resumed from %s at step %d.", state.manager.latest_checkpoint, state.step)
     # A resumed run continues on a fresh, still deterministic, data order.
     data_seed = FLAGS.seed * 1_000_003 + state.step * 1009
-    # (audio: videos without an audio track are skipped)
+
     def replica_dataset(pipeline_id, num_pipelines):
         return pipeline.make_dataset(
             FLAGS.train_shards, modality=config.modality, num_segments=config.num_segments,

@@ -94,8 +94,8 @@ def make_train_step(strategy, state, *, modality, clip_norm, weight_decay, effec
 def distributed_dataset(strategy, make_replica_dataset, accumulation):
     """Per-replica datasets batched again into `accumulation` micro-batches.
 
-    `make_replica_dataset(pipeline_id, num_pipelines, seed_offset)` returns the
-    replica's `(clips, labels)` dataset with the per-replica micro-batch size.
+    `make_replica_dataset(pipeline_id, num_pipelines)` returns the replica's
+    endless `(clips, labels)` dataset with the per-replica micro-batch size.
     """
     def dataset_fn(context):
         dataset = make_replica_dataset(context.input_pipeline_id, context.num_input_pipelines)
