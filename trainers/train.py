@@ -168,9 +168,14 @@ def main(argv):
     # A resumed run continues on a fresh, still deterministic, data order.
     data_seed = FLAGS.seed * 1_000_003 + state.step * 1009
 
+    shard_paths, _ = records.list_shards(FLAGS.train_shards)
+
     def replica_dataset(pipeline_id, num_pipelines):
+        # Each input pipeline (worker) reads its own shards when there are enough.
+        own = shard_paths[pipeline_id::num_pipelines] \
+            if len(shard_paths) >= num_pipelines else shard_paths
         return pipeline.make_dataset(
-            FLAGS.train_shards, modality=config.modality, num_segments=config.num_segments,
+            own, modality=config.modality, num_segments=config.num_segments,
             training=True, batch_size=micro_batch, mean=mean, std=std,
             output_size=config.input_size, num_classes=config.num_classes,
             shuffle_buffer=FLAGS.shuffle_buffer, cache=FLAGS.cache,
