@@ -6,7 +6,9 @@ A video is decoded with OpenCV and encoded exactly as ingestion stores it
 bytes as training did. Inputs are a dict of NumPy arrays keyed by the
 signature's input names (`preprocess.stream_names`): bytes arrays
 (object dtype) for JPEG streams, uint8 arrays for `predict_frames`, float32
-scalars for `frame_rate`.
+scalars for `frame_rate`. An audio model takes the video's log-mel frames
+float32 (T, 64) (`read_log_mel`: PyAV decode and `audio.log_mel`, as
+ingestion computes them) as ``log_mel``.
 
 REST uses TF Serving's columnar ("inputs") format, bytes as ``{"b64": ...}``:
 
@@ -24,6 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from tsn_tf.export import preprocess
+from tsn_tf.input import audio as audio_lib
 from tsn_tf.input import encode
 from tsn_tf.input import video as video_lib
 
@@ -46,6 +49,23 @@ def read_encoded_video(path, modalities: Sequence[str], *, flow_algorithm: str =
     with reader:
         streams = encoded_streams(reader, modalities, flow_algorithm=flow_algorithm)
     return streams, reader.frame_rate
+
+
+def read_log_mel(path, video_duration_s: float) -> Optional[np.ndarray]:
+    """Log-mel frames float32 (T, 64) of the file's audio track clipped to the video's
+    duration (seconds), by ingestion's code (`encode.audio_fields`); None without a
+    track (or one shorter than a 25 ms window)."""
+    fields = encode.audio_fields(path, video_duration_s)
+    return fields["audio_log_mel"] if fields["audio_present"] else None
+
+
+def audio_inputs(log_mel: np.ndarray) -> Dict[str, np.ndarray]:
+    """The `serving_default` inputs of an audio model."""
+    log_mel = np.asarray(log_mel, np.float32)
+    if log_mel.ndim != 2 or log_mel.shape[1] != audio_lib.MEL_BINS or not len(log_mel):
+        raise ValueError(f"log_mel must be float32 (T, {audio_lib.MEL_BINS}) with T >= 1. "
+                         f"Received shape {log_mel.shape}")
+    return {"log_mel": log_mel}
 
 
 def jpeg_inputs(streams: encode.EncodedStreams, modality: str) -> Dict[str, np.ndarray]:

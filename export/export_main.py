@@ -4,7 +4,8 @@
         [--version=3] [--checkpoint=runs/ucf101_rgb/ckpt/ckpt-3500] [--eval_crops=10]
 
 Writes <export_base>/<model_name>/<version>/ (see tsn_tf.export.saved_model)
-and prints its path; an existing version is never overwritten.
+and prints its path; an existing version is never overwritten. An audio run
+(--modality=audio) gets log-mel and waveform signatures (--eval_crops unused).
 """
 import os
 
@@ -24,7 +25,7 @@ flags.DEFINE_integer("version", None, "Version number (default: one more than th
 flags.DEFINE_string("checkpoint", None, "Checkpoint path (default: latest in <model_dir>/ckpt).")
 flags.DEFINE_integer("num_segments", 25, "K segments sampled per video at serving time.")
 flags.DEFINE_enum("eval_crops", "1", ["1", "3", "10"], "Views per segment: 1 centre crop, 3, "
-                  "or 10 (4 corners + centre and their mirrors).")
+                  "or 10 (4 corners + centre and their mirrors); audio has one view.")
 flags.DEFINE_integer("top_k", 5, "Class labels returned per video.")
 flags.DEFINE_bool("warmup", True, "Write assets.extra/tf_serving_warmup_requests.")
 flags.mark_flags_as_required(["model_dir", "export_base"])

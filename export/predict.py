@@ -4,6 +4,13 @@ The video is decoded and encoded by `client.read_encoded_video` (ingestion's
 code and settings), then each model's signature runs on its streams. Fusion
 adds the models' pre-softmax scores with weights (RGB 1, flow 1.5, warped
 flow 0.5 by default, DESIGN.md §5) and applies softmax.
+
+Audio models get the log-mel frames of the file's audio track, decoded and
+computed by ingestion's code (`client.read_log_mel`), with a default weight
+of 1 (RGB : flow : audio = 1 : 1.5 : 1, the weights of
+experiments/synthetic_audio.py). A video without an audio track skips its
+audio models with a note (no evidence, not silence: the same as the zero
+scores tsn-eval writes for such videos, neutral in the weighted sum).
 """
 import dataclasses
 import os
@@ -16,7 +23,9 @@ from tsn_tf import temporal_integration
 from tsn_tf.export import client
 from tsn_tf.export import saved_model
 
-DEFAULT_FUSION_WEIGHTS = {"rgb": 1.0, "rgb_diff": 1.0, "flow": 1.5, "warped_flow": 0.5}
+DEFAULT_FUSION_WEIGHTS = {"rgb": 1.0, "rgb_diff": 1.0, "flow": 1.5, "warped_flow": 0.5,
+                          "audio": 1.0}
+AUDIO = "audio"
 
 
 @dataclasses.dataclass
@@ -84,16 +93,47 @@ def softmax(scores):
     return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
-def predict_video(video_path: str, models: Sequence[ServedModel], *,
-                  weights: Optional[Sequence[float]] = None, flow_algorithm: str = "tvl1",
-                  max_frames: Optional[int] = None) -> np.ndarray:
-    """Video-level class probabilities (C,) of the weighted fusion of `models`."""
+@dataclasses.dataclass
+class VideoPrediction:
+    """The fused prediction of one video."""
+    probabilities: np.ndarray   # (C,) softmax of `scores`
+    scores: np.ndarray          # (C,) weighted sum of the used models' pre-softmax scores
+    notes: List[str]            # one per skipped model: which and why
+
+
+def score_video(video_path: str, models: Sequence[ServedModel], *,
+                weights: Optional[Sequence[float]] = None, flow_algorithm: str = "tvl1",
+                max_frames: Optional[int] = None) -> VideoPrediction:
+    """Weighted fusion of `models` on one video; audio models skipped without a track.
+
+    Raises:
+      ValueError: no model can score the video (only audio models, no track).
+    """
     _check_same_labels(models)
-    streams, _ = _encode(video_path, models, flow_algorithm, max_frames)
-    fused = sum(w * _call(m.signatures[saved_model.SERVING_DEFAULT],
-                          client.jpeg_inputs(streams, m.modality))["scores"]
-                for m, w in zip(models, fusion_weights(models, weights)))
-    return softmax(fused)
+    weights = fusion_weights(models, weights)
+    streams, frame_rate = _encode(video_path, models, flow_algorithm, max_frames)
+    log_mel = None
+    if any(m.modality == AUDIO for m in models):
+        log_mel = client.read_log_mel(video_path, streams.num_frames / frame_rate)
+    fused, notes = None, []
+    for model, weight in zip(models, weights):
+        if model.modality == AUDIO and log_mel is None:
+            notes.append(f"{video_path} has no audio track: audio model {model.path} skipped "
+                         "(no evidence, not silence)")
+            continue
+        inputs = client.audio_inputs(log_mel) if model.modality == AUDIO \
+            else client.jpeg_inputs(streams, model.modality)
+        scores = weight * _call(model.signatures[saved_model.SERVING_DEFAULT], inputs)["scores"]
+        fused = scores if fused is None else fused + scores
+    if fused is None:
+        raise ValueError(f"No model can score {video_path}: " + "; ".join(notes))
+    return VideoPrediction(softmax(fused), fused, notes)
+
+
+def predict_video(video_path: str, models: Sequence[ServedModel], **options) -> np.ndarray:
+    """Video-level class probabilities (C,) of the weighted fusion of `models`
+    (`score_video`'s keyword options)."""
+    return score_video(video_path, models, **options).probabilities
 
 
 def snippet_scores(video_path: str, models: Sequence[ServedModel], *,
@@ -101,6 +141,10 @@ def snippet_scores(video_path: str, models: Sequence[ServedModel], *,
                    max_frames: Optional[int] = None):
     """Fused pre-softmax scores of one snippet per second: ((S, C), timestamps (S,))."""
     _check_same_labels(models)
+    for model in models:
+        if model.modality == AUDIO:
+            raise ValueError(f"{model.path} is an audio model: audio has no untrimmed mode "
+                             "(snippet_scores); leave it out of --untrimmed")
     streams, frame_rate = _encode(video_path, models, flow_algorithm, max_frames)
     results = [_call(m.signatures[saved_model.SNIPPET_SCORES],
                      {**client.jpeg_inputs(streams, m.modality),

@@ -2,10 +2,13 @@
 
     tsn-predict --model=/models/tsn_rgb video.mp4
     tsn-predict --model=/models/tsn_rgb,/models/tsn_flow --flow_algorithm=tvl1 video.mp4
+    tsn-predict --model=/models/tsn_rgb,/models/tsn_flow,/models/tsn_audio video.mp4
     tsn-predict --model=/models/tsn_rgb --untrimmed --timeline=video_timeline.png video.mp4
 
 Prints the top-k labels with probabilities, one per line. Two or more models
-are fused on pre-softmax scores (default weights RGB 1 : flow 1.5). With
+are fused on pre-softmax scores (default weights RGB 1 : flow 1.5, audio 1).
+An audio model scores the log-mel frames of the video's audio track; a
+video without one skips it with a printed note. With
 --untrimmed, one snippet per second is scored, M-TWI gives the video's
 probabilities and a PNG timeline of the top classes is written.
 """
@@ -23,7 +26,7 @@ flags.DEFINE_list("model", None, "SavedModel folder(s) written by tsn-export: a 
 flags.DEFINE_string("video", None, "Video file (or give it as the positional argument).")
 flags.DEFINE_integer("top_k", 5, "Labels printed.")
 flags.DEFINE_list("fusion_weights", [], "Weights of the models' pre-softmax scores, in "
-                  "--model order (default: rgb 1, flow 1.5, warped_flow 0.5).")
+                  "--model order (default: rgb 1, flow 1.5, warped_flow 0.5, audio 1).")
 flags.DEFINE_enum("flow_algorithm", "tvl1", ["tvl1", "dis", "farneback"], "Optical flow "
                   "for flow models; use the one the training shards were ingested with.")
 flags.DEFINE_integer("max_frames", None, "Decode at most this many frames.")
@@ -52,7 +55,10 @@ def main(argv):
         print(f"{video_path}: {len(timestamps)} snippets (1 per second), M-TWI; "
               f"timeline written to {path}")
     else:
-        probabilities = predict.predict_video(video_path, models, **options)
+        prediction = predict.score_video(video_path, models, **options)
+        probabilities = prediction.probabilities
+        for note in prediction.notes:
+            print(f"note: {note}")
         print(f"{video_path}:")
     for rank, (label, probability) in enumerate(
             predict.top_k(probabilities, labels, FLAGS.top_k), start=1):

@@ -24,6 +24,18 @@ Outputs of the first two: ``scores`` float32 (C,) pre-softmax, ``probabilities``
 (C,), ``top_k_indices`` int32 (k,), ``top_k_probabilities`` (k,),
 ``top_k_labels`` string (k,). Of ``snippet_scores``: ``scores`` (S, C) and
 ``timestamps`` (S,) seconds.
+
+Audio models (`AudioServing`, one view, no untrimmed mode) have instead:
+
+- ``serving_default``: ``log_mel`` float32 (T, 64), the log-mel frames of one
+  video at 100 per second as ingestion computes them (`input/audio.py`
+  `log_mel`): K (25) patches of 96 frames at the segment centres,
+  normalization by the run's audio_mean/audio_std, the K-segment model.
+- ``predict_waveform``: ``waveform`` float32 (N,), the mono 16 kHz track
+  in [-1, 1]; log-mel frames computed in the graph (tf.signal, equal to
+  `log_mel` within 1e-4), then as ``serving_default``.
+
+Both have the outputs of the first two signatures above.
 """
 import json
 import os
@@ -33,7 +45,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tsn_tf import modalities as tsn_modalities
 from tsn_tf import model as tsn_model
+from tsn_tf.export import audio_preprocess
 from tsn_tf.export import preprocess
 from tsn_tf.export import warmup
 from tsn_tf.trainers import model_dir as model_dir_lib
@@ -41,6 +55,7 @@ from tsn_tf.trainers import model_dir as model_dir_lib
 SERVING_DEFAULT = "serving_default"
 PREDICT_FRAMES = "predict_frames"
 SNIPPET_SCORES = "snippet_scores"
+PREDICT_WAVEFORM = "predict_waveform"
 EXPORT_INFO = "tsn_export.json"
 ASSETS_EXTRA = "assets.extra"
 SNIPPETS_PER_SECOND = 1.0
@@ -140,9 +155,43 @@ class TSNServing:
         functions = {SERVING_DEFAULT: serve_jpegs.get_concrete_function(),
                      PREDICT_FRAMES: serve_frames.get_concrete_function(),
                      SNIPPET_SCORES: serve_snippets.get_concrete_function()}
+        return self._tracked(functions)
+
+    def _tracked(self, functions):
+        """`functions`, after putting the variables they read on `root`."""
         used = {id(v): v for f in functions.values() for v in f.variables}
         self.root.model_variables = list(used.values())
         return functions
+
+
+class AudioServing(TSNServing):
+    """The serving functions of an audio stream (`settings`: `audio_preprocess.AudioSettings`)."""
+
+    def predict_log_mel(self, log_mel):
+        log_mel = audio_preprocess.check_log_mel(log_mel, self.settings.mel_bins)
+        return self._video_outputs(audio_preprocess.eval_clip(log_mel, self.settings))
+
+    def predict_waveform(self, waveform):
+        waveform = audio_preprocess.check_waveform(waveform)
+        log_mel = audio_preprocess.tf_log_mel(waveform)
+        return self._video_outputs(audio_preprocess.eval_clip(log_mel, self.settings))
+
+    def signatures(self):
+        """Concrete functions keyed by signature name."""
+        log_mel_spec = tf.TensorSpec([None, self.settings.mel_bins], tf.float32,
+                                     name=audio_preprocess.LOG_MEL)
+        waveform_spec = tf.TensorSpec([None], tf.float32, name=audio_preprocess.WAVEFORM)
+
+        @tf.function(input_signature=[log_mel_spec])
+        def serve_log_mel(log_mel):
+            return self.predict_log_mel(log_mel)
+
+        @tf.function(input_signature=[waveform_spec])
+        def serve_waveform(waveform):
+            return self.predict_waveform(waveform)
+
+        return self._tracked({SERVING_DEFAULT: serve_log_mel.get_concrete_function(),
+                              PREDICT_WAVEFORM: serve_waveform.get_concrete_function()})
 
 
 def next_version(model_base: str) -> int:
@@ -167,7 +216,7 @@ def export_saved_model(model_dir: str, export_base: str, model_name: str, *,
         An existing version is never overwritten (FileExistsError).
       checkpoint: a checkpoint path; default the latest in model_dir/ckpt.
       num_segments: K at test time (paper: 25).
-      eval_crops: views per segment: 1 (centre), 3 or 10.
+      eval_crops: views per segment: 1 (centre), 3 or 10 (audio: always 1).
       top_k: labels returned per video.
       warmup_requests: write assets.extra/tf_serving_warmup_requests.
     Returns:
@@ -186,11 +235,7 @@ def export_saved_model(model_dir: str, export_base: str, model_name: str, *,
     if len(labels) != config.num_classes:
         raise ValueError(f"{os.path.join(model_dir, model_dir_lib.LABEL_MAP)} has {len(labels)} "
                          f"names but the run has num_classes={config.num_classes}")
-    mean, std = config.normalization()
-    settings = preprocess.ViewSettings(
-            modality=config.modality, input_size=config.input_size,
-            mean=tuple(np.ravel(mean).tolist()), std=tuple(np.ravel(std).tolist()),
-            num_segments=num_segments, eval_crops=eval_crops)
+    settings = _settings(config, num_segments, eval_crops)
     if checkpoint and not tf.io.gfile.exists(checkpoint + ".index"):
         raise FileNotFoundError(f"Checkpoint {checkpoint!r} not found (expected "
                                 f"{checkpoint}.index, e.g. {model_dir}/ckpt/ckpt-1000)")
@@ -201,8 +246,8 @@ def export_saved_model(model_dir: str, export_base: str, model_name: str, *,
     staging = os.path.join(model_base, f".staging-{version}-{uuid.uuid4().hex[:8]}")
     tf.io.gfile.makedirs(staging)
     try:
-        module = TSNServing(model, settings, os.path.join(model_dir, model_dir_lib.LABEL_MAP),
-                            top_k)
+        serving = AudioServing if config.modality == audio_preprocess.MODALITY else TSNServing
+        module = serving(model, settings, os.path.join(model_dir, model_dir_lib.LABEL_MAP), top_k)
         signatures = module.signatures()  # traces, then tracks the variables on module.root
         tf.saved_model.save(module.root, staging, signatures=signatures)
         info = {"model_name": model_name, "version": version, "top_k": module.top_k,
@@ -213,6 +258,20 @@ def export_saved_model(model_dir: str, export_base: str, model_name: str, *,
         if tf.io.gfile.exists(staging):
             tf.io.gfile.rmtree(staging)
     return target
+
+
+def _settings(config, num_segments, eval_crops):
+    """`ViewSettings` of a video stream, `AudioSettings` of the audio stream."""
+    mean, std = config.normalization()
+    if config.modality == audio_preprocess.MODALITY:
+        patch_frames, mel_bins = tsn_modalities.get_modality(config.modality).item_shape
+        return audio_preprocess.AudioSettings(mean=float(mean), std=float(std),
+                                              num_segments=num_segments,
+                                              patch_frames=patch_frames, mel_bins=mel_bins)
+    return preprocess.ViewSettings(
+            modality=config.modality, input_size=config.input_size,
+            mean=tuple(np.ravel(mean).tolist()), std=tuple(np.ravel(std).tolist()),
+            num_segments=num_segments, eval_crops=eval_crops)
 
 
 def _write_extra_assets(folder, info, model_name, modality, warmup_requests):

@@ -3,18 +3,22 @@
 TF Serving replays `assets.extra/tf_serving_warmup_requests` (PredictionLog
 records) when it loads a version, so the first user request does not pay for
 graph optimization. One record per signature, each a short synthetic video
-encoded with ingestion's code (340x256 frames, JPEG quality 90).
+encoded with ingestion's code (340x256 frames, JPEG quality 90); for audio
+models a 1.5 s tone as a waveform and as ingestion's log-mel frames.
 """
 import numpy as np
 import tensorflow as tf
 
 from tsn_tf.export import client
 from tsn_tf.export import preprocess
+from tsn_tf.input import audio
 from tsn_tf.input import encode
+from tsn_tf.input import synthetic_audio
 
 WARMUP_FILE = "tf_serving_warmup_requests"
 WARMUP_FRAMES = 6
 WARMUP_FRAME_RATE = 2.0
+WARMUP_AUDIO_S = 1.5
 
 
 def synthetic_frames_bgr(num_frames: int = WARMUP_FRAMES, size=encode.TSN_SIZE):
@@ -32,6 +36,8 @@ def synthetic_frames_bgr(num_frames: int = WARMUP_FRAMES, size=encode.TSN_SIZE):
 
 def warmup_requests(model_name: str, modality: str):
     """PredictRequests, one per signature, for a model of `modality`."""
+    if modality == "audio":
+        return audio_warmup_requests(model_name)
     frames_bgr = synthetic_frames_bgr()
     streams = client.encoded_streams(list(frames_bgr), [modality], flow_algorithm="farneback")
     jpegs = client.jpeg_inputs(streams, modality)
@@ -46,6 +52,16 @@ def warmup_requests(model_name: str, modality: str):
             client.predict_request(frames, model_name, signature_name="predict_frames"),
             client.predict_request({**jpegs, **rate}, model_name,
                                    signature_name="snippet_scores")]
+
+
+def audio_warmup_requests(model_name: str):
+    """serving_default (log_mel) and predict_waveform requests of a 440 Hz tone."""
+    waveform = synthetic_audio.tone(440.0, WARMUP_AUDIO_S, amplitude=0.3, noise_std=0.01,
+                                    rng=np.random.default_rng(0))
+    return [client.predict_request({"log_mel": audio.log_mel(waveform)}, model_name,
+                                   signature_name="serving_default"),
+            client.predict_request({"waveform": waveform.astype(np.float32)}, model_name,
+                                   signature_name="predict_waveform")]
 
 
 def write_warmup_file(path: str, model_name: str, modality: str):

@@ -24,12 +24,15 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 
 
-def make_run_dir(folder, modality, seed=0):
-    """A tiny-backbone run folder (K=2, 32 px) with a std-1 classifier; returns its path."""
+def make_run_dir(folder, modality, seed=0, backbone="tiny", kernel_std=0.5):
+    """A tiny-backbone run folder (K=2, 32 px) with a std-1 classifier; returns its path.
+
+    Backbone kernels are drawn with `kernel_std` (audio_small: 0.1).
+    """
     folder = pathlib.Path(folder)
-    spec = backbones.spec("tiny")
+    spec = backbones.spec(backbone)
     config = model_dir_lib.RunConfig(
-            num_classes=NUM_CLASSES, backbone="tiny", modality=modality, num_segments=2,
+            num_classes=NUM_CLASSES, backbone=backbone, modality=modality, num_segments=2,
             input_size=32, rgb_mean=spec.rgb_mean, rgb_std=spec.rgb_std,
             flow_mean=spec.flow_mean, flow_std=spec.flow_std)
     config.save(str(folder))
@@ -37,7 +40,7 @@ def make_run_dir(folder, modality, seed=0):
     keras_seed = np.random.default_rng(seed)
     model = config.build_model()
     for variable in model.trainable_variables:
-        variable.assign(keras_seed.normal(0, 0.5 if "kernel" in variable.path else 0.1,
+        variable.assign(keras_seed.normal(0, kernel_std if "kernel" in variable.path else 0.1,
                                           variable.shape).astype("float32"))
     classifier = model.get_layer("classifier").layer
     classifier.kernel.assign(keras_seed.normal(0, 1.0, classifier.kernel.shape).astype("float32"))
