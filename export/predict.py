@@ -19,12 +19,10 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
-from tsn_tf import temporal_integration
+from tsn_tf import metrics, temporal_integration
 from tsn_tf.export import client
 from tsn_tf.export import saved_model
 
-DEFAULT_FUSION_WEIGHTS = {"rgb": 1.0, "rgb_diff": 1.0, "flow": 1.5, "warped_flow": 0.5,
-                          "audio": 1.0}
 AUDIO = "audio"
 
 
@@ -61,7 +59,7 @@ def load_served_model(path: str) -> ServedModel:
 def fusion_weights(models: Sequence[ServedModel], weights: Optional[Sequence[float]] = None):
     """Per-model weights: given, or the modality defaults."""
     if weights is None or len(weights) == 0:
-        return [DEFAULT_FUSION_WEIGHTS[m.modality] for m in models]
+        return metrics.default_fusion_weights([m.modality for m in models])
     if len(weights) != len(models):
         raise ValueError(f"{len(weights)} fusion weights for {len(models)} models. "
                          f"Received: {list(weights)}")

@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from tsn_tf import metrics
 from tsn_tf.metrics import (DEFAULT_FUSION_WEIGHTS, average_precision, confusion_matrix, fuse_scores,
                             mean_average_precision, mean_class_accuracy, multi_hot, top_k_accuracy)
 
@@ -169,3 +170,11 @@ def test_bad_inputs_name_the_value():
         average_precision([0.1, 0.2], [False, False])
     with pytest.raises(ValueError, match=r"multi_hot.shape=\(3, 2\)"):
         mean_average_precision(np.zeros((3, 3)), np.zeros((3, 2)))
+
+
+def test_default_fusion_weights_by_modality():
+    assert metrics.default_fusion_weights(["rgb", "flow"]) == [1.0, 1.5]
+    assert metrics.default_fusion_weights(["rgb", "flow", "warped_flow"]) == [1.0, 1.0, 0.5]
+    assert metrics.default_fusion_weights(["rgb", "flow", "audio"]) == [1.0, 1.5, 1.0]
+    with pytest.raises(ValueError, match="depth"):
+        metrics.default_fusion_weights(["rgb", "depth"])

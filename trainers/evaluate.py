@@ -133,7 +133,7 @@ def main(argv):
     if not present.all():
         results["videos_without_audio"] = int((~present).sum())
     reports.save_scores(os.path.join(output_dir, f"scores_{config.modality}.npz"), media_ids,
-                        scores, labels, class_names)
+                        scores, labels, class_names, config.modality)
     reports.write_report(output_dir, results, scores[present].argmax(1), labels[present],
                          class_names)
     logging.info("Wrote %s", output_dir)

@@ -8,11 +8,11 @@ import json
 from absl import app, flags
 
 from tsn_tf import metrics
-from tsn_tf.trainers.reports import load_scores, summarize
+from tsn_tf.trainers.reports import load_modality, load_scores, summarize
 
 flags.DEFINE_list("scores", None, "Score files written by tsn-eval, one per stream.")
-flags.DEFINE_list("weights", None, "One weight per stream (default: 1,1.5 for two streams "
-                  "(RGB:flow), 1,1,0.5 for three (RGB:flow:warped flow)).")
+flags.DEFINE_list("weights", None, "One weight per stream (default by each file's modality: "
+                  "RGB 1, flow 1.5, audio 1; RGB:flow:warped flow 1:1:0.5).")
 
 FLAGS = flags.FLAGS
 
@@ -31,6 +31,9 @@ def fuse_files(paths, weights=None):
     for other_ids, scores, _, _ in streams:
         order = {media_id: index for index, media_id in enumerate(other_ids)}
         aligned.append(scores[[order[media_id] for media_id in ids]])
+    if weights is None:
+        modalities = [load_modality(path) for path in paths]
+        weights = metrics.default_fusion_weights(modalities) if all(modalities) else None
     return ids, metrics.fuse_scores(aligned, weights), labels, class_names
 
 

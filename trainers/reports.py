@@ -10,11 +10,11 @@ import tensorflow as tf
 from tsn_tf import metrics
 
 
-def save_scores(path, media_ids, scores, labels, class_names):
-    """Per-video pre-softmax scores, the input of tsn-fuse."""
+def save_scores(path, media_ids, scores, labels, class_names, modality=""):
+    """Per-video pre-softmax scores of one stream, the input of tsn-fuse."""
     buffer = io.BytesIO()
     np.savez(buffer, media_ids=np.asarray(media_ids), scores=scores, labels=labels,
-             class_names=np.asarray(class_names))
+             class_names=np.asarray(class_names), modality=np.asarray(modality))
     with tf.io.gfile.GFile(path, "wb") as f:
         f.write(buffer.getvalue())
 
@@ -34,6 +34,13 @@ def summarize(scores, labels, num_classes):
             "top1": 100 * metrics.top_k_accuracy(scores, labels, 1),
             "top5": 100 * metrics.top_k_accuracy(scores, labels, min(5, num_classes)),
             "mean_class_accuracy": 100 * metrics.mean_class_accuracy(scores, labels, num_classes)}
+
+
+def load_modality(path):
+    """The stream's modality recorded in a `save_scores` file ("" if none was)."""
+    with tf.io.gfile.GFile(path, "rb") as f:
+        data = np.load(io.BytesIO(f.read()))
+        return str(data["modality"]) if "modality" in data else ""
 
 
 def confusion_image(matrix, cell=12):

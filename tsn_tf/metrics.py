@@ -24,6 +24,19 @@ import numpy as np
 DEFAULT_FUSION_WEIGHTS = {2: (1.0, 1.5), 3: (1.0, 1.0, 0.5)}
 
 
+def default_fusion_weights(modalities):
+    """One weight per stream by modality: RGB 1 and flow 1.5, or RGB:flow:warped flow
+    1:1:0.5 when warped flow is fused too; RGB difference 1; audio 1."""
+    weights = {"rgb": 1.0, "rgb_diff": 1.0, "flow": 1.5, "warped_flow": 0.5, "audio": 1.0}
+    if "warped_flow" in modalities:
+        weights["flow"] = 1.0
+    unknown = [m for m in modalities if m not in weights]
+    if unknown:
+        raise ValueError(f"No default fusion weight for {unknown}: pass weights. "
+                         f"Received: modalities={list(modalities)}")
+    return [weights[m] for m in modalities]
+
+
 def top_k_accuracy(scores, labels, k=1):
     """Fraction of videos whose label is among their k highest scores.
 
