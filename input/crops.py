@@ -20,7 +20,6 @@ Evaluation views of ``crop_size`` squares:
 """
 import itertools
 
-import numpy as np
 import tensorflow as tf
 
 RGB_SCALES = (1.0, 0.875, 0.75, 0.66)
