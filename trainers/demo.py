@@ -6,6 +6,7 @@
 Each step runs the real command-line tool in its own process, exactly as a
 user would type it; the commands are printed before they run.
 """
+import json
 import os
 import subprocess
 import sys
@@ -27,6 +28,15 @@ flags.DEFINE_list("modalities", ["rgb", "flow"], "Streams to train, evaluate and
 FLAGS = flags.FLAGS
 
 
+def print_results(results):
+    """Held-out accuracy per stream and fused, as a Markdown table."""
+    print("\n| stream | videos | top-1 | top-5 | mean class accuracy |\n|---|---|---|---|---|")
+    for name, line in results.items():
+        values = json.loads(line)
+        print(f"| {name} | {values['videos']} | {values['top1']:.1f} | {values['top5']:.1f} | "
+              f"{values['mean_class_accuracy']:.1f} |")
+
+
 def main(argv):
     del argv
     workdir = FLAGS.workdir
@@ -39,7 +49,7 @@ def main(argv):
         f"--list_files={lists['train']},{lists['test']}", f"--class_index={lists['classes']}",
         f"--output={shards}", "--flow=dis", "--short_side=72", "--num_shards=2")
     # --- 3-4. train, evaluate and export each stream
-    score_files, exports = [], []
+    score_files, exports, results = [], [], {}
     for modality in FLAGS.modalities:
         model_dir = os.path.join(workdir, "runs", modality)
         run("trainers.train", f"--train_shards={shards}/train-*", f"--model_dir={model_dir}",
@@ -47,14 +57,17 @@ def main(argv):
             f"--modality={modality}", "--num_segments=3", "--batch_size=16",
             f"--train_steps={FLAGS.train_steps}", "--learning_rate=0.05", "--lr_schedule=cosine",
             "--nopartial_bn", "--dropout=0.5", "--save_every=1000", "--noprogress")
-        run("trainers.evaluate", f"--model_dir={model_dir}", f"--eval_shards={shards}/test-*",
-            f"--eval_crops={FLAGS.eval_crops}", "--eval_batch_size=4")
+        results[modality] = run("trainers.evaluate", f"--model_dir={model_dir}",
+                                f"--eval_shards={shards}/test-*",
+                                f"--eval_crops={FLAGS.eval_crops}", "--eval_batch_size=4")
         score_files.append(os.path.join(model_dir, "eval", f"scores_{modality}.npz"))
         exports.append(os.path.join(workdir, "exports", modality))
         run("export.export_main", f"--model_dir={model_dir}",
             f"--export_base={os.path.join(workdir, 'exports')}", f"--model_name={modality}")
     if len(score_files) == 2:
-        run("trainers.fuse", f"--scores={','.join(score_files)}")
+        results[" + ".join(FLAGS.modalities)] = run("trainers.fuse",
+                                                    f"--scores={','.join(score_files)}")
+    print_results(results)
     # --- 5. predict a held-out video with the exported model(s)
     with open(lists["test"]) as f:
         video, label = f.readline().strip().rsplit(",", 1)
