@@ -241,7 +241,8 @@ def make_dataset(file_pattern: Union[str, Sequence[str]], *, modality: str,
       cache: cache parsed records in memory after the first pass.
       seed: seed of shuffling and augmentation; with `deterministic=True`
         two iterations over the same files give the same batches.
-      deterministic: keep the order of parallel stages fixed.
+      deterministic: keep the order of parallel stages fixed (always so in
+        evaluation, where videos come out in shard order).
       skip_corrupt: skip bad files and records with a logged warning instead
         of failing with an error that names the file.
       drop_remainder: drop a last partial batch; default `training`.
@@ -255,6 +256,7 @@ def make_dataset(file_pattern: Union[str, Sequence[str]], *, modality: str,
     Returns:
       A `tf.data.Dataset` (see the module doc for the element structure).
     """
+    deterministic = deterministic or not training
     if modality == "audio":
         return _audio_dataset(file_pattern, num_segments=num_segments, training=training,
                               batch_size=batch_size, mean=mean, std=std,

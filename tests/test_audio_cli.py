@@ -79,7 +79,7 @@ def test_audio_stream_trains_evaluates_and_fuses_with_a_missing_track(tmp_path):
     reports.save_scores(rgb_path, order, other, labels[[list(ids).index(i) for i in order]],
                         names)
     fused = _run("fuse", f"--scores={rgb_path},{run / 'eval' / 'scores_audio.npz'}",
-                 "--weights=1,1")
+                 "--fusion_weights=1,1")
     assert fused["videos"] == 7
     from tsn_tf.trainers.fuse import fuse_files
     fused_ids, fused_scores, _, _ = fuse_files([str(rgb_path), str(run / "eval" /

@@ -169,7 +169,8 @@ def test_multi_hot_labels_and_label_range_check(tmp_path):
 def test_untrimmed_snippets_at_fixed_rate_with_timestamps(tmp_path):
     pattern = _write(tmp_path / "a.tfrecord", [_flat_video("v0", 25), _flat_video("v1", 12)])
     clips, labels, extras = next(iter(_dataset(pattern, modality="rgb", training=False,
-                                               untrimmed_fps=1.0, batch_size=2)))
+                                               untrimmed_fps=1.0, batch_size=2,
+                                               deterministic=True)))
     # 10 fps: snippets at frames 0, 10, 20 and 0, 10
     assert clips.shape == (2, 1, 3, 32, 32, 3)
     np.testing.assert_array_equal(extras["num_snippets"], [3, 2])

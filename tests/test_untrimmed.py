@@ -81,7 +81,7 @@ def test_aggregation_table_uses_each_method(tmp_path):
 
 
 MEMORY_SCRIPT = textwrap.dedent("""
-    import json, resource, sys
+    import json, sys
     sys.path.insert(0, {tests!r})
     from test_untrimmed import _dataset, _model
     from tsn_tf.trainers import untrimmed
@@ -89,8 +89,10 @@ MEMORY_SCRIPT = textwrap.dedent("""
     chunk = None if sys.argv[2] == "none" else int(sys.argv[2])
     dataset = _dataset(sys.argv[1], chunk, crops=10)
     count = sum(len(v[3]) for v in untrimmed.video_snippet_scores(model, dataset))
-    print(json.dumps({{"snippets": count,
-                      "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+    # VmHWM: this process's own peak (ru_maxrss would carry the forking parent's over exec).
+    peak_kb = next(int(line.split()[1]) for line in open("/proc/self/status")
+                   if line.startswith("VmHWM:"))
+    print(json.dumps({{"snippets": count, "max_rss_mb": peak_kb / 1024}}))
 """)
 
 

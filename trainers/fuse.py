@@ -1,7 +1,7 @@
 """tsn-fuse: weighted sum of several streams' pre-softmax video scores.
 
     tsn-fuse --scores=runs/rgb/eval/scores_rgb.npz,runs/flow/eval/scores_flow.npz \\
-        --weights=1,1.5
+        --fusion_weights=1,1.5
 """
 import json
 
@@ -11,7 +11,7 @@ from tsn_tf import metrics
 from tsn_tf.trainers.reports import load_modality, load_scores, summarize
 
 flags.DEFINE_list("scores", None, "Score files written by tsn-eval, one per stream.")
-flags.DEFINE_list("weights", None, "One weight per stream (default by each file's modality: "
+flags.DEFINE_list("fusion_weights", None, "One weight per stream (default by each file's modality: "
                   "RGB 1, flow 1.5, audio 1; RGB:flow:warped flow 1:1:0.5).")
 
 FLAGS = flags.FLAGS
@@ -41,7 +41,7 @@ def main(argv):
     del argv
     if not FLAGS.scores or len(FLAGS.scores) < 2:
         raise app.UsageError("--scores needs two or more score files.")
-    weights = [float(w) for w in FLAGS.weights] if FLAGS.weights else None
+    weights = [float(w) for w in FLAGS.fusion_weights] if FLAGS.fusion_weights else None
     _, scores, labels, class_names = fuse_files(FLAGS.scores, weights)
     print(json.dumps(summarize(scores, labels, len(class_names))))
 
