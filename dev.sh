@@ -43,7 +43,7 @@ shift || true
 case "$command" in
   demo)
     ensure_venv
-    exec "$VENV/bin/python" -m tsn_tf.demo "$@"
+    exec "$VENV/bin/python" -m tsn_tf.trainers.demo "$@"
     ;;
   test)
     ensure_venv
