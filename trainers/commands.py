@@ -1,4 +1,5 @@
 """Running the project's command-line tools as child processes (demo, experiments)."""
+import os
 import shlex
 import subprocess
 import sys
@@ -10,7 +11,10 @@ def run(module, *args):
     command = [sys.executable, "-m", f"tsn_tf.{module}", *args]
     print(f"\n$ {shlex.join(command[2:])}", flush=True)
     started = time.time()
-    result = subprocess.run(command, stdout=subprocess.PIPE, text=True)
+    quiet = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"))
+    # absl's --verbosity=-1: warnings and errors only (progress bars still show).
+    result = subprocess.run([*command, "--verbosity=-1"], stdout=subprocess.PIPE, text=True,
+                            env=quiet)
     if result.returncode:
         sys.exit(f"{module} failed with exit status {result.returncode}")
     lines = result.stdout.strip().splitlines()
