@@ -8,6 +8,7 @@ std 1 instead of the trained 0.001 so that class scores are of order 1 and a
 import json
 import os
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -76,6 +77,25 @@ def run_command(*command, timeout=300):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     return subprocess.run([str(c) for c in command], capture_output=True, text=True,
                           timeout=timeout, env=env, cwd=str(REPO))
+
+
+SAVED_MODEL_CLI = str(pathlib.Path(sys.executable).parent / "saved_model_cli")
+
+
+def saved_model_cli_scores(version_dir, input_name, array, folder):
+    """`saved_model_cli run` of serving_default on `array`: the printed `scores`.
+
+    It loads through the TF1 loader, as TF Serving does, so the Keras variables
+    must be found there (keras-team/keras#20095).
+    """
+    path = pathlib.Path(folder) / f"{input_name}.npy"
+    np.save(path, array)
+    run = run_command(SAVED_MODEL_CLI, "run", "--dir", version_dir, "--tag_set", "serve",
+                      "--signature_def", "serving_default", "--inputs", f"{input_name}={path}")
+    assert run.returncode == 0, run.stderr[-3000:]
+    printed = re.search(r"Result for output key scores:\n\[([^\]]*)\]", run.stdout)
+    assert printed, run.stdout
+    return np.array(printed.group(1).split(), np.float32)
 
 
 def run_python(code, *args, timeout=300):

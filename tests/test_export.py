@@ -4,19 +4,18 @@ import json
 import os
 import pathlib
 import re
-import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from export_helpers import (LABELS, call_in_fresh_process, ingest_clip, jpeg_arrays,
-                            make_run_dir, read_json, run_command, run_module, run_python)
+from export_helpers import (LABELS, SAVED_MODEL_CLI, call_in_fresh_process, ingest_clip,
+                            jpeg_arrays, make_run_dir, read_json, run_command, run_module,
+                            run_python, saved_model_cli_scores)
 from tsn_tf.export import client, preprocess, saved_model, warmup
 from tsn_tf.input import pipeline
 from tsn_tf.trainers import evaluate, model_dir as model_dir_lib
 
-SAVED_MODEL_CLI = str(pathlib.Path(sys.executable).parent / "saved_model_cli")
 DATA_DIR = pathlib.Path(__file__).parent / "data"
 
 
@@ -152,17 +151,8 @@ def test_saved_model_cli_show_and_run(exports, part_0, tmp_path):
                  "outputs['top_k_labels']", "dtype: DT_STRING"):
         assert text in show.stdout, text
 
-    # `saved_model_cli run` loads through the TF1 loader, as TF Serving does: the
-    # Keras variables must be found there (keras-team/keras#20095).
     frames = jpeg_arrays(part_0[1], "rgb")["frames"]
-    np.save(tmp_path / "frames.npy", frames)
-    run = run_command(SAVED_MODEL_CLI, "run", "--dir", version_dir, "--tag_set", "serve",
-                     "--signature_def", "serving_default",
-                     "--inputs", f"frames={tmp_path / 'frames.npy'}")
-    assert run.returncode == 0, run.stderr[-3000:]
-    printed = re.search(r"Result for output key scores:\n\[([^\]]*)\]", run.stdout)
-    assert printed, run.stdout
-    cli_scores = np.array(printed.group(1).split(), np.float32)
+    cli_scores = saved_model_cli_scores(version_dir, "frames", frames, tmp_path)
     expected = tf.saved_model.load(version_dir).signatures["serving_default"](
             frames=tf.constant(frames))["scores"].numpy()
     np.testing.assert_allclose(cli_scores, expected, rtol=1e-5, atol=1e-5)

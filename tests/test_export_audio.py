@@ -3,19 +3,17 @@ import json
 import os
 import pathlib
 import re
-import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from export_helpers import (LABELS, call_in_fresh_process, make_run_dir, run_command,
-                            run_module, run_python)
+from export_helpers import (LABELS, SAVED_MODEL_CLI, call_in_fresh_process, make_run_dir,
+                            run_command, run_module, run_python, saved_model_cli_scores)
 from tsn_tf.export import audio_preprocess, client, predict, saved_model, warmup
 from tsn_tf.input import audio, audio_pipeline, encode, schema
 from tsn_tf.trainers import evaluate, model_dir as model_dir_lib
 
-SAVED_MODEL_CLI = str(pathlib.Path(sys.executable).parent / "saved_model_cli")
 DATA_DIR = pathlib.Path(__file__).parent / "data"
 TEST_AVI = DATA_DIR / "test.avi"      # 6.56 s, mp3 stereo 44.1 kHz track
 PART_0 = DATA_DIR / "part_0.mp4"      # no audio track
@@ -134,19 +132,11 @@ def test_saved_model_cli_show_and_run(exports, test_avi, tmp_path):
                  "inputs['waveform'] tensor_info:", "outputs['top_k_labels']",
                  "Method name is: tensorflow/serving/predict"):
         assert text in show.stdout, text
-    # The TF1 loader (as TF Serving's) finds the variables and runs the signature.
     log_mel = np.asarray(test_avi[1].audio_log_mel, np.float32)
-    np.save(tmp_path / "log_mel.npy", log_mel)
-    run = run_command(SAVED_MODEL_CLI, "run", "--dir", version_dir, "--tag_set", "serve",
-                     "--signature_def", "serving_default",
-                     "--inputs", f"log_mel={tmp_path / 'log_mel.npy'}")
-    assert run.returncode == 0, run.stderr[-3000:]
-    printed = re.search(r"Result for output key scores:\n\[([^\]]*)\]", run.stdout)
-    assert printed, run.stdout
+    cli_scores = saved_model_cli_scores(version_dir, "log_mel", log_mel, tmp_path)
     expected = tf.saved_model.load(version_dir).signatures["serving_default"](
             log_mel=tf.constant(log_mel))["scores"].numpy()
-    np.testing.assert_allclose(np.array(printed.group(1).split(), np.float32), expected,
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(cli_scores, expected, rtol=1e-5, atol=1e-5)
 
 
 MALFORMED = r"""
