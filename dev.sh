@@ -2,7 +2,7 @@
 # tsn-tf developer entry point: every command installs what it needs itself.
 #   bash dev.sh demo [flags]   synthetic set: ingest -> train -> evaluate -> export -> predict
 #   bash dev.sh test [args]    the whole test suite (pytest args pass through)
-# Needs only Python 3.10-3.12 with venv (Debian: python3 and python3-venv).
+# Needs only Python 3.10-3.12; as root on Debian it installs python3.X-venv if venv lacks pip.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
@@ -20,16 +20,27 @@ find_python() {
   exit 1
 }
 
+create_venv() {
+  local python version
+  python="$(find_python)"
+  "$python" -m venv "$VENV" 2>/dev/null && return
+  rm -rf "$VENV"
+  # Debian ships venv's pip bootstrap separately (python3.X-venv).
+  version="$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "dev.sh: '$python -m venv' needs Debian's python${version}-venv; installing it" >&2
+    apt-get update -qq && apt-get install -y -qq "python${version}-venv" >/dev/null \
+      && "$python" -m venv "$VENV" && return
+  fi
+  echo "error: could not create $VENV; on Debian: apt-get install python${version}-venv" >&2
+  exit 1
+}
+
 ensure_venv() {
   local stamp
   stamp="$VENV/.installed-$(cat setup.py "$CONSTRAINTS" | sha256sum | cut -c1-16)"
   [ -f "$stamp" ] && return
-  if [ ! -x "$VENV/bin/python" ]; then
-    "$(find_python)" -m venv "$VENV" || {
-      echo "error: could not create $VENV (Debian: apt-get install python3-venv)" >&2
-      exit 1
-    }
-  fi
+  "$VENV/bin/python" -m pip --version >/dev/null 2>&1 || { rm -rf "$VENV"; create_venv; }
   "$VENV/bin/python" -m pip install --quiet --upgrade pip
   "$VENV/bin/python" -m pip install --quiet -c "$CONSTRAINTS" -e ".[cpu,beam,profile,test]"
   # Its `tensorflow` requirement would pull the GPU wheel next to tensorflow-cpu.
