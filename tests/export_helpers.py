@@ -98,6 +98,35 @@ def saved_model_cli_scores(version_dir, input_name, array, folder):
     return np.array(printed.group(1).split(), np.float32)
 
 
+# The end of a fresh-process script that defines `bad` (name -> a request that
+# must fail) and `good_call()` (a good request): it prints, per bad request, the
+# error type, its message, and whether the next good request gave the same scores.
+REPORT_MALFORMED = r"""
+first = good_call()["scores"].numpy()
+report = {}
+for name, call in bad.items():
+    try:
+        call()
+        report[name] = ["no error", ""]
+    except Exception as error:
+        report[name] = [type(error).__name__, str(error)]
+    report[name].append(bool(np.array_equal(good_call()["scores"].numpy(), first)))
+print(json.dumps(report))
+"""
+
+
+def assert_invalid_requests(result, expected_messages):
+    """Every bad request of a REPORT_MALFORMED run failed with InvalidArgument naming
+    `expected_messages[name]`, and the good request after it still succeeded."""
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(report) == set(expected_messages)
+    for name, (error, message, next_ok) in report.items():
+        assert error == "InvalidArgumentError", (name, error, message)
+        assert expected_messages[name] in message, (name, message)
+        assert next_ok, name
+
+
 def run_python(code, *args, timeout=300):
     """Runs Python `code` with `args` in a fresh process."""
     return run_command(PYTHON, "-c", code, *args, timeout=timeout)
