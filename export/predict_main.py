@@ -26,7 +26,8 @@ flags.DEFINE_list("model", None, "SavedModel folder(s) written by tsn-export: a 
 flags.DEFINE_string("video", None, "Video file (or give it as the positional argument).")
 flags.DEFINE_integer("top_k", 5, "Labels printed.")
 flags.DEFINE_list("fusion_weights", [], "Weights of the models' pre-softmax scores, in "
-                  "--model order (default: rgb 1, flow 1.5, warped_flow 0.5, audio 1).")
+                  "--model order (default: RGB 1, flow 1.5, audio 1; RGB:flow:warped flow "
+                  "1:1:0.5).")
 flags.DEFINE_enum("flow_algorithm", "tvl1", ["tvl1", "dis", "farneback"], "Optical flow "
                   "for flow models; use the one the training shards were ingested with.")
 flags.DEFINE_integer("max_frames", None, "Decode at most this many frames.")

@@ -79,9 +79,15 @@ def write_label_map(model_dir, class_names):
         f.write("".join(f"{name}\n" for name in class_names))
 
 
+def read_class_names(path):
+    """Class names of a label_map.txt (one per line, index = line), blank lines skipped."""
+    with tf.io.gfile.GFile(path) as f:
+        return [line.strip() for line in f if line.strip()]
+
+
 def read_label_map(model_dir):
-    with tf.io.gfile.GFile(os.path.join(model_dir, LABEL_MAP)) as f:
-        return [line.rstrip("\n") for line in f if line.strip()]
+    """The run's class names, in index order."""
+    return read_class_names(os.path.join(model_dir, LABEL_MAP))
 
 
 def restore_model(model_dir, num_segments=None, checkpoint=None):

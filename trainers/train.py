@@ -17,9 +17,10 @@ from tsn_tf import backbones
 from tsn_tf.consensus import MODES
 from tsn_tf.modalities import MODALITIES
 from tsn_tf.schedules import SCHEDULES, TSNSchedule
-from tsn_tf.input import pipeline, records, schema
+from tsn_tf.input import modalities, pipeline, records, schema
 from tsn_tf.trainers import flags_common, summaries, train_loop
-from tsn_tf.trainers.model_dir import RunConfig, restore_model, write_label_map
+from tsn_tf.trainers.model_dir import (LABEL_MAP, RunConfig, read_class_names, restore_model,
+                                       write_label_map)
 
 # --- data
 flags.DEFINE_string("train_shards", None, "Glob of training TFRecord shards (any TF filesystem).")
@@ -64,9 +65,6 @@ flags.DEFINE_list("profile_steps", [], "first,last: profile this step range into
 flags.DEFINE_bool("progress", True, "Console progress bar.")
 
 FLAGS = flags.FLAGS
-STREAM_KEYS = {"rgb": schema.IMAGE_ENCODED, "rgb_diff": schema.IMAGE_ENCODED,
-               "flow": schema.FLOW_X_ENCODED, "warped_flow": schema.WARPED_FLOW_X_ENCODED,
-               "audio": schema.AUDIO_PRESENT}
 CLIP_NORM = {"rgb": 40.0, "rgb_diff": 40.0, "flow": 20.0, "warped_flow": 20.0, "audio": 40.0}
 
 
@@ -98,20 +96,21 @@ def check_stream(path, modality):
     if serialized is None:
         raise app.UsageError(f"Shard {path} holds no video.")
     example = tf.train.SequenceExample.FromString(serialized)
-    needed = STREAM_KEYS[modality]
-    # audio: the context flag, since a video without a track has no frames
-    keys = example.context.feature if modality == "audio" else example.feature_lists.feature_list
-    if needed not in keys:
-        raise app.UsageError(f"--modality={modality} reads '{needed}', which shard {path} does "
+    if modality == "audio":  # a video without a track has no frames: the context flag
+        needed, keys = (schema.AUDIO_PRESENT,), example.context.feature
+    else:
+        needed, keys = modalities.get_stream(modality).keys, example.feature_lists.feature_list
+    missing = [key for key in needed if key not in keys]
+    if missing:
+        raise app.UsageError(f"--modality={modality} reads {missing}, which shard {path} does "
                              "not have: ingest with that modality or pick another --modality.")
 
 
 def label_names():
-    path = FLAGS.label_map or os.path.join(os.path.dirname(FLAGS.train_shards), "label_map.txt")
+    path = FLAGS.label_map or os.path.join(os.path.dirname(FLAGS.train_shards), LABEL_MAP)
     if not tf.io.gfile.exists(path):
         raise app.UsageError(f"Label map {path} not found: pass --label_map.")
-    with tf.io.gfile.GFile(path) as f:
-        return [line.strip() for line in f if line.strip()]
+    return read_class_names(path)
 
 
 def run_config(num_classes):
