@@ -3,12 +3,7 @@ import os
 
 import numpy as np
 
-from tsn_tf.trainers.commands import run
-
-# Streams trained from scratch on the synthetic set (as configs/synthetic_demo.cfg).
-FROM_SCRATCH = ("--num_segments=3", "--batch_size=16", "--learning_rate=0.05",
-                "--lr_schedule=cosine", "--nopartial_bn", "--dropout=0.5",
-                "--save_every=100000", "--noprogress")
+from tsn_tf.trainers.commands import FROM_SCRATCH_FLAGS, run
 
 
 def ingest(videos, lists, shards, modalities="rgb,flow"):
@@ -22,7 +17,8 @@ def ingest(videos, lists, shards, modalities="rgb,flow"):
 def train_and_score(shards, model_dir, modality, *flags):
     """tsn-train then tsn-eval (25 segments, 1 crop) of one stream; returns its score file."""
     run("trainers.train", f"--train_shards={shards}/train-*", f"--model_dir={model_dir}",
-        f"--modality={modality}", *FROM_SCRATCH, *flags)
+        f"--modality={modality}", *FROM_SCRATCH_FLAGS, "--save_every=100000", "--noprogress",
+        *flags)
     run("trainers.evaluate", f"--model_dir={model_dir}", f"--eval_shards={shards}/test-*",
         "--eval_crops=1", "--eval_batch_size=8")
     return os.path.join(model_dir, "eval", f"scores_{modality}.npz")

@@ -45,3 +45,9 @@ def test_reference_schedules(parsed):
     assert parsed(CONFIGS[0].parent / "ucf101_flow.cfg").lr_steps == ["10000", "16000"]
     assert parsed(CONFIGS[0].parent / "hmdb51_flow.cfg").train_steps == 7000
     assert parsed(CONFIGS[0].parent / "hmdb51_rgb.cfg").lr_steps == ["1000"]
+
+
+def test_synthetic_config_matches_what_the_demo_runs():
+    from tsn_tf.trainers.commands import FROM_SCRATCH_FLAGS
+    lines = (CONFIGS[0].parent / "synthetic_demo.cfg").read_text().splitlines()
+    assert set(FROM_SCRATCH_FLAGS) <= {line.strip() for line in lines}

@@ -5,6 +5,12 @@ import subprocess
 import sys
 import time
 
+# tsn-train settings for streams trained from scratch on the synthetic set
+# (tsn-demo, experiments/; the same as configs/synthetic_demo.cfg): no
+# pretrained BN statistics, so no partial BN, and milder dropout.
+FROM_SCRATCH_FLAGS = ("--num_segments=3", "--batch_size=16", "--learning_rate=0.05",
+                      "--lr_schedule=cosine", "--nopartial_bn", "--dropout=0.5")
+
 
 def run(module, *args):
     """Runs `python -m tsn_tf.<module> args`, echoing it; returns its last stdout line."""

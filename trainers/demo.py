@@ -14,7 +14,7 @@ import sys
 from absl import app, flags, logging
 
 from tsn_tf.input import synthetic
-from tsn_tf.trainers.commands import run
+from tsn_tf.trainers.commands import FROM_SCRATCH_FLAGS, run
 
 flags.DEFINE_string("workdir", "runs/demo", "Folder for videos, shards, runs and exports.")
 flags.DEFINE_integer("videos_per_class", 12, "Synthetic videos per class (a quarter are test).")
@@ -54,9 +54,8 @@ def main(argv):
         model_dir = os.path.join(workdir, "runs", modality)
         run("trainers.train", f"--train_shards={shards}/train-*", f"--model_dir={model_dir}",
             f"--backbone={FLAGS.backbone}", f"--input_size={FLAGS.input_size}",
-            f"--modality={modality}", "--num_segments=3", "--batch_size=16",
-            f"--train_steps={FLAGS.train_steps}", "--learning_rate=0.05", "--lr_schedule=cosine",
-            "--nopartial_bn", "--dropout=0.5", "--save_every=1000", "--noprogress")
+            f"--modality={modality}", *FROM_SCRATCH_FLAGS, f"--train_steps={FLAGS.train_steps}",
+            "--save_every=1000", "--noprogress")
         results[modality] = run("trainers.evaluate", f"--model_dir={model_dir}",
                                 f"--eval_shards={shards}/test-*",
                                 f"--eval_crops={FLAGS.eval_crops}", "--eval_batch_size=4")
