@@ -5,29 +5,28 @@ JPEGs have realistic sizes; flow is smoothed noise around 128) to shards in
 a temporary folder, then in one run, on all cores, measures for RGB (K=3,
 L=1) and flow (K=3, L=5) at 224x224, batch 32:
 
-  limit    - a tf.data pipeline that only decodes exactly the K·L sampled
-             JPEGs of each clip (held in memory; map_fn decode, AUTOTUNE);
-  pipeline - `make_dataset(..., training=True)`, everything included;
-  cached   - the same with `cache=True` (parsed records kept in memory, so
-             after the first pass nothing is read or parsed);
-  ratio    - pipeline / limit (target >= 0.7);
-and the stages of the pipeline cut one after another (read+parse,
-+sample+gather, +decode of the crop window, +resize/flip/normalize, +batch),
-plus bytes read per clip (the whole record: shards are read sequentially) and
-the sampled JPEG bytes per clip. Measurements are interleaved and the best of
-`--repeats` is kept, since the machine may be shared.
+  limit      - a tf.data pipeline that only decodes exactly the K·L sampled
+               JPEGs of each clip (held in memory; map_fn decode, AUTOTUNE);
+  pipeline   - `make_dataset(..., training=True)` as by default: one clip per
+               video read, crops resized and normalized in tf.data;
+  M=8        - the same reading 8 clips from each video (`clips_per_read`);
+  step       - `defer_resize=True`: uint8 crops batched, resizing left to the
+               train step on the accelerator (`finish_deferred`);
+  step M=8   - both: what `tsn-train --clips_per_read=8` feeds a GPU (and
+               M=16);
+  finish/CPU - `finish_deferred` alone on this CPU (what the step adds when
+               there is no accelerator);
+  ratio      - each pipeline / limit (target >= 0.7);
+and with --stages the pipeline cut one stage after another (read+parse,
++sample+gather, +decode of the crop window, +canvas), plus bytes read per
+clip (the whole record: shards are read sequentially) and the sampled JPEG
+bytes per clip. Measurements are interleaved and the best of `--repeats` is
+kept, since the machine may be shared.
 
     .venv/bin/python benchmarks/pipeline_throughput.py [--videos 16] [--frames 150] [--stages]
 
 Rates are printed as wall clips/s and cpu-normalized clips/s (clips per
 CPU-second of this process x cores), the steadier one on a shared machine.
-glibc's allocator matters: every clip allocates MB-sized float buffers and a
-flow batch is 190 MB; by default these are fresh mmap pages each time. With
-
-    MALLOC_ARENA_MAX=1 MALLOC_MMAP_THRESHOLD_=268435456 \
-    MALLOC_TRIM_THRESHOLD_=1073741824 MALLOC_TOP_PAD_=268435456
-
-the buffers are reused (measured here: flow +40%, cached RGB +45%).
 """
 import argparse
 import os
@@ -38,7 +37,7 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
-from tsn_tf.input import crops, modalities, pipeline, records, sampling, schema
+from tsn_tf.input import modalities, pipeline, records, sampling, schema
 
 SIZE = (256, 340)
 OUTPUT = 224
@@ -142,11 +141,22 @@ def decode_limit(videos, modality):
             .map(decode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE))
 
 
-def full_pipeline(pattern, modality, batch_size, cache=False):
+def full_pipeline(pattern, modality, batch_size, clips_per_read=1, defer_resize=False):
     config = CONFIGS[modality]
     return pipeline.make_dataset(
             pattern, modality=modality, training=True, batch_size=batch_size,
-            output_size=OUTPUT, shuffle_buffer=16, seed=0, repeat=True, cache=cache, **config)
+            output_size=OUTPUT, shuffle_buffer=16, seed=0, repeat=True,
+            clips_per_read=clips_per_read, defer_resize=defer_resize, **config)
+
+
+def finish_on_cpu(pattern, modality, batch_size):
+    """Endless `finish_deferred` of one deferred batch held in memory."""
+    config = CONFIGS[modality]
+    inputs, _ = next(iter(full_pipeline(pattern, modality, batch_size, defer_resize=True)))
+    finish = lambda batch: pipeline.finish_deferred(
+            batch, modality=modality, output_size=OUTPUT, mean=config["mean"], std=config["std"],
+            snippet_length=config["snippet_length"])
+    return tf.data.Dataset.from_tensors(inputs).repeat().map(finish).prefetch(1)
 
 
 def cut_pipeline(pattern, modality, stage):
@@ -163,28 +173,16 @@ def cut_pipeline(pattern, modality, stage):
     examples = tf.data.Dataset.zip((examples.shuffle(16, seed=0), seeds))
     length = config["snippet_length"]
 
-    def gathered(features, seed):
-        count = pipeline._frame_count(features, stream)
-        offsets = sampling.train_offsets(count, config["num_segments"], length, seed)
-        indices = tf.reshape(sampling.snippet_indices(offsets, length, count), [-1])
-        return [tf.gather(features["frames"][key], indices) for key in stream.keys]
-
-    def decoded(features, seed):
-        jpegs = gathered(features, seed)
-        shape = tf.io.extract_jpeg_shape(jpegs[0][0])
-        box = crops.multiscale_crop_box(shape[0], shape[1], OUTPUT, stream.scales, seed)
-        return [modalities.decode_frames(j, stream.jpeg_channels, box) for j in jpegs]
-
+    common = dict(stream=stream, num_segments=config["num_segments"], length=length)
+    gathered = lambda f, s: pipeline._sampled_jpegs(f, s, **common)
+    items = lambda f, s: pipeline._train_items(gathered(f, s), s, output_size=OUTPUT, **common)
     if stage == "gather":
-        fn = lambda f, s: [tf.strings.length(j) for j in gathered(f, s)]
+        fn = lambda f, s: tf.strings.length(gathered(f, s))
     elif stage == "decode":
-        fn = lambda f, s: [tf.shape(d) for d in decoded(f, s)]
+        fn = lambda f, s: tf.shape(items(f, s)[0])
     else:
-        mean, std = modalities.normalization(config["mean"], config["std"], modality,
-                                             stream.jpeg_channels * len(stream.keys) * length)
-        fn = lambda f, s: pipeline._train_clip(
-                f, s, stream=stream, modality=modality, num_segments=config["num_segments"],
-                length=length, output_size=OUTPUT, mean_vector=mean, std_vector=std)
+        fn = lambda f, s: pipeline._deferred_clip(
+                *items(f, s), canvas_size=pipeline.default_canvas_size(OUTPUT))
     return examples.map(fn, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
@@ -205,10 +203,13 @@ def main():
     parser.add_argument("--batch_size", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--clips_per_read", type=int, default=8,
+                        help="M of the rows reading M clips per video (one step row also 2M)")
     parser.add_argument("--modalities", default="rgb,flow")
     parser.add_argument("--stages", action="store_true", help="also time the cut pipelines")
     args = parser.parse_args()
-    print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()}, MALLOC_MMAP_THRESHOLD_: {os.environ.get('MALLOC_MMAP_THRESHOLD_')}")
+    print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()}")
+    m, batch = args.clips_per_read, args.batch_size
     with tempfile.TemporaryDirectory() as folder:
         pattern, videos = write_shards(folder, args.videos, args.frames)
         for modality in args.modalities.split(","):
@@ -216,27 +217,30 @@ def main():
             for _ in range(args.repeats):
                 for name, dataset, per in [
                         ("limit", decode_limit(videos, modality), 1),
-                        ("pipeline", full_pipeline(pattern, modality, args.batch_size),
-                         args.batch_size),
-                        ("cached", full_pipeline(pattern, modality, args.batch_size, True),
-                         args.batch_size)]:
+                        ("pipeline", full_pipeline(pattern, modality, batch), batch),
+                        (f"M={m}", full_pipeline(pattern, modality, batch, m), batch),
+                        ("step", full_pipeline(pattern, modality, batch, 1, True), batch),
+                        (f"step M={m}", full_pipeline(pattern, modality, batch, m, True), batch),
+                        (f"step M={2 * m}", full_pipeline(pattern, modality, batch, 2 * m, True),
+                         batch),
+                        ("finish/CPU", finish_on_cpu(pattern, modality, batch), batch)]:
                     rate = clips_per_second(dataset, per, args.seconds)
                     best[name] = np.maximum(best.get(name, rate), rate)
             if args.stages:
-                for stage in ["parse", "gather", "decode", "clip"]:
+                for stage in ["parse", "gather", "decode", "canvas"]:
                     best[f"cut:{stage}"] = clips_per_second(
                             cut_pipeline(pattern, modality, stage), 1, args.seconds)
             record, sampled = bytes_per_clip(videos, modality)
             print(f"\n{modality}: K={CONFIGS[modality]['num_segments']} "
-                  f"L={CONFIGS[modality]['snippet_length']} {OUTPUT}x{OUTPUT} "
-                  f"batch {args.batch_size}")
-            print(f"  {'':12s} {'wall':>8s} {'cpu-norm':>9s} clips/s")
+                  f"L={CONFIGS[modality]['snippet_length']} {OUTPUT}x{OUTPUT} batch {batch}")
+            print(f"  {'':12s} {'wall':>8s} {'cpu-norm':>9s} clips/s   ratio to limit (wall, cpu)")
             for name, (wall, cpu) in best.items():
-                print(f"  {name:12s} {wall:8.1f} {cpu:9.1f}")
-            wall, cpu = best["pipeline"] / best["limit"]
-            print(f"  {'ratio':12s} {wall:8.2f} {cpu:9.2f} (pipeline / limit)")
-            print(f"  bytes read per clip {record / 1e6:.2f} MB (whole record); "
-                  f"sampled JPEGs {sampled / 1e3:.1f} kB")
+                ratio = best[name] / best["limit"]
+                shown = "" if name in ("limit", "finish/CPU") or name.startswith("cut:") \
+                    else f"   {ratio[0]:.2f} {ratio[1]:.2f}"
+                print(f"  {name:12s} {wall:8.1f} {cpu:9.1f}{shown}")
+            print(f"  bytes read per clip {record / 1e6:.2f} MB (whole record; "
+                  f"{record / m / 1e6:.2f} MB with M={m}); sampled JPEGs {sampled / 1e3:.1f} kB")
 
 
 if __name__ == "__main__":

@@ -116,22 +116,29 @@ def normalization(mean, std, modality: str, channels: int):
 
 
 def normalize(snippets, mean_vector, std_vector, invert_x=False):
-    """(x - mean) / std over the last axis, float32; with `invert_x` (bool,
-    may be a tensor) even channels are first inverted, x -> 255 - x.
+    """(x - mean) / std over the last axis, float32; where `invert_x` the even
+    channels are first inverted, x -> 255 - x.
 
-    Computed as one multiply-add over rows of W·C values: broadcasting a
-    (C,) vector over a small last axis is ~7x slower in TF on CPU.
+    `invert_x` is a bool (may be a tensor) for all of `snippets`, or a (B,)
+    tensor, one per item of the leading axis. Computed as one multiply-add
+    over rows of W·C values: broadcasting a (C,) vector over a small last axis
+    is ~7x slower in TF on CPU.
     """
-    scale, offset = 1.0 / std_vector, -mean_vector / std_vector
+    invert_x = tf.convert_to_tensor(invert_x)
     channels = mean_vector.shape[0]
-    is_x = tf.logical_and(tf.constant([c % 2 == 0 for c in range(channels)]), invert_x)
+    is_x = tf.logical_and(tf.constant([c % 2 == 0 for c in range(channels)]),
+                          invert_x[..., None])                       # (C,) or (B, C)
     # (255 - x - mean) / std = x * (-1/std) + (255 - mean) / std
-    offset = tf.where(is_x, (255.0 - mean_vector) / std_vector, offset)
-    scale = tf.where(is_x, -scale, scale)
+    scale = tf.where(is_x, -1.0 / std_vector, 1.0 / std_vector)
+    offset = tf.where(is_x, (255.0 - mean_vector) / std_vector, -mean_vector / std_vector)
     shape = tf.shape(snippets)
     width = shape[-2]
-    rows = tf.reshape(tf.cast(snippets, tf.float32), [-1, width * channels])
-    rows = rows * tf.tile(scale, [width]) + tf.tile(offset, [width])
+    groups = 1 if invert_x.shape.rank == 0 else shape[0]
+    rows = tf.reshape(tf.cast(snippets, tf.float32), [groups, -1, width * channels])
+    row_scale = tf.tile(tf.reshape(scale, [-1, 1, channels]), [1, width, 1])
+    row_offset = tf.tile(tf.reshape(offset, [-1, 1, channels]), [1, width, 1])
+    rows = (rows * tf.reshape(row_scale, [-1, 1, width * channels])
+            + tf.reshape(row_offset, [-1, 1, width * channels]))
     return tf.reshape(rows, shape)
 
 

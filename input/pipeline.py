@@ -2,11 +2,22 @@
 
     list files -> (shuffle files) -> interleave shards, parse -> (cache)
     -> (shuffle examples) -> sample K segments -> gather the K·L sampled JPEGs
-    -> decode (training: decode only the crop window) -> stack modality
-    -> resize / eval views -> flip -> normalize -> batch -> prefetch
+    training:   -> decode only the crop window -> resize, flip, normalize
+                -> batch -> prefetch; with `defer_resize`: -> uint8 crops on
+                a canvas -> batch -> prefetch (the train step runs
+                `finish_deferred` on the accelerator)
+    evaluation: -> decode -> stack modality -> eval views -> flip
+                -> normalize -> batch -> prefetch
+
+Reading and parsing a whole video record costs more CPU than decoding one
+clip's sampled frames (7.8 MB vs 98 kB of JPEGs for a 150-frame 340x256
+video), and resizing a crop to 224x224 in float costs about as much as
+decoding it; `clips_per_read` and `defer_resize` take both off the CPU
+(README, Speed).
 
 Outputs of `make_dataset`:
-- training: ``(clips, labels)`` with clips float32 (B, K, S, S, C·L).
+- training: ``(clips, labels)`` with clips float32 (B, K, S, S, C·L); with
+  `defer_resize` clips are the dict `finish_deferred` takes.
 - evaluation: ``(clips, labels, extras)`` with clips float32
   (B, crops, K, S, S, C·L): crops is the view axis (1, 3 or 10; for 10 the
   5 unflipped views come first, then their 5 mirrors), cut from frames whose
@@ -25,6 +36,7 @@ Outputs of `make_dataset`:
 Labels: int32 (B,) class index (the first of ``clip/label/index``), or with
 `multi_label` a float32 (B, num_classes) multi-hot vector.
 """
+import functools
 from typing import Optional, Sequence, Union
 
 import tensorflow as tf
@@ -36,6 +48,7 @@ from tsn_tf.input import sampling
 from tsn_tf.input import schema
 
 AUTOTUNE = tf.data.AUTOTUNE
+MAX_CLIPS_IN_FLIGHT = 2048  # clips_per_read: sampled clips whose JPEGs are held
 REFERENCE_SCALE_RATIO = 256 / 224  # eval frames: short side 256 for 224 crops
 
 
@@ -121,38 +134,175 @@ def _stacked(decoded, stream, items_per_snippet):
     return modalities.stack_items(decoded[0], items_per_snippet)
 
 
-def _resize(snippets, output_size: int):
-    """uint8 (S, h, w, C) -> float32 (S, out, out, C) bilinear; a crop of the output size is cast."""
-    shape = tf.shape(snippets)
-    same = tf.logical_and(shape[1] == output_size, shape[2] == output_size)
-    return tf.cond(same, lambda: tf.cast(snippets, tf.float32),
-                   lambda: tf.image.resize(snippets, [output_size, output_size]))
-
-
-def _train_clip(features, seed, *, stream, modality, num_segments, length, output_size,
-                mean_vector, std_vector):
-    """One training clip: float32 (K, S, S, C·L)."""
-    seed_sample, seed_crop, seed_flip = tf.unstack(
-            tf.random.experimental.stateless_split(seed, 3))
+def _sampled_jpegs(features, seed, *, stream, num_segments, length):
+    """The encoded frames one training clip samples: string (keys, K·(L+extra))."""
+    seed_sample = tf.random.experimental.stateless_split(seed, 3)[0]
     count = _frame_count(features, stream)
     items = length + stream.extra_frames
     offsets = sampling.train_offsets(count, num_segments, items, seed_sample)
     indices = tf.reshape(sampling.snippet_indices(offsets, items, count), [-1])
-    jpegs = [tf.gather(features["frames"][key], indices) for key in stream.keys]
-    shape = tf.io.extract_jpeg_shape(jpegs[0][0])
+    return tf.stack([tf.gather(features["frames"][key], indices) for key in stream.keys])
+
+
+def _train_items(jpegs, seed, *, stream, num_segments, length, output_size):
+    """One training clip's frames (`_sampled_jpegs`), cropped while decoding, and its flip.
+
+    Returns:
+      (items, flip): uint8 (K, I, h, w, c) with I = items per snippet (rgb L,
+      rgb_diff L + 1, flow 2L in the order x0, y0, x1, y1, ...) and c the
+      JPEG channels; bool scalar, whether the clip is to be mirrored (by
+      `_finish_clip` or `finish_deferred`). Stacking on a new axis is a copy;
+      interleaving channels (a transpose) comes later, on floats or on the
+      accelerator.
+    """
+    _, seed_crop, seed_flip = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
+    shape = tf.io.extract_jpeg_shape(jpegs[0, 0])
     box = crops.multiscale_crop_box(shape[0], shape[1], output_size, stream.scales, seed_crop)
-    decoded = [modalities.decode_frames(j, stream.jpeg_channels, box) for j in jpegs]
-    snippets = _stacked(decoded, stream, items)
-    # mirror on uint8 before resizing (1/4 of the bytes; a half-pixel bilinear
-    # resize commutes with it); flow x is inverted inside `normalize`
-    flip = tf.random.stateless_uniform([], seed_flip) < 0.5
-    snippets = tf.cond(flip, lambda: modalities.flip_snippets(snippets, False), lambda: snippets)
-    snippets = _resize(snippets, output_size)
-    if modality == "rgb_diff":
-        snippets = modalities.rgb_difference(snippets, items)
-    snippets = modalities.normalize(snippets, mean_vector, std_vector,
-                                    tf.logical_and(flip, stream.inverts_x_on_flip))
-    return tf.ensure_shape(snippets, [num_segments, output_size, output_size, None])
+    decoded = [modalities.decode_frames(jpegs[key], stream.jpeg_channels, box)
+               for key in range(len(stream.keys))]
+    stacked = tf.stack(decoded, axis=1)                      # (K·items, keys, h, w, c)
+    size = tf.shape(stacked)
+    items = tf.reshape(stacked, [num_segments, -1, size[2], size[3], stream.jpeg_channels])
+    return items, tf.random.stateless_uniform([], seed_flip) < 0.5
+
+
+def _items_to_channels(items):
+    """(..., I, h, w, c) -> (..., h, w, I·c) as one batched 2-D transpose (fast on CPU)."""
+    shape = tf.shape(items)
+    lead, count, depth = shape[:-4], items.shape[-4], items.shape[-1]
+    if count == 1:
+        return tf.reshape(items, tf.concat([lead, shape[-3:]], 0))
+    planes = tf.reshape(items, [-1, count, shape[-3] * shape[-2], depth])
+    return tf.reshape(tf.transpose(planes, [0, 2, 1, 3]),
+                      tf.concat([lead, shape[-3:-1], [count * depth]], 0))
+
+
+def _differences(clips, modality: str, length: int):
+    """rgb_diff: float (..., S, S, 3·(L+1)) frames -> (..., S, S, 3·L); others unchanged."""
+    if modality != "rgb_diff":
+        return clips
+    shape = tf.shape(clips)
+    snippets = tf.reshape(clips, tf.concat([[-1], shape[-3:]], 0))
+    return tf.reshape(modalities.rgb_difference(snippets, length + 1),
+                      tf.concat([shape[:-1], [3 * length]], 0))
+
+
+def _finish_clip(items, flip, *, stream, modality, length, output_size, mean_vector,
+                 std_vector):
+    """One training clip finished in tf.data: float32 (K, S, S, C·L).
+
+    Per clip with `tf.image.resize` (on float input: TF's bilinear kernel is
+    ~2x faster than on uint8, and ~3x faster than `crop_and_resize` on CPU);
+    the same results as `finish_deferred` within float rounding.
+    """
+    frames = tf.cast(_items_to_channels(items), tf.float32)
+    size = tf.shape(frames)[1:3]
+    resized = tf.cond(tf.reduce_all(size == output_size), lambda: frames,
+                      lambda: tf.image.resize(frames, [output_size, output_size]))
+    resized = tf.cond(flip, lambda: tf.reverse(resized, axis=[2]), lambda: resized)
+    return modalities.normalize(_differences(resized, modality, length), mean_vector, std_vector,
+                                tf.logical_and(flip, stream.inverts_x_on_flip))
+
+
+def _on_canvas(items, canvas_size: int):
+    """uint8 (K, I, h, w, c) -> (K, I, P, P, c): the crop at (1, 1), its edge
+    rows and columns repeated once around it, zeros beyond.
+
+    The repeated edge makes `finish_deferred`'s box sampling clamp at the
+    crop's edges exactly as a half-pixel resize does. Built with `concat`:
+    `tf.pad` of uint8 frames with a small channel axis is ~10x slower on CPU.
+    """
+    def extend(frames, axis):
+        first = tf.gather(frames, [0], axis=axis)
+        last = tf.gather(frames, [tf.shape(frames)[axis] - 1], axis=axis)
+        shape = tf.unstack(tf.shape(frames))
+        shape[axis] = canvas_size - shape[axis] - 2
+        return tf.concat([first, frames, last, tf.zeros(tf.stack(shape), tf.uint8)], axis=axis)
+
+    return extend(extend(items, 3), 2)
+
+
+def default_canvas_size(output_size: int) -> int:
+    """Side of the canvas of deferred crops: the largest crop of frames whose
+    short side is ``output_size * 256/224`` (256 for 224 inputs), plus a
+    1-pixel border on each side."""
+    return round(output_size * REFERENCE_SCALE_RATIO) + 2
+
+
+def _deferred_clip(items, flip, *, canvas_size):
+    """One training clip left to `finish_deferred`: ``{"frames", "crop_size",
+    "flip"}``. A crop larger than the canvas (frames with a short side above
+    ``canvas_size - 2``) is first shrunk to fit."""
+    shape = tf.shape(items)
+    inner = canvas_size - 2
+
+    def shrink():
+        size = tf.cast(shape[2:4], tf.float64)
+        fit = tf.cast(tf.math.floor(size * inner / tf.reduce_max(size)), tf.int32)
+        frames = tf.reshape(items, tf.concat([[-1], shape[2:]], 0))
+        frames = tf.cast(tf.round(tf.image.resize(frames, tf.maximum(fit, 1))), tf.uint8)
+        return tf.reshape(frames, tf.concat([shape[:2], tf.shape(frames)[1:]], 0))
+
+    items = tf.ensure_shape(tf.cond(tf.reduce_max(shape[2:4]) > inner, shrink, lambda: items),
+                            items.shape)
+    frames = tf.ensure_shape(_on_canvas(items, canvas_size),
+                             items.shape[:2] + [canvas_size, canvas_size] + items.shape[-1:])
+    return {"frames": frames, "crop_size": tf.shape(items)[2:4], "flip": flip}
+
+
+def _crop_boxes(crop_size, flip, canvas_size: int, output_size: int):
+    """`crop_and_resize` boxes (B, 4) sampling crops at (1, 1) of the canvas
+    with half-pixel centres, ``(i + 0.5) * extent / S - 0.5``; x reversed
+    where `flip`."""
+    scale = tf.cast(crop_size, tf.float32) / output_size                # (B, 2)
+    start = 0.5 + 0.5 * scale
+    end = start + (output_size - 1) * scale
+    x_start = tf.where(flip, end[:, 1], start[:, 1])
+    x_end = tf.where(flip, start[:, 1], end[:, 1])
+    boxes = tf.stack([start[:, 0], x_start, end[:, 0], x_end], axis=1)
+    return boxes / (canvas_size - 1)
+
+
+def finish_deferred(inputs, *, modality: str, output_size: int, mean, std,
+                    snippet_length: Optional[int] = None):
+    """Resizes, mirrors and normalizes a batch of deferred training clips.
+
+    Plain TF ops (`crop_and_resize`) on any device; the training step runs it
+    on the accelerator.
+
+    Args:
+      inputs: the clips of `make_dataset(..., training=True, defer_resize=True)`:
+        ``frames`` uint8 (B, K, I, P, P, c): each snippet's I items (rgb: L
+        frames; rgb_diff: L + 1; flow: x0, y0, x1, y1, ...), cropped to
+        ``crop_size`` int32 (B, 2) and placed at (1, 1) of a P x P canvas
+        (see `_on_canvas`); ``flip`` bool (B,): mirror the clip (flow: x
+        becomes 255 - x).
+      modality, output_size, mean, std, snippet_length: as given to `make_dataset`.
+    Returns:
+      float32 (B, K, S, S, C·L): what `make_dataset` gives without
+      `defer_resize` (computed there per clip with `tf.image.resize`, faster
+      on CPU; equal within float rounding).
+    """
+    stream = modalities.get_stream(modality)
+    length = snippet_length or stream.default_length
+    channels = stream.jpeg_channels * len(stream.keys) * length
+    mean_vector, std_vector = modalities.normalization(mean, std, modality, channels)
+    frames = inputs["frames"]
+    canvas, depth = frames.shape[-2], frames.shape[2] * frames.shape[-1]
+    shape = tf.shape(frames)
+    # a static count where known (grappler's cost model warns on an unknown
+    # number of boxes, tensorflow/tensorflow#56904)
+    clips = (frames.shape[0] * frames.shape[1] if frames.shape[0] is not None
+             else shape[0] * shape[1])
+    images = tf.reshape(_items_to_channels(frames), [clips, canvas, canvas, depth])
+    boxes = tf.repeat(_crop_boxes(inputs["crop_size"], inputs["flip"], canvas, output_size),
+                      shape[1], axis=0)
+    resized = tf.image.crop_and_resize(images, boxes, tf.range(clips),
+                                       [output_size, output_size])
+    resized = tf.reshape(resized, [shape[0], shape[1], output_size, output_size, depth])
+    invert_x = tf.logical_and(inputs["flip"], stream.inverts_x_on_flip)
+    return modalities.normalize(_differences(resized, modality, length), mean_vector,
+                                std_vector, invert_x)
 
 
 def _rescale_short_side(snippets, short_side: int):
@@ -211,7 +361,9 @@ def make_dataset(file_pattern: Union[str, Sequence[str]], *, modality: str,
                  shuffle_buffer: int = 64, cache: bool = False, seed: Optional[int] = None,
                  deterministic: bool = False, skip_corrupt: bool = False,
                  drop_remainder: Optional[bool] = None, repeat: bool = False,
-                 snippets_per_chunk: Optional[int] = None) -> tf.data.Dataset:
+                 snippets_per_chunk: Optional[int] = None, clips_per_read: int = 1,
+                 defer_resize: bool = False,
+                 canvas_size: Optional[int] = None) -> tf.data.Dataset:
     """Batches of TSN clips from SequenceExample shards (see the module doc).
 
     Args:
@@ -253,11 +405,34 @@ def make_dataset(file_pattern: Union[str, Sequence[str]], *, modality: str,
         bounded however long the video; ``extras`` then add ``chunk`` and
         ``num_chunks`` (int32), and ``timestamps`` / ``num_snippets`` are
         the chunk's. Chunks of one video arrive in order.
+      clips_per_read: training only: clips sampled from each video read (M).
+        Reading and parsing a record costs more than decoding one clip's
+        frames; M > 1 spreads it over M clips, each with its own offsets, crop
+        and flip ("repeated augmentation"). The M clips' JPEGs are kept (not
+        the record) and ``M * batch_size`` videos are interleaved, so a batch
+        holds different videos and a video's clips come one every M batches
+        (fewer when ``M * M * batch_size`` clips exceed 2048: their JPEGs are
+        held in memory, ~0.3 MB per flow clip at 340x256). An epoch (without
+        `repeat`) has M clips per video.
+      defer_resize: training only: leave resizing, mirroring and
+        normalization to the training step (`finish_deferred`, on the
+        accelerator). Clips are then ``{"frames": uint8 (B, K, I, P, P, c),
+        "crop_size": int32 (B, 2), "flip": bool (B,)}``, the crops on a P x P
+        canvas (see `finish_deferred`): ~3x fewer bytes to batch and copy and
+        no per-pixel float work on the CPU.
+      canvas_size: P with `defer_resize`; default `default_canvas_size`
+        (258 for 224 inputs: crops of frames with a 256-pixel short side).
     Returns:
       A `tf.data.Dataset` (see the module doc for the element structure).
     """
     deterministic = deterministic or not training
+    if clips_per_read < 1 or (not training and (clips_per_read != 1 or defer_resize)):
+        raise ValueError("clips_per_read >= 1 and defer_resize are for training. Received: "
+                         f"clips_per_read={clips_per_read}, defer_resize={defer_resize}, "
+                         f"training={training}")
     if modality == "audio":
+        if clips_per_read != 1 or defer_resize:
+            raise ValueError("clips_per_read and defer_resize are not implemented for audio.")
         return _audio_dataset(file_pattern, num_segments=num_segments, training=training,
                               batch_size=batch_size, mean=mean, std=std,
                               untrimmed_fps=untrimmed_fps, num_classes=num_classes,
@@ -272,6 +447,7 @@ def make_dataset(file_pattern: Union[str, Sequence[str]], *, modality: str,
                          f"untrimmed_fps={untrimmed_fps}, training={training}")
     length = snippet_length or stream.default_length
     channels = stream.jpeg_channels * len(stream.keys) * length
+    items_per_snippet = (length + stream.extra_frames) * len(stream.keys)
     mean_vector, std_vector = modalities.normalization(mean, std, modality, channels)
     paths, sizes = records.list_shards(file_pattern)
     parse = _parser(stream.keys)
@@ -286,12 +462,35 @@ def make_dataset(file_pattern: Union[str, Sequence[str]], *, modality: str,
 
     if training:
         examples = examples.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-        examples = tf.data.Dataset.zip((examples, seeds))
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+        examples = tf.data.Dataset.zip((examples, seeds.batch(2 * clips_per_read)))
+        canvas = canvas_size or default_canvas_size(output_size)
+        sample = functools.partial(_sampled_jpegs, stream=stream, num_segments=num_segments,
+                                   length=length)
+
+        def clip_of(jpegs, clip_seed):
+            items, flip = _train_items(jpegs, clip_seed, stream=stream, length=length,
+                                       num_segments=num_segments, output_size=output_size)
+            items = tf.ensure_shape(items, [num_segments, items_per_snippet, None, None,
+                                            stream.jpeg_channels])
+            if defer_resize:
+                return _deferred_clip(items, flip, canvas_size=canvas)
+            return tf.ensure_shape(_finish_clip(items, flip, **common),
+                                   [num_segments, output_size, output_size, channels])
 
         def make(features, clip_seed):
-            clip = _train_clip(features, clip_seed, num_segments=num_segments, **common)
-            return clip, _labels(features, num_classes, multi_label)
+            return (clip_of(sample(features, clip_seed), clip_seed),
+                    _labels(features, num_classes, multi_label))
+
+        def sample_video(features, video_seeds):
+            """The JPEGs of M clips: the video's record is dropped after this."""
+            seeds = tf.reshape(video_seeds, [clips_per_read, 2])
+            jpegs = tf.stack([sample(features, seeds[i]) for i in range(clips_per_read)])
+            return seeds, jpegs, _labels(features, num_classes, multi_label)
+
+        def clips_of_video(seeds, jpegs, labels):
+            clips = tf.data.Dataset.from_tensor_slices((jpegs, seeds))
+            return clips.map(lambda clip_jpegs, clip_seed: (clip_jpegs, clip_seed, labels))
     else:
         def make(features, offsets=None):
             count = _frame_count(features, stream)
@@ -320,6 +519,16 @@ def make_dataset(file_pattern: Union[str, Sequence[str]], *, modality: str,
 
     if not training and untrimmed_fps is not None and snippets_per_chunk:
         clips = examples.flat_map(chunks)
+    elif training and clips_per_read > 1:
+        # round robin over many videos' sampled JPEGs (cheap, sequential), then
+        # decode in parallel: a parallel interleave over hundreds of videos
+        # buffers decoded clips per video and thrashes
+        videos = examples.map(sample_video, num_parallel_calls=AUTOTUNE,
+                              deterministic=deterministic)
+        cycle = max(1, min(clips_per_read * batch_size, MAX_CLIPS_IN_FLIGHT // clips_per_read))
+        clips = videos.interleave(clips_of_video, cycle_length=cycle, block_length=1).map(
+                lambda jpegs, clip_seed, labels: (clip_of(jpegs, clip_seed), labels),
+                num_parallel_calls=AUTOTUNE, deterministic=deterministic)
     else:
         clips = examples.map(make, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
     if skip_corrupt:

@@ -107,3 +107,15 @@ def test_normalize_equals_formula_with_optional_x_inversion(invert_x):
     if invert_x:
         values[..., 0::2] = 255 - values[..., 0::2]
     np.testing.assert_allclose(out, (values - mean) / std, rtol=1e-5, atol=1e-4)
+
+
+def test_normalize_inverts_x_per_leading_item():
+    snippets = RNG.integers(0, 256, (3, 2, 4, 5, 10)).astype(np.uint8)
+    mean = RNG.uniform(0, 255, 10).astype(np.float32)
+    std = RNG.uniform(1, 64, 10).astype(np.float32)
+    invert = np.array([True, False, True])
+    out = _eager_and_mapped(lambda x: modalities.normalize(
+            x, tf.constant(mean), tf.constant(std), tf.constant(invert)), snippets)
+    values = snippets.astype(np.float32)
+    values[invert, ..., 0::2] = 255 - values[invert, ..., 0::2]
+    np.testing.assert_allclose(out, (values - mean) / std, rtol=1e-5, atol=1e-4)

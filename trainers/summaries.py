@@ -44,9 +44,12 @@ def clip_frames(clip, modality, mean, std):
     return np.clip(values[..., :3], 0, 255).astype("uint8")
 
 
-def clip_images(summary_writer, batch, strategy, modality, mean, std, step):
-    """Logs the segments of a few clips of the first replica's first micro-batch."""
-    clips = strategy.experimental_local_results(batch[0])[0].numpy()[0]  # (b, K, H, W, C)
+def clip_images(summary_writer, batch, strategy, modality, mean, std, step, prepare=None):
+    """Logs the segments of a few clips of the first replica's first micro-batch
+    (through `prepare` first when given: see `train_loop.make_train_step`)."""
+    first = tf.nest.map_structure(
+            lambda value: strategy.experimental_local_results(value)[0][0], batch[0])
+    clips = (prepare(first) if prepare else first).numpy()        # (b, K, H, W, C)
     with summary_writer.as_default(step=step):
         for index, clip in enumerate(clips[:MAX_CLIPS]):
             tf.summary.image(f"input/clip_{index}", clip_frames(clip, modality, mean, std),

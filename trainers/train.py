@@ -5,6 +5,7 @@
 
 Resumes from the latest checkpoint in --model_dir; SIGTERM saves and exits.
 """
+import functools
 import json
 import os
 import signal
@@ -28,6 +29,15 @@ flags.DEFINE_string("label_map", None, "Class names, one per line (default: labe
                     "beside the shards, written by tsn-ingest).")
 flags.DEFINE_integer("shuffle_buffer", 64, "Videos in the shuffle buffer.")
 flags.DEFINE_bool("cache", False, "Cache parsed records in memory after the first epoch.")
+flags.DEFINE_integer("clips_per_read", 1, "Clips sampled from each video read, each with its "
+                     "own offsets, crop and flip. Reading and parsing a whole video costs more "
+                     "than decoding one clip's frames: 8 roughly doubles input clips/s (see "
+                     "README, Speed). 1 is the paper's sampling.")
+flags.DEFINE_enum("resize_in", "auto", ["auto", "pipeline", "step"], "Where training crops are "
+                  "resized, mirrored and normalized: 'pipeline' (tf.data, on the CPU) or 'step' "
+                  "(the train step, on the accelerator: uint8 crops are batched, ~4x fewer "
+                  "bytes). auto: 'step' when GPUs train without --xla, else 'pipeline' "
+                  "(crop_and_resize has no XLA kernel, so no TPU either).")
 # --- model
 flags.DEFINE_enum("backbone", "bn_inception", backbones.names(), "Backbone network.")
 flags.DEFINE_enum("modality", "rgb", sorted(MODALITIES), "Input modality of the stream.")
@@ -78,6 +88,14 @@ def validate_flags():
         raise app.UsageError(f"--num_segments must be >= 1, got {FLAGS.num_segments}.")
     if FLAGS.train_steps < 1:
         raise app.UsageError(f"--train_steps must be >= 1, got {FLAGS.train_steps}.")
+    if FLAGS.clips_per_read < 1:
+        raise app.UsageError(f"--clips_per_read must be >= 1, got {FLAGS.clips_per_read}.")
+    if FLAGS.modality == "audio" and (FLAGS.clips_per_read > 1 or FLAGS.resize_in == "step"):
+        raise app.UsageError("--clips_per_read > 1 and --resize_in=step are for the video "
+                             "streams; --modality is audio.")
+    if FLAGS.xla and FLAGS.resize_in == "step":
+        raise app.UsageError("--resize_in=step can't be compiled with --xla (crop_and_resize "
+                             "has no XLA kernel): use --resize_in=pipeline.")
     if FLAGS.profile_steps and len(FLAGS.profile_steps) != 2:
         raise app.UsageError(f"--profile_steps takes first,last; got {FLAGS.profile_steps}.")
     if FLAGS.cross_modality_from and FLAGS.modality == "rgb":
@@ -178,14 +196,23 @@ def main(argv):
             training=True, batch_size=micro_batch, mean=mean, std=std,
             output_size=config.input_size, num_classes=config.num_classes,
             shuffle_buffer=FLAGS.shuffle_buffer, cache=FLAGS.cache,
-            seed=data_seed + pipeline_id, repeat=True)
+            seed=data_seed + pipeline_id, repeat=True, clips_per_read=FLAGS.clips_per_read,
+            defer_resize=resize_in_step)
 
+    resize_in_step = FLAGS.resize_in == "step" or (
+            FLAGS.resize_in == "auto" and config.modality != "audio" and not FLAGS.xla
+            and bool(tf.config.list_logical_devices("GPU")))
+    prepare = None
+    if resize_in_step:
+        prepare = functools.partial(pipeline.finish_deferred, modality=config.modality,
+                                    output_size=config.input_size, mean=mean, std=std)
     batches = train_loop.distributed_dataset(strategy, replica_dataset, FLAGS.accumulation)
 
     train_step = train_loop.make_train_step(
         strategy, state, modality=config.modality,
         clip_norm=FLAGS.clip_norm or CLIP_NORM[config.modality],
-        weight_decay=FLAGS.weight_decay, effective_batch=FLAGS.batch_size, jit_compile=FLAGS.xla)
+        weight_decay=FLAGS.weight_decay, effective_batch=FLAGS.batch_size, jit_compile=FLAGS.xla,
+        prepare=prepare)
 
     # --- loop
     stop = {"signal": None}
@@ -203,7 +230,8 @@ def main(argv):
             tf.profiler.experimental.start(os.path.join(FLAGS.model_dir, "train"))
         batch = meter.timed_next(iterator)
         if not images_logged:
-            summaries.clip_images(writer, batch, strategy, config.modality, mean, std, step)
+            summaries.clip_images(writer, batch, strategy, config.modality, mean, std, step,
+                                  prepare)
             images_logged = True
         metrics = train_step(batch)
         meter.clips += FLAGS.batch_size

@@ -45,18 +45,22 @@ def make_state(strategy, build_model, *, schedule: TSNSchedule, momentum, model_
 
 
 def make_train_step(strategy, state, *, modality, clip_norm, weight_decay, effective_batch,
-                    jit_compile=False):
+                    jit_compile=False, prepare=None):
     """A `tf.function` taking one distributed batch, returning loss, accuracy, grad norm.
 
     Each replica's batch is (clips (A, b, K, H, W, C), labels (A, b)) with A the
     accumulation steps; `effective_batch` = A · b · replicas clips per update.
+    With `prepare`, clips are any structure of (A, b, ...) tensors and each
+    micro-batch goes through `prepare` on the replica's device before the
+    model (e.g. `pipeline.finish_deferred`).
     """
     model, optimizer = state.model, state.optimizer
     variables = model.trainable_variables
     rules = optim_policy(model, modality)
     replicas = strategy.num_replicas_in_sync
 
-    def micro_step(clips, labels):
+    def micro_step(inputs, labels):
+        clips = prepare(inputs) if prepare else inputs
         with tf.GradientTape() as tape:
             logits = model(clips, training=True)
             losses = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
@@ -68,9 +72,10 @@ def make_train_step(strategy, state, *, modality, clip_norm, weight_decay, effec
     def replica_step(clips, labels):
         # A Python loop, not tf.while_loop: under MirroredStrategy each BN
         # moving-average update is a sync point, which a while body can't hold.
-        grads, loss, correct = micro_step(clips[0], labels[0])
-        for index in range(1, clips.shape[0]):
-            more, more_loss, more_correct = micro_step(clips[index], labels[index])
+        micro = lambda index: tf.nest.map_structure(lambda t: t[index], clips)
+        grads, loss, correct = micro_step(micro(0), labels[0])
+        for index in range(1, labels.shape[0]):
+            more, more_loss, more_correct = micro_step(micro(index), labels[index])
             grads = [g + m for g, m in zip(grads, more)]
             loss, correct = loss + more_loss, correct + more_correct
         context = tf.distribute.get_replica_context()
