@@ -30,12 +30,13 @@ flags.DEFINE_string("label_map", None, "Class names, one per line (default: labe
 flags.DEFINE_integer("shuffle_buffer", 64, "Videos in the shuffle buffer.")
 flags.DEFINE_bool("cache", False, "Cache parsed records in memory after the first epoch.")
 flags.DEFINE_integer("clips_per_read", 1, "Clips sampled from each video read, each with its "
-                     "own offsets, crop and flip. Reading and parsing a whole video costs more "
-                     "than decoding one clip's frames: 8 roughly doubles input clips/s (see "
-                     "README, Speed). 1 is the paper's sampling.")
+                     "own offsets, crop and flip; clips_per_read x the batch of videos are "
+                     "interleaved. Reading and parsing a whole video costs more than decoding "
+                     "one clip's frames: 8 gave 1.3-2.8x the input clips/s here (README, "
+                     "Speed). 1 is the paper's sampling.")
 flags.DEFINE_enum("resize_in", "auto", ["auto", "pipeline", "step"], "Where training crops are "
                   "resized, mirrored and normalized: 'pipeline' (tf.data, on the CPU) or 'step' "
-                  "(the train step, on the accelerator: uint8 crops are batched, ~4x fewer "
+                  "(the train step, on the accelerator: uint8 crops are batched, ~3x fewer "
                   "bytes). auto: 'step' when GPUs train without --xla, else 'pipeline' "
                   "(crop_and_resize has no XLA kernel, so no TPU either).")
 # --- model
@@ -187,6 +188,14 @@ def main(argv):
 
     shard_paths, _ = records.list_shards(FLAGS.train_shards)
 
+    resize_in_step = FLAGS.resize_in == "step" or (
+            FLAGS.resize_in == "auto" and config.modality != "audio" and not FLAGS.xla
+            and bool(tf.config.list_logical_devices("GPU")))
+    prepare = None
+    if resize_in_step:
+        prepare = functools.partial(pipeline.finish_deferred, modality=config.modality,
+                                    output_size=config.input_size, mean=mean, std=std)
+
     def replica_dataset(pipeline_id, num_pipelines):
         # Each input pipeline (worker) reads its own shards when there are enough.
         own = shard_paths[pipeline_id::num_pipelines] \
@@ -199,13 +208,6 @@ def main(argv):
             seed=data_seed + pipeline_id, repeat=True, clips_per_read=FLAGS.clips_per_read,
             defer_resize=resize_in_step)
 
-    resize_in_step = FLAGS.resize_in == "step" or (
-            FLAGS.resize_in == "auto" and config.modality != "audio" and not FLAGS.xla
-            and bool(tf.config.list_logical_devices("GPU")))
-    prepare = None
-    if resize_in_step:
-        prepare = functools.partial(pipeline.finish_deferred, modality=config.modality,
-                                    output_size=config.input_size, mean=mean, std=std)
     batches = train_loop.distributed_dataset(strategy, replica_dataset, FLAGS.accumulation)
 
     train_step = train_loop.make_train_step(
