@@ -411,9 +411,9 @@ def make_dataset(file_pattern: Union[str, Sequence[str]], *, modality: str,
         and flip ("repeated augmentation"). The M clips' JPEGs are kept (not
         the record) and ``M * batch_size`` videos are interleaved, so a batch
         holds different videos and a video's clips come one every M batches
-        (fewer when ``M * M * batch_size`` clips exceed 2048: their JPEGs are
-        held in memory, ~0.3 MB per flow clip at 340x256). An epoch (without
-        `repeat`) has M clips per video.
+        (closer together when ``M * M * batch_size`` exceeds 2048 clips, the
+        most whose JPEGs are held: ~0.3 MB per flow clip at 340x256). An
+        epoch (without `repeat`) has M clips per video.
       defer_resize: training only: leave resizing, mirroring and
         normalization to the training step (`finish_deferred`, on the
         accelerator). Clips are then ``{"frames": uint8 (B, K, I, P, P, c),
