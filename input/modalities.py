@@ -11,7 +11,7 @@ Channel layout of one snippet (what the first conv sees), as tsn-pytorch's
 
 Values stay on the 0..255 scale until `normalize`. A horizontal flip of flow
 inverts the x channels (``255 - v``) before normalization (`flip_snippets`
-does both; the pipeline mirrors with it and folds the inversion into
+does both; the pipeline only mirrors and folds the inversion into
 `normalize`, which is cheaper). RGB differences are normalized as
 ``diff / std``: the mean cancels in a difference (with BN-Inception's std 1
 this is exactly tsn-pytorch's input).
@@ -53,28 +53,34 @@ def get_stream(modality: str) -> Stream:
     return STREAMS[modality]
 
 
-def stack_items(items, items_per_snippet: int):
-    """(S·L, H, W, C) -> (S, H, W, L·C), item-major channels [i0 c0.., i1 c0.., ...]."""
-    shape = tf.shape(items)
-    channels = items_per_snippet * items.shape[-1]
-    if items_per_snippet == 1:
-        return items
-    snippets = tf.reshape(items, [-1, items_per_snippet, shape[1], shape[2], shape[3]])
-    snippets = tf.transpose(snippets, [0, 2, 3, 1, 4])
-    return tf.reshape(snippets, [-1, shape[1], shape[2], channels])
+def stack_snippets(decoded, items_per_snippet: int):
+    """Decoded frames of each stored key [(S·N, h, w, c)] -> uint8 (S, I, h, w, c).
 
-
-def stack_flow(flow_x, flow_y, items_per_snippet: int):
-    """x, y (S·L, H, W, 1) -> (S, H, W, 2L) with channels [x0, y0, x1, y1, ...].
-
-    Built as one batched 2-D transpose (S, 2L, H·W) -> (S, H·W, 2L), ~5x
-    faster in TF on CPU than a 5-D transpose with the small axes inside.
+    N = `items_per_snippet` consecutive frames per snippet and key; the I =
+    N·keys items of a snippet come in the channel order above (flow: x0, y0,
+    x1, y1, ...). Stacking on a new axis is a copy; the interleave into
+    channels (`items_to_channels`) can come later, on floats or on the
+    accelerator.
     """
-    shape = tf.shape(flow_x)
-    pairs = tf.stack([flow_x[..., 0], flow_y[..., 0]], axis=1)       # (S·L, 2, H, W)
-    planes = tf.reshape(pairs, [-1, 2 * items_per_snippet, shape[1] * shape[2]])
-    return tf.reshape(tf.transpose(planes, [0, 2, 1]),
-                      [-1, shape[1], shape[2], 2 * items_per_snippet])
+    stacked = tf.stack(decoded, axis=1)                      # (S·N, keys, h, w, c)
+    shape = tf.shape(stacked)
+    return tf.reshape(stacked, [-1, items_per_snippet * len(decoded), shape[2], shape[3],
+                                stacked.shape[-1]])
+
+
+def items_to_channels(items):
+    """(..., I, h, w, c) -> (..., h, w, I·c): a snippet's items as channels.
+
+    One batched 2-D transpose, ~5x faster in TF on CPU than a 5-D transpose
+    with the small axes inside.
+    """
+    shape = tf.shape(items)
+    lead, count, depth = shape[:-4], items.shape[-4], items.shape[-1]
+    if count == 1:
+        return tf.reshape(items, tf.concat([lead, shape[-3:]], 0))
+    planes = tf.reshape(items, [-1, count, shape[-3] * shape[-2], depth])
+    return tf.reshape(tf.transpose(planes, [0, 2, 1, 3]),
+                      tf.concat([lead, shape[-3:-1], [count * depth]], 0))
 
 
 def rgb_difference(snippets, num_frames: int):

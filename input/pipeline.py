@@ -127,13 +127,6 @@ def _labels(features, num_classes, multi_label):
         return tf.identity(labels[0])
 
 
-def _stacked(decoded, stream, items_per_snippet):
-    """Decoded per-key frames [(S·L, h, w, c)] -> (S, h, w, C·L) uint8."""
-    if len(decoded) == 2:
-        return modalities.stack_flow(*decoded, items_per_snippet)
-    return modalities.stack_items(decoded[0], items_per_snippet)
-
-
 def _sampled_jpegs(features, seed, *, stream, num_segments, length):
     """The encoded frames one training clip samples: string (keys, K·(L+extra))."""
     seed_sample = tf.random.experimental.stateless_split(seed, 3)[0]
@@ -151,30 +144,15 @@ def _train_items(jpegs, seed, *, stream, num_segments, length, output_size):
       (items, flip): uint8 (K, I, h, w, c) with I = items per snippet (rgb L,
       rgb_diff L + 1, flow 2L in the order x0, y0, x1, y1, ...) and c the
       JPEG channels; bool scalar, whether the clip is to be mirrored (by
-      `_finish_clip` or `finish_deferred`). Stacking on a new axis is a copy;
-      interleaving channels (a transpose) comes later, on floats or on the
-      accelerator.
+      `_finish_clip` or `finish_deferred`).
     """
     _, seed_crop, seed_flip = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
     shape = tf.io.extract_jpeg_shape(jpegs[0, 0])
     box = crops.multiscale_crop_box(shape[0], shape[1], output_size, stream.scales, seed_crop)
     decoded = [modalities.decode_frames(jpegs[key], stream.jpeg_channels, box)
                for key in range(len(stream.keys))]
-    stacked = tf.stack(decoded, axis=1)                      # (K·items, keys, h, w, c)
-    size = tf.shape(stacked)
-    items = tf.reshape(stacked, [num_segments, -1, size[2], size[3], stream.jpeg_channels])
+    items = modalities.stack_snippets(decoded, length + stream.extra_frames)
     return items, tf.random.stateless_uniform([], seed_flip) < 0.5
-
-
-def _items_to_channels(items):
-    """(..., I, h, w, c) -> (..., h, w, I·c) as one batched 2-D transpose (fast on CPU)."""
-    shape = tf.shape(items)
-    lead, count, depth = shape[:-4], items.shape[-4], items.shape[-1]
-    if count == 1:
-        return tf.reshape(items, tf.concat([lead, shape[-3:]], 0))
-    planes = tf.reshape(items, [-1, count, shape[-3] * shape[-2], depth])
-    return tf.reshape(tf.transpose(planes, [0, 2, 1, 3]),
-                      tf.concat([lead, shape[-3:-1], [count * depth]], 0))
 
 
 def _differences(clips, modality: str, length: int):
@@ -195,7 +173,7 @@ def _finish_clip(items, flip, *, stream, modality, length, output_size, mean_vec
     ~2x faster than on uint8, and ~3x faster than `crop_and_resize` on CPU);
     the same results as `finish_deferred` within float rounding.
     """
-    frames = tf.cast(_items_to_channels(items), tf.float32)
+    frames = tf.cast(modalities.items_to_channels(items), tf.float32)
     size = tf.shape(frames)[1:3]
     resized = tf.cond(tf.reduce_all(size == output_size), lambda: frames,
                       lambda: tf.image.resize(frames, [output_size, output_size]))
@@ -294,7 +272,7 @@ def finish_deferred(inputs, *, modality: str, output_size: int, mean, std,
     # number of boxes, tensorflow/tensorflow#56904)
     clips = (frames.shape[0] * frames.shape[1] if frames.shape[0] is not None
              else shape[0] * shape[1])
-    images = tf.reshape(_items_to_channels(frames), [clips, canvas, canvas, depth])
+    images = tf.reshape(modalities.items_to_channels(frames), [clips, canvas, canvas, depth])
     boxes = tf.repeat(_crop_boxes(inputs["crop_size"], inputs["flip"], canvas, output_size),
                       shape[1], axis=0)
     resized = tf.image.crop_and_resize(images, boxes, tf.range(clips),
@@ -328,27 +306,19 @@ def _eval_clip(features, offsets, count, *, stream, modality, length, output_siz
     indices = tf.reshape(sampling.snippet_indices(offsets, items, count), [-1])
     decoded = [modalities.decode_frames(tf.gather(features["frames"][key], indices),
                                         stream.jpeg_channels) for key in stream.keys]
-    snippets = _rescale_short_side(_stacked(decoded, stream, items),
-                                   round(output_size * REFERENCE_SCALE_RATIO))
+    snippets = _rescale_short_side(
+            modalities.items_to_channels(modalities.stack_snippets(decoded, items)),
+            round(output_size * REFERENCE_SCALE_RATIO))
     shape = tf.shape(snippets)
     boxes, flips = crops.eval_views(shape[1], shape[2], output_size, eval_crops)
     views = []
     for view, flip in enumerate(flips):
         y, x = boxes[view, 0], boxes[view, 1]
         crop = snippets[:, y:y + output_size, x:x + output_size, :]
-        crop = modalities.flip_snippets(crop, False) if flip else crop
-        if modality != "rgb_diff":
-            crop = modalities.normalize(crop, mean_vector, std_vector,
-                                        flip and stream.inverts_x_on_flip)
-        views.append(crop)
-    views = tf.stack(views)
-    if modality == "rgb_diff":
-        shape = tf.shape(views)
-        views = tf.reshape(modalities.rgb_difference(
-                tf.reshape(views, [-1, output_size, output_size, views.shape[-1]]), items),
-                [shape[0], shape[1], output_size, output_size, 3 * length])
-        views = modalities.normalize(views, mean_vector, std_vector)
-    return views
+        views.append(modalities.flip_snippets(crop, False) if flip else crop)
+    invert_x = tf.constant([flip and stream.inverts_x_on_flip for flip in flips])
+    return modalities.normalize(_differences(tf.stack(views), modality, length), mean_vector,
+                                std_vector, invert_x)
 
 
 # --- the dataset -------------------------------------------------------------

@@ -16,23 +16,27 @@ def _eager_and_mapped(fn, *tensors):
     return np.asarray(eager)
 
 
-def test_stack_items_is_item_major():
+def _stack(decoded, items_per_snippet):
+    return modalities.items_to_channels(modalities.stack_snippets(decoded, items_per_snippet))
+
+
+def test_stacked_items_are_item_major():
     items = RNG.integers(0, 255, (6, 2, 3, 3)).astype(np.uint8)  # S=2 snippets of L=3
-    stacked = _eager_and_mapped(lambda x: modalities.stack_items(x, 3), items)
+    stacked = _eager_and_mapped(lambda x: _stack([x], 3), items)
     expected = np.concatenate([items[0::3], items[1::3], items[2::3]], axis=-1)
     np.testing.assert_array_equal(stacked, expected)
     assert stacked.shape == (2, 2, 3, 9)
-    np.testing.assert_array_equal(modalities.stack_items(items, 1), items)
+    np.testing.assert_array_equal(_stack([items], 1), items)
 
 
 def test_flow_channels_are_x_y_interleaved_per_frame():
     flow_x = np.arange(4, dtype=np.uint8).reshape(4, 1, 1, 1) * 10      # frame i: 10 i
     flow_y = 100 + np.arange(4, dtype=np.uint8).reshape(4, 1, 1, 1)     # frame i: 100 + i
-    stacked = _eager_and_mapped(lambda x, y: modalities.stack_flow(x, y, 2), flow_x, flow_y)
+    stacked = _eager_and_mapped(lambda x, y: _stack([x, y], 2), flow_x, flow_y)
     np.testing.assert_array_equal(stacked[:, 0, 0], [[0, 100, 10, 101], [20, 102, 30, 103]])
     pixels_x = RNG.integers(0, 256, (6, 2, 3, 1)).astype(np.uint8)
     pixels_y = RNG.integers(0, 256, (6, 2, 3, 1)).astype(np.uint8)
-    stacked = _eager_and_mapped(lambda x, y: modalities.stack_flow(x, y, 3), pixels_x, pixels_y)
+    stacked = _eager_and_mapped(lambda x, y: _stack([x, y], 3), pixels_x, pixels_y)
     expected = np.concatenate([np.concatenate([pixels_x[l::3], pixels_y[l::3]], -1)
                                for l in range(3)], axis=-1)
     np.testing.assert_array_equal(stacked, expected)
