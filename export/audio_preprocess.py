@@ -4,7 +4,7 @@ One video's audio arrives as log-mel frames float32 (T, M) at 100 frames/s
 (`input/audio.py` `log_mel`, what ingestion stores) or as its mono 16 kHz
 waveform float32 (N,) in [-1, 1]. `eval_clip` turns frames into the model
 input through the audio pipeline's own evaluation code
-(`audio_pipeline._eval_clip`: `patch_offsets` at segment centres,
+(`audio_pipeline.eval_patches`: `patch_offsets` at segment centres,
 `gather_patches`, ``(x - mean) / std``), so serving and `tsn-eval` share one
 implementation. `tf_log_mel` is `audio.log_mel` with tf.signal (same window,
 hop, FFT size, the same mel matrix and log offset): equal within 1e-4.
@@ -81,12 +81,11 @@ def eval_clip(log_mel, settings: AudioSettings):
     """(T, M) log-mel frames, T >= 1 -> float32 (1, K, P, M, 1), one view.
 
     Exactly what `make_audio_dataset(training=False)` yields for a video with
-    these frames: the call goes through its `_eval_clip`.
+    these frames: both call `audio_pipeline.eval_patches`.
     """
-    features = {"log_mel": log_mel, "present": tf.constant(1, tf.int64),
-                "media_id": tf.constant("serving request"), "shard": tf.constant("-")}
-    clip = audio_pipeline._eval_clip(features, num_segments=settings.num_segments,
-                                     patch_frames=settings.patch_frames,
-                                     mean=float(settings.mean), std=float(settings.std))
+    patches = audio_pipeline.eval_patches(log_mel, num_segments=settings.num_segments,
+                                          patch_frames=settings.patch_frames,
+                                          mean=float(settings.mean), std=float(settings.std))
+    clip = patches[None, ..., None]
     return tf.ensure_shape(clip, [1, settings.num_segments, settings.patch_frames,
                                   settings.mel_bins, 1])

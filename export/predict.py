@@ -128,12 +128,6 @@ def score_video(video_path: str, models: Sequence[ServedModel], *,
     return VideoPrediction(softmax(fused), fused, notes)
 
 
-def predict_video(video_path: str, models: Sequence[ServedModel], **options) -> np.ndarray:
-    """Video-level class probabilities (C,) of the weighted fusion of `models`
-    (`score_video`'s keyword options)."""
-    return score_video(video_path, models, **options).probabilities
-
-
 def snippet_scores(video_path: str, models: Sequence[ServedModel], *,
                    weights: Optional[Sequence[float]] = None, flow_algorithm: str = "tvl1",
                    max_frames: Optional[int] = None):

@@ -163,19 +163,21 @@ def _train_clip(features, seed, *, num_segments, patch_frames, mean, std, augmen
     return patches[..., None]
 
 
-def _eval_clip(features, *, num_segments, patch_frames, mean, std):
+def eval_patches(log_mel, *, num_segments, patch_frames, mean, std):
+    """(T, M) log-mel frames, T >= 1 -> float32 (K, P, M): the normalized
+    patches at segment centres (evaluation and serving)."""
+    offsets = patch_offsets(tf.shape(log_mel)[0], num_segments, patch_frames, training=False)
+    return (gather_patches(log_mel, offsets, patch_frames) - mean) / std
+
+
+def _eval_clip(features, present, *, num_segments, patch_frames, mean, std):
+    """(1, K, P, M, 1): `eval_patches`, or zeros for a video without audio."""
     log_mel = features["log_mel"]
-    mel_bins = log_mel.shape[-1]
-
-    def sampled():
-        offsets = patch_offsets(tf.shape(log_mel)[0], num_segments, patch_frames,
-                                training=False)
-        return (gather_patches(log_mel, offsets, patch_frames) - mean) / std
-
-    def missing():
-        return tf.zeros([num_segments, patch_frames, mel_bins], tf.float32)
-
-    patches = tf.cond(_present(features), sampled, missing)
+    patches = tf.cond(
+            present,
+            lambda: eval_patches(log_mel, num_segments=num_segments, patch_frames=patch_frames,
+                                 mean=mean, std=std),
+            lambda: tf.zeros([num_segments, patch_frames, log_mel.shape[-1]], tf.float32))
     return patches[None, ..., None]
 
 
@@ -239,8 +241,9 @@ def make_audio_dataset(file_pattern: Union[str, Sequence[str]], *, num_segments:
             return clip, labels(features)
     else:
         def make(features):
-            extras = {"media_id": features["media_id"], "audio_present": _present(features)}
-            return _eval_clip(features, **common), labels(features), extras
+            present = _present(features)
+            extras = {"media_id": features["media_id"], "audio_present": present}
+            return _eval_clip(features, present, **common), labels(features), extras
 
     clips = examples.map(make, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
     if skip_corrupt:

@@ -26,7 +26,6 @@ SEGMENT_LABEL_STRING = "segment/label/string"  # bytes list: name per segment
 FLOW_BOUND = "FLOW/flow/bound"                # float: |flow| clip, px/frame
 FLOW_ALGORITHM = "FLOW/flow/algorithm"        # bytes: tvl1 | dis | farneback
 # audio (written only when ingested with the "audio" modality)
-AUDIO_PREFIX = "AUDIO"
 AUDIO_PRESENT = "AUDIO/present"                        # int64: 1 track decoded, 0 none
 AUDIO_DIMENSIONS = "AUDIO/feature/dimensions"          # int64 list: [mel bins]
 AUDIO_FEATURE_RATE = "AUDIO/feature/rate"              # float: log-mel frames per second
@@ -188,7 +187,7 @@ def _read_audio(example: tf.train.SequenceExample) -> dict:
     if AUDIO_PRESENT not in context:
         return {}
     values = {"audio_present": bool(context[AUDIO_PRESENT].int64_list.value[0])}
-    for key, field, make in _AUDIO_CONTEXT:
+    for key, field, _ in _AUDIO_CONTEXT:
         if key in context:
             kind = context[key].WhichOneof("kind")
             values[field] = getattr(context[key], kind).value[0]

@@ -179,9 +179,9 @@ def read_marker(output: str, spec: ShardSpec) -> Optional[dict]:
         return None
 
 
-def is_complete(output: str, spec: ShardSpec, shard_fingerprint: str) -> bool:
-    """True if the shard file exists and its marker matches this plan."""
-    marker = read_marker(output, spec)
+def _is_complete(output: str, spec: ShardSpec, marker: Optional[dict],
+                 shard_fingerprint: str) -> bool:
+    """True if the shard file exists and its `marker` matches this plan."""
     return (marker is not None and marker.get("fingerprint") == shard_fingerprint
             and storage.exists(shard_path(output, spec)))
 
@@ -193,8 +193,9 @@ def pending_shards(output: str, specs: Sequence[ShardSpec], label_map: Dict[str,
     pending = []
     for spec in specs:
         shard_fingerprint = fingerprint(spec, label_map, options)
-        if not is_complete(output, spec, shard_fingerprint) or (
-                retry_failures and read_marker(output, spec)["failures"]):
+        marker = read_marker(output, spec)
+        if not _is_complete(output, spec, marker, shard_fingerprint) or (
+                retry_failures and marker["failures"]):
             pending.append((spec, shard_fingerprint))
     return pending
 
