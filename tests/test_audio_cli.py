@@ -33,18 +33,12 @@ def _record(media_id, label, rng, present=True, num_frames=150):
 def _shards(folder):
     rng = np.random.default_rng(0)
     folder.mkdir()
-    with tf.io.TFRecordWriter(str(folder / "train-00000-of-00001.tfrecord")) as writer:
-        for index in range(12):
-            writer.write(schema.to_sequence_example(
-                    _record(f"train_{index}", index % CLASSES, rng)).SerializeToString())
-        writer.write(schema.to_sequence_example(
-                _record("train_silent", 0, rng, present=False)).SerializeToString())
-    with tf.io.TFRecordWriter(str(folder / "test-00000-of-00001.tfrecord")) as writer:
-        for index in range(6):
-            writer.write(schema.to_sequence_example(
-                    _record(f"test_{index}", index % CLASSES, rng)).SerializeToString())
-        writer.write(schema.to_sequence_example(
-                _record("test_silent", 2, rng, present=False)).SerializeToString())
+    for split, count, silent_label in (("train", 12, 0), ("test", 6, 2)):
+        records = [_record(f"{split}_{i}", i % CLASSES, rng) for i in range(count)]
+        records.append(_record(f"{split}_silent", silent_label, rng, present=False))
+        with tf.io.TFRecordWriter(str(folder / f"{split}-00000-of-00001.tfrecord")) as writer:
+            for record in records:
+                writer.write(schema.to_sequence_example(record).SerializeToString())
     (folder / "label_map.txt").write_text("".join(f"class_{c}\n" for c in range(CLASSES)))
     return str(folder / "train-*.tfrecord"), str(folder / "test-*.tfrecord")
 

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tsn_tf.input import crops, pipeline
-from tests.test_pipeline import _dataset, _flat_video, _index, _video, _write
+from tsn_tf.input import crops, pipeline, sampling
+from test_pipeline import _dataset, _flat_video, _index, _video, _write
 
 RNG = np.random.default_rng(7)
 
@@ -137,6 +137,7 @@ def test_frames_larger_than_the_canvas_are_shrunk_to_fit(tmp_path):
     assert max(inputs["crop_size"].numpy()[0]) == 18
     clips = pipeline.finish_deferred(inputs, modality="rgb", output_size=16, mean=0.0, std=1.0)
     frames = _index(clips.numpy()[0].mean(axis=(1, 2, 3)))
+    assert all(f in r for f, r in zip(frames, sampling.np_train_offset_support(20, 3, 1)))
     assert np.abs(clips.numpy()[0] - 10 * frames[:, None, None, None]).max() <= 2
 
 

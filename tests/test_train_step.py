@@ -13,7 +13,7 @@ from tsn_tf.trainers import train_loop
 SIZE, SEGMENTS = 32, 2
 
 
-def _weights_after_steps(inputs, labels, prepare, tmp_path, accumulation, jit_compile=False):
+def _weights_after_steps(inputs, labels, prepare, tmp_path, accumulation):
     strategy = tf.distribute.get_strategy()
     build = lambda: build_tsn(3, backbone="tiny", num_segments=SEGMENTS, input_size=SIZE,
                               dropout=0.0, modality="flow")
@@ -22,7 +22,7 @@ def _weights_after_steps(inputs, labels, prepare, tmp_path, accumulation, jit_co
                                   momentum=0.9, model_dir=str(tmp_path))
     step = train_loop.make_train_step(strategy, state, modality="flow", clip_norm=20.0,
                                       weight_decay=5e-4, effective_batch=4,
-                                      jit_compile=jit_compile, prepare=prepare)
+                                      prepare=prepare)
     split = lambda t: tf.reshape(t, [accumulation, -1, *t.shape[1:]])
     batch = (tf.nest.map_structure(split, inputs), split(labels))
     losses = [float(step(batch)["loss"]) for _ in range(2)]

@@ -44,12 +44,13 @@ FLAGS = flags.FLAGS
 
 
 
-def eval_dataset(config, shards, *, num_segments, eval_crops, batch_size):
+def eval_dataset(config, shards, *, num_segments, eval_crops, batch_size, **options):
+    """The evaluation dataset of the run `config` (`make_dataset` options added)."""
     mean, std = config.normalization()
     return pipeline.make_dataset(shards, modality=config.modality, num_segments=num_segments,
                                  training=False, batch_size=batch_size, mean=mean, std=std,
                                  output_size=config.input_size, eval_crops=eval_crops,
-                                 num_classes=config.num_classes)
+                                 num_classes=config.num_classes, **options)
 
 
 def score_videos(model, dataset, progress=True):
@@ -90,13 +91,10 @@ def score_stream(model, dataset, progress=True):
 
 def evaluate_untrimmed(strategy, config, output_dir):
     """Aggregation table (average, top-k, M-TWI) of untrimmed videos, written as JSON."""
-    mean, std = config.normalization()
-    dataset = pipeline.make_dataset(
-        FLAGS.eval_shards, modality=config.modality, num_segments=1, training=False,
-        batch_size=1, mean=mean, std=std, output_size=config.input_size,
-        eval_crops=int(FLAGS.eval_crops), untrimmed_fps=FLAGS.snippet_rate,
-        num_classes=config.num_classes, multi_label=True,
-        snippets_per_chunk=FLAGS.snippets_per_chunk)
+    dataset = eval_dataset(config, FLAGS.eval_shards, num_segments=1,
+                           eval_crops=int(FLAGS.eval_crops), batch_size=1,
+                           untrimmed_fps=FLAGS.snippet_rate, multi_label=True,
+                           snippets_per_chunk=FLAGS.snippets_per_chunk)
     with strategy.scope():
         model = restore_model(FLAGS.model_dir, 1, FLAGS.checkpoint)
     table, _, _ = untrimmed.evaluate_videos(untrimmed.video_snippet_scores(model, dataset),

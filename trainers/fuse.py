@@ -8,7 +8,7 @@ import json
 from absl import app, flags
 
 from tsn_tf import metrics
-from tsn_tf.trainers.reports import load_modality, load_scores, summarize
+from tsn_tf.trainers.reports import load_stream, summarize
 
 flags.DEFINE_list("scores", None, "Score files written by tsn-eval, one per stream.")
 flags.DEFINE_list("fusion_weights", None, "One weight per stream (default by each file's modality: "
@@ -19,20 +19,20 @@ FLAGS = flags.FLAGS
 
 def fuse_files(paths, weights=None):
     """Fused (media_ids, scores, labels, class_names) over the videos all files share."""
-    streams = [load_scores(path) for path in paths]
-    ids, _, labels, class_names = streams[0]
-    for path, (other_ids, _, _, other_names) in zip(paths[1:], streams[1:]):
+    streams = [load_stream(path) for path in paths]
+    ids, _, labels, class_names, _ = streams[0]
+    for path, (other_ids, _, _, other_names, _) in zip(paths[1:], streams[1:]):
         if other_names != class_names:
             raise ValueError(f"{path} has other classes than {paths[0]}.")
         if set(other_ids) != set(ids):
             raise ValueError(f"{path} scores other videos than {paths[0]} "
                              f"({len(set(ids) ^ set(other_ids))} differ).")
     aligned = []
-    for other_ids, scores, _, _ in streams:
+    for other_ids, scores, _, _, _ in streams:
         order = {media_id: index for index, media_id in enumerate(other_ids)}
         aligned.append(scores[[order[media_id] for media_id in ids]])
     if weights is None:
-        modalities = [load_modality(path) for path in paths]
+        modalities = [stream[4] for stream in streams]
         weights = metrics.default_fusion_weights(modalities) if all(modalities) else None
     return ids, metrics.fuse_scores(aligned, weights), labels, class_names
 

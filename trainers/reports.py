@@ -19,13 +19,21 @@ def save_scores(path, media_ids, scores, labels, class_names, modality=""):
         f.write(buffer.getvalue())
 
 
-def load_scores(path):
-    """(media_ids, scores, labels, class_names) from a `save_scores` file."""
+def load_stream(path):
+    """(media_ids, scores, labels, class_names, modality) from a `save_scores`
+    file; modality is "" when none was recorded."""
     if not tf.io.gfile.exists(path):
         raise FileNotFoundError(f"Score file {path} not found (written by tsn-eval).")
     with tf.io.gfile.GFile(path, "rb") as f:
         data = np.load(io.BytesIO(f.read()))
-        return data["media_ids"], data["scores"], data["labels"], list(data["class_names"])
+        modality = str(data["modality"]) if "modality" in data else ""
+        return (data["media_ids"], data["scores"], data["labels"], list(data["class_names"]),
+                modality)
+
+
+def load_scores(path):
+    """(media_ids, scores, labels, class_names) from a `save_scores` file."""
+    return load_stream(path)[:4]
 
 
 def summarize(scores, labels, num_classes):
@@ -34,13 +42,6 @@ def summarize(scores, labels, num_classes):
             "top1": 100 * metrics.top_k_accuracy(scores, labels, 1),
             "top5": 100 * metrics.top_k_accuracy(scores, labels, min(5, num_classes)),
             "mean_class_accuracy": 100 * metrics.mean_class_accuracy(scores, labels, num_classes)}
-
-
-def load_modality(path):
-    """The stream's modality recorded in a `save_scores` file ("" if none was)."""
-    with tf.io.gfile.GFile(path, "rb") as f:
-        data = np.load(io.BytesIO(f.read()))
-        return str(data["modality"]) if "modality" in data else ""
 
 
 def confusion_image(matrix, cell=12):

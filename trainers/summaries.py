@@ -48,10 +48,10 @@ def clip_images(summary_writer, batch, strategy, modality, mean, std, step, prep
     """Logs the segments of a few clips of the first replica's first micro-batch
     (through `prepare` first when given: see `train_loop.make_train_step`)."""
     first = tf.nest.map_structure(
-            lambda value: strategy.experimental_local_results(value)[0][0], batch[0])
+            lambda value: strategy.experimental_local_results(value)[0][0][:MAX_CLIPS], batch[0])
     clips = (prepare(first) if prepare else first).numpy()        # (b, K, H, W, C)
     with summary_writer.as_default(step=step):
-        for index, clip in enumerate(clips[:MAX_CLIPS]):
+        for index, clip in enumerate(clips):
             tf.summary.image(f"input/clip_{index}", clip_frames(clip, modality, mean, std),
                              max_outputs=clip.shape[0])
     summary_writer.flush()

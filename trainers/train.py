@@ -80,7 +80,7 @@ CLIP_NORM = {"rgb": 40.0, "rgb_diff": 40.0, "flow": 20.0, "warped_flow": 20.0, "
 
 
 def validate_flags():
-    """Fails early with the flag's name and what would be right."""
+    """Fails early with the flag's name and what would be right; returns the shard paths."""
     if not FLAGS.model_dir:
         raise app.UsageError("--model_dir is required.")
     if not FLAGS.train_shards:
@@ -107,6 +107,7 @@ def validate_flags():
     except FileNotFoundError as error:
         raise app.UsageError(f"--train_shards: {error}") from error
     check_stream(paths[0], FLAGS.modality)
+    return paths
 
 
 def check_stream(path, modality):
@@ -144,7 +145,7 @@ def run_config(num_classes):
 
 def main(argv):
     del argv
-    validate_flags()
+    shard_paths = validate_flags()
     keras.utils.set_random_seed(FLAGS.seed)
     if FLAGS.mixed_precision != "none":
         keras.mixed_precision.set_global_policy(FLAGS.mixed_precision)
@@ -185,8 +186,6 @@ def main(argv):
         logging.info("Resumed from %s at step %d.", state.manager.latest_checkpoint, state.step)
     # A resumed run continues on a fresh, still deterministic, data order.
     data_seed = FLAGS.seed * 1_000_003 + state.step * 1009
-
-    shard_paths, _ = records.list_shards(FLAGS.train_shards)
 
     resize_in_step = FLAGS.resize_in == "step" or (
             FLAGS.resize_in == "auto" and config.modality != "audio" and not FLAGS.xla
