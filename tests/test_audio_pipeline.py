@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from conftest import DATA_DIR
 from tsn_tf.input import audio, audio_pipeline, encode, sampling, schema
+from tsn_tf.modalities import get_modality
 
 P = audio_pipeline.PATCH_FRAMES
 
@@ -213,3 +214,8 @@ def test_make_dataset_serves_the_audio_modality(tmp_path):
     np.testing.assert_array_equal(clips.numpy(), direct.numpy())
     with pytest.raises(ValueError, match="no untrimmed mode"):
         pipeline.make_dataset(shard, modality="audio", untrimmed_fps=1.0, **common)
+
+
+def test_model_input_shape_is_the_pipelines_patch():
+    # tsn_tf.modalities fixes the audio model's snippet shape; the pipeline cuts the patches
+    assert get_modality("audio").item_shape == (P, audio.MEL_BINS)
