@@ -158,9 +158,7 @@ def _train_clip(features, seed, *, num_segments, patch_frames, mean, std, augmen
     offsets = patch_offsets(tf.shape(log_mel)[0], num_segments, patch_frames, training=True,
                             seed=seed_sample)
     patches = (gather_patches(log_mel, offsets, patch_frames) - mean) / std
-    if augment:
-        patches = spec_augment(patches, seed_mask, **augment)
-    return patches[..., None]
+    return spec_augment(patches, seed_mask, **augment)[..., None]
 
 
 def eval_patches(log_mel, *, num_segments, patch_frames, mean, std):
@@ -229,9 +227,7 @@ def make_audio_dataset(file_pattern: Union[str, Sequence[str]], *, num_segments:
         return pipeline._labels(features, num_classes, multi_label)
 
     if training:
-        augment = {} if spec_augment_options is None else dict(spec_augment_options)
-        augment = {"time_masks": TIME_MASKS, "time_mask_frames": TIME_MASK_FRAMES,
-                   "freq_masks": FREQ_MASKS, "freq_mask_bins": FREQ_MASK_BINS, **augment}
+        augment = dict(spec_augment_options or {})  # spec_augment's defaults for the rest
         examples = examples.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
         examples = tf.data.Dataset.zip((examples, seeds))

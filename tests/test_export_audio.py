@@ -10,6 +10,7 @@ import tensorflow as tf
 from export_helpers import (LABELS, REPORT_MALFORMED, SAVED_MODEL_CLI, assert_invalid_requests,
                             call_in_fresh_process, make_run_dir, run_command, run_module,
                             run_python, saved_model_cli_scores)
+from test_audio_pipeline import np_patch_offsets
 from tsn_tf.export import audio_preprocess, client, predict, saved_model, warmup
 from tsn_tf.input import audio, audio_pipeline, encode, schema
 from tsn_tf.trainers import evaluate, model_dir as model_dir_lib
@@ -73,6 +74,9 @@ def test_eval_clip_is_the_audio_pipelines_evaluation_clip(test_avi):
     served = audio_preprocess.eval_clip(tf.constant(record.audio_log_mel), settings)
     assert bool(extras["audio_present"][0]) and served.shape == (1, 25, 96, 64, 1)
     np.testing.assert_array_equal(served.numpy(), clips[0].numpy())
+    log_mel = np.asarray(record.audio_log_mel, np.float32)   # and the rule, independently
+    expected = np.stack([log_mel[o:o + 96] for o in np_patch_offsets(len(log_mel), 25, 96)])
+    np.testing.assert_allclose(served.numpy()[0, ..., 0], (expected + 0.5) / 1.5, atol=1e-5)
 
 
 def test_saved_model_in_fresh_process_matches_tsn_eval_scores(exports, test_avi, tmp_path):
