@@ -175,3 +175,33 @@ def call_in_fresh_process(model_path, requests, folder):
 def read_json(path):
     with open(path) as f:
         return json.load(f)
+
+
+# --- tsn-predict output --------------------------------------------------------
+
+PREDICT_LINE = re.compile(r"^(\d+)\. (.+)\t([0-9.]+)$")
+
+
+def printed_ranking(stdout):
+    """[(label, probability)] of the ranked lines tsn-predict prints."""
+    rows = [row for row in map(PREDICT_LINE.match, stdout.splitlines()) if row]
+    assert [int(row.group(1)) for row in rows] == list(range(1, len(rows) + 1)), stdout
+    return [(row.group(2), float(row.group(3))) for row in rows]
+
+
+def signature_outputs(version_dir, inputs, signature="serving_default"):
+    """{output: array} of one SavedModel signature called on `inputs` in this process."""
+    loaded = tf.saved_model.load(str(version_dir))
+    outputs = loaded.signatures[signature](**{k: tf.constant(v) for k, v in inputs.items()})
+    return {k: v.numpy() for k, v in outputs.items()}
+
+
+def check_top5(printed, expected_probabilities):
+    """The printed ranking is the top 5 of `expected_probabilities` (over LABELS)."""
+    assert len(printed) == 5
+    probabilities = [p for _, p in printed]
+    assert probabilities == sorted(probabilities, reverse=True)
+    assert 0 < sum(probabilities) <= 1 + 1e-6
+    order = np.argsort(-expected_probabilities)[:5]
+    assert [label for label, _ in printed] == [LABELS[i] for i in order]
+    np.testing.assert_allclose(probabilities, expected_probabilities[order], atol=6e-5)

@@ -1,15 +1,15 @@
 """Export and predict of the audio stream: log-mel and waveform signatures, no skew, tsn-predict."""
 import os
 import pathlib
-import re
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from export_helpers import (LABELS, REPORT_MALFORMED, SAVED_MODEL_CLI, assert_invalid_requests,
-                            call_in_fresh_process, make_run_dir, run_command, run_module,
-                            run_python, saved_model_cli_scores)
+                            call_in_fresh_process, check_top5, make_run_dir, printed_ranking,
+                            run_command, run_module, run_python, saved_model_cli_scores,
+                            signature_outputs)
 from test_audio_pipeline import np_patch_offsets
 from tsn_tf.export import audio_preprocess, client, predict, saved_model, warmup
 from tsn_tf.input import audio, audio_pipeline, encode, schema
@@ -18,7 +18,6 @@ from tsn_tf.trainers import evaluate, model_dir as model_dir_lib
 DATA_DIR = pathlib.Path(__file__).parent / "data"
 TEST_AVI = DATA_DIR / "test.avi"      # 6.56 s, mp3 stereo 44.1 kHz track
 PART_0 = DATA_DIR / "part_0.mp4"      # no audio track
-LINE = re.compile(r"^(\d+)\. (.+)\t([0-9.]+)$")
 
 
 @pytest.fixture(scope="module")
@@ -190,26 +189,6 @@ def test_malformed_requests_fail_with_invalid_argument_and_next_succeeds(
 
 # --- tsn-predict ---------------------------------------------------------------
 
-def _printed(stdout):
-    rows = [row for row in map(LINE.match, stdout.splitlines()) if row]
-    assert [int(row.group(1)) for row in rows] == list(range(1, len(rows) + 1)), stdout
-    return [(row.group(2), float(row.group(3))) for row in rows]
-
-
-def _signature_outputs(version_dir, inputs):
-    loaded = tf.saved_model.load(version_dir)
-    outputs = loaded.signatures["serving_default"](
-            **{k: tf.constant(v) for k, v in inputs.items()})
-    return {k: v.numpy() for k, v in outputs.items()}
-
-
-def _check_top5(printed, expected_probabilities):
-    order = np.argsort(-expected_probabilities)[:5]
-    assert [label for label, _ in printed] == [LABELS[i] for i in order]
-    np.testing.assert_allclose([p for _, p in printed], expected_probabilities[order],
-                               atol=6e-5)
-
-
 def test_predict_fuses_rgb_flow_and_audio_1_1_5_1_on_a_real_clip_with_sound(exports,
                                                                            test_avi):
     folders = ",".join(exports[m][1] for m in ("rgb", "flow", "audio"))
@@ -221,12 +200,10 @@ def test_predict_fuses_rgb_flow_and_audio_1_1_5_1_on_a_real_clip_with_sound(expo
                                                     flow_algorithm="farneback")
     log_mel = client.read_log_mel(TEST_AVI, streams.num_frames / frame_rate)
     np.testing.assert_array_equal(log_mel, audio.log_mel(_waveform(test_avi[1])))
-    scores = {m: _signature_outputs(exports[m][1], client.jpeg_inputs(streams, m))["scores"]
+    scores = {m: signature_outputs(exports[m][1], client.jpeg_inputs(streams, m))["scores"]
               for m in ("rgb", "flow")}
-    sound = _signature_outputs(exports["audio"][1], client.audio_inputs(log_mel))["scores"]
-    printed = _printed(result.stdout)
-    assert len(printed) == 5
-    _check_top5(printed, predict.softmax(scores["rgb"] + 1.5 * scores["flow"] + sound))
+    sound = signature_outputs(exports["audio"][1], client.audio_inputs(log_mel))["scores"]
+    check_top5(printed_ranking(result.stdout), predict.softmax(scores["rgb"] + 1.5 * scores["flow"] + sound))
 
 
 def test_predict_skips_the_audio_model_of_a_video_without_sound(exports):
@@ -237,8 +214,8 @@ def test_predict_skips_the_audio_model_of_a_video_without_sound(exports):
     assert f"note: {PART_0} has no audio track: audio model {exports['audio'][1]} skipped " \
         "(no evidence, not silence)" in result.stdout
     streams, _ = client.read_encoded_video(PART_0, ["rgb"])
-    rgb = _signature_outputs(exports["rgb"][1], client.jpeg_inputs(streams, "rgb"))
-    _check_top5(_printed(result.stdout), rgb["probabilities"])
+    rgb = signature_outputs(exports["rgb"][1], client.jpeg_inputs(streams, "rgb"))
+    check_top5(printed_ranking(result.stdout), rgb["probabilities"])
 
     alone = run_module("tsn_tf.export.predict_main", f"--model={exports['audio'][1]}", PART_0)
     assert alone.returncode != 0

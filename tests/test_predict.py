@@ -1,17 +1,16 @@
 """tsn-predict on real and synthetic video files; the REST/gRPC client's requests."""
 import pathlib
-import re
 
 import cv2
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from export_helpers import LABELS, make_run_dir, run_module
+from export_helpers import (check_top5, make_run_dir, printed_ranking, run_module,
+                            signature_outputs)
 from tsn_tf.export import client, predict, saved_model, timeline
 
 DATA_DIR = pathlib.Path(__file__).parent / "data"
-LINE = re.compile(r"^(\d+)\. (.+)\t([0-9.]+)$")
 
 
 @pytest.fixture(scope="module")
@@ -38,37 +37,13 @@ def synthetic_video(tmp_path_factory):
     return path
 
 
-def _printed(stdout):
-    """[(label, probability)] of the ranked lines tsn-predict prints."""
-    rows = [LINE.match(line) for line in stdout.splitlines()]
-    rows = [row for row in rows if row]
-    assert [int(row.group(1)) for row in rows] == list(range(1, len(rows) + 1)), stdout
-    return [(row.group(2), float(row.group(3))) for row in rows]
-
-
-def _scores(version_dir, inputs, signature="serving_default"):
-    loaded = tf.saved_model.load(version_dir)
-    outputs = loaded.signatures[signature](**{k: tf.constant(v) for k, v in inputs.items()})
-    return {k: v.numpy() for k, v in outputs.items()}
-
-
-def _check_top5(printed, expected_probabilities):
-    assert len(printed) == 5
-    probabilities = [p for _, p in printed]
-    assert probabilities == sorted(probabilities, reverse=True)
-    assert 0 < sum(probabilities) <= 1 + 1e-6
-    order = np.argsort(-expected_probabilities)[:5]
-    assert [label for label, _ in printed] == [LABELS[i] for i in order]
-    np.testing.assert_allclose(probabilities, expected_probabilities[order], atol=6e-5)
-
-
 def test_predict_on_real_clip_prints_top5_of_the_served_model(models):
     video = DATA_DIR / "part_0.mp4"
     result = run_module("tsn_tf.export.predict_main", f"--model={models['rgb']}", video)
     assert result.returncode == 0, result.stderr[-3000:]
     streams, _ = client.read_encoded_video(video, ["rgb"])
-    expected = _scores(models["rgb"], client.jpeg_inputs(streams, "rgb"))["probabilities"]
-    _check_top5(_printed(result.stdout), expected)
+    expected = signature_outputs(models["rgb"], client.jpeg_inputs(streams, "rgb"))["probabilities"]
+    check_top5(printed_ranking(result.stdout), expected)
 
 
 def test_predict_fuses_rgb_and_flow_scores_1_to_1_5_on_a_synthetic_video(models,
@@ -79,10 +54,10 @@ def test_predict_fuses_rgb_and_flow_scores_1_to_1_5_on_a_synthetic_video(models,
     assert result.returncode == 0, result.stderr[-3000:]
     streams, _ = client.read_encoded_video(synthetic_video, ["rgb", "flow"],
                                            flow_algorithm="farneback")
-    rgb = _scores(models["rgb"], client.jpeg_inputs(streams, "rgb"))["scores"]
-    flow = _scores(models["flow"], client.jpeg_inputs(streams, "flow"))["scores"]
+    rgb = signature_outputs(models["rgb"], client.jpeg_inputs(streams, "rgb"))["scores"]
+    flow = signature_outputs(models["flow"], client.jpeg_inputs(streams, "flow"))["scores"]
     assert len(streams.flow_x_jpegs) == len(streams.rgb_jpegs) - 1 == 29
-    _check_top5(_printed(result.stdout), predict.softmax(rgb + 1.5 * flow))
+    check_top5(printed_ranking(result.stdout), predict.softmax(rgb + 1.5 * flow))
 
 
 def test_predict_untrimmed_applies_mtwi_and_writes_a_png_timeline(models, synthetic_video,
@@ -93,10 +68,10 @@ def test_predict_untrimmed_applies_mtwi_and_writes_a_png_timeline(models, synthe
     assert result.returncode == 0, result.stderr[-3000:]
     assert "3 snippets" in result.stdout
     streams, frame_rate = client.read_encoded_video(synthetic_video, ["rgb"])
-    snippets = _scores(models["rgb"], {**client.jpeg_inputs(streams, "rgb"),
-                                      "frame_rate": np.float32(frame_rate)}, "snippet_scores")
+    snippets = signature_outputs(models["rgb"], {**client.jpeg_inputs(streams, "rgb"),
+                                                 "frame_rate": np.float32(frame_rate)}, "snippet_scores")
     np.testing.assert_allclose(snippets["timestamps"], [0.0, 1.0, 2.0], atol=1e-6)
-    _check_top5(_printed(result.stdout), predict.untrimmed_probabilities(snippets["scores"]))
+    check_top5(printed_ranking(result.stdout), predict.untrimmed_probabilities(snippets["scores"]))
     image = cv2.imread(str(png))
     assert image is not None and image.shape == (360, 960, 3)
     top_colour = np.all(image == timeline.COLORS_BGR[0], axis=-1)
@@ -115,7 +90,7 @@ def test_predict_names_a_missing_video_and_a_folder_that_is_no_export(models, tm
 def test_grpc_request_and_rest_body_carry_the_same_tensors_and_outputs(models):
     streams, _ = client.read_encoded_video(DATA_DIR / "part_0.mp4", ["rgb"])
     inputs = client.jpeg_inputs(streams, "rgb")
-    direct = _scores(models["rgb"], inputs)
+    direct = signature_outputs(models["rgb"], inputs)
 
     request = client.predict_request(inputs, "tsn_rgb", version=1)
     request = type(request).FromString(request.SerializeToString())  # over the wire
@@ -123,7 +98,7 @@ def test_grpc_request_and_rest_body_carry_the_same_tensors_and_outputs(models):
             request.model_spec.version.value) == ("tsn_rgb", "serving_default", 1)
     from_grpc = client.request_inputs(request)
     assert list(from_grpc["frames"]) == list(inputs["frames"])
-    via_grpc = _scores(models["rgb"], from_grpc)
+    via_grpc = signature_outputs(models["rgb"], from_grpc)
     for name, value in direct.items():
         np.testing.assert_array_equal(via_grpc[name], value)
 
