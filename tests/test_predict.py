@@ -68,8 +68,8 @@ def test_predict_untrimmed_applies_mtwi_and_writes_a_png_timeline(models, synthe
     assert result.returncode == 0, result.stderr[-3000:]
     assert "3 snippets" in result.stdout
     streams, frame_rate = client.read_encoded_video(synthetic_video, ["rgb"])
-    snippets = signature_outputs(models["rgb"], {**client.jpeg_inputs(streams, "rgb"),
-                                                 "frame_rate": np.float32(frame_rate)}, "snippet_scores")
+    inputs = {**client.jpeg_inputs(streams, "rgb"), "frame_rate": np.float32(frame_rate)}
+    snippets = signature_outputs(models["rgb"], inputs, "snippet_scores")
     np.testing.assert_allclose(snippets["timestamps"], [0.0, 1.0, 2.0], atol=1e-6)
     check_top5(printed_ranking(result.stdout), predict.untrimmed_probabilities(snippets["scores"]))
     image = cv2.imread(str(png))
