@@ -19,11 +19,6 @@ mAP averages AP over the classes that have at least one relevant video.
 """
 import numpy as np
 
-# Two-stream fusion weights on pre-softmax scores (TSN): RGB:flow 1:1.5;
-# RGB:flow:warped flow 1:1:0.5.
-DEFAULT_FUSION_WEIGHTS = {2: (1.0, 1.5), 3: (1.0, 1.0, 0.5)}
-
-
 def default_fusion_weights(modalities):
     """One weight per stream by modality: RGB 1 and flow 1.5, or RGB:flow:warped flow
     1:1:0.5 when warped flow is fused too; RGB difference 1; audio 1."""
@@ -35,6 +30,12 @@ def default_fusion_weights(modalities):
         raise ValueError(f"No default fusion weight for {unknown}: pass weights. "
                          f"Received: modalities={list(modalities)}")
     return [weights[m] for m in modalities]
+
+
+# By stream count, for scores without a recorded modality: (RGB, flow) 1:1.5,
+# (RGB, flow, warped flow) 1:1:0.5.
+DEFAULT_FUSION_WEIGHTS = {len(streams): tuple(default_fusion_weights(streams))
+                          for streams in (("rgb", "flow"), ("rgb", "flow", "warped_flow"))}
 
 
 def top_k_accuracy(scores, labels, k=1):
