@@ -15,6 +15,17 @@ def data_dir() -> pathlib.Path:
     return DATA_DIR
 
 
+def write_records(path, records) -> str:
+    """Writes `schema.VideoRecord`s to the TFRecord file `path`; returns it as str."""
+    import tensorflow as tf
+    from tsn_tf.input import schema
+
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for record in records:
+            writer.write(schema.to_sequence_example(record).SerializeToString())
+    return str(path)
+
+
 def write_tiny_shards(folder, *, num_classes=3, videos_per_class=4, num_frames=12,
                       size=(40, 32), num_shards=2, seed=0, split="train"):
     """Writes real TFRecord shards of tiny videos whose class sets their colour and motion.

@@ -15,8 +15,9 @@ import sys
 import numpy as np
 import tensorflow as tf
 
+from conftest import write_records
 from tsn_tf import backbones
-from tsn_tf.input import encode, schema
+from tsn_tf.input import encode
 from tsn_tf.trainers import model_dir as model_dir_lib
 
 NUM_CLASSES = 6
@@ -58,10 +59,7 @@ def ingest_clip(video_path, folder, flow_algorithm="farneback"):
     options = encode.IngestOptions(modalities=("rgb", "flow"), flow_algorithm=flow_algorithm)
     record = encode.ingest_video(video_path, media_id=pathlib.Path(video_path).stem,
                                  label_indices=[1], label_strings=[LABELS[1]], options=options)
-    path = folder / "clip-00000-of-00001.tfrecord"
-    with tf.io.TFRecordWriter(str(path)) as writer:
-        writer.write(schema.to_sequence_example(record).SerializeToString())
-    return str(path), record
+    return write_records(folder / "clip-00000-of-00001.tfrecord", [record]), record
 
 
 def jpeg_arrays(record, modality):

@@ -5,8 +5,8 @@ import sys
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
+from conftest import write_records
 from tsn_tf.input import audio, schema
 from tsn_tf.trainers import reports
 
@@ -36,9 +36,7 @@ def _shards(folder):
     for split, count, silent_label in (("train", 12, 0), ("test", 6, 2)):
         records = [_record(f"{split}_{i}", i % CLASSES, rng) for i in range(count)]
         records.append(_record(f"{split}_silent", silent_label, rng, present=False))
-        with tf.io.TFRecordWriter(str(folder / f"{split}-00000-of-00001.tfrecord")) as writer:
-            for record in records:
-                writer.write(schema.to_sequence_example(record).SerializeToString())
+        write_records(folder / f"{split}-00000-of-00001.tfrecord", records)
     (folder / "label_map.txt").write_text("".join(f"class_{c}\n" for c in range(CLASSES)))
     return str(folder / "train-*.tfrecord"), str(folder / "test-*.tfrecord")
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import DATA_DIR
+from conftest import DATA_DIR, write_records
 from tsn_tf.input import audio, audio_pipeline, encode, sampling, schema
 from tsn_tf.modalities import get_modality
 
@@ -23,13 +23,6 @@ def _record(media_id, num_frames, label, present=True, mel_bins=64):
     return schema.VideoRecord(media_id=media_id, label_indices=[label],
                               label_strings=[f"c{label}"], height=8, width=8, frame_rate=25.0,
                               rgb_jpegs=[], timestamps_us=[], **extra)
-
-
-def _write(path, records):
-    with tf.io.TFRecordWriter(str(path)) as writer:
-        for record in records:
-            writer.write(schema.to_sequence_example(record).SerializeToString())
-    return str(path)
 
 
 def np_patch_offsets(num_frames, num_segments, patch_frames):
@@ -160,7 +153,7 @@ def test_spec_augment_zeroes_whole_time_and_frequency_bands(in_dataset):
 
 
 def test_eval_dataset_normalizes_segment_patches_and_flags_missing_audio(tmp_path):
-    shard = _write(tmp_path / "eval.tfrecord",
+    shard = write_records(tmp_path / "eval.tfrecord",
                    [_record("a", 300, 1), _record("silent", 0, 2, present=False)])
     dataset = audio_pipeline.make_audio_dataset(shard, num_segments=3, training=False,
                                                 batch_size=2, mean=1.0, std=2.0)
@@ -176,7 +169,7 @@ def test_eval_dataset_normalizes_segment_patches_and_flags_missing_audio(tmp_pat
 
 
 def test_training_skips_videos_without_audio_and_masks(tmp_path):
-    shard = _write(tmp_path / "train.tfrecord",
+    shard = write_records(tmp_path / "train.tfrecord",
                    [_record(f"v{i}", 150 + 10 * i, i % 2) for i in range(5)]
                    + [_record("silent", 0, 1, present=False)])
     dataset = audio_pipeline.make_audio_dataset(shard, num_segments=2, training=True,
@@ -196,7 +189,7 @@ def test_training_skips_videos_without_audio_and_masks(tmp_path):
 
 def test_shards_without_audio_ingested_fail_naming_the_video(tmp_path):
     record = _record("no_audio_key", 0, 0, present=None)
-    shard = _write(tmp_path / "rgb_only.tfrecord", [record])
+    shard = write_records(tmp_path / "rgb_only.tfrecord", [record])
     dataset = audio_pipeline.make_audio_dataset(shard, num_segments=3, training=False,
                                                 batch_size=1)
     with pytest.raises(tf.errors.InvalidArgumentError, match="no_audio_key.*audio"):
@@ -205,7 +198,7 @@ def test_shards_without_audio_ingested_fail_naming_the_video(tmp_path):
 
 def test_make_dataset_serves_the_audio_modality(tmp_path):
     from tsn_tf.input import pipeline
-    shard = _write(tmp_path / "eval.tfrecord", [_record("a", 250, 1)])
+    shard = write_records(tmp_path / "eval.tfrecord", [_record("a", 250, 1)])
     common = dict(num_segments=3, training=False, batch_size=1, mean=0.5, std=2.0)
     clips, labels, extras = next(iter(pipeline.make_dataset(shard, modality="audio",
                                                             eval_crops=10, **common)))

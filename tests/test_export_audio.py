@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import write_records
 from export_helpers import (LABELS, REPORT_MALFORMED, SAVED_MODEL_CLI, assert_invalid_requests,
                             call_in_fresh_process, check_top5, make_run_dir, printed_ranking,
                             run_command, run_module, run_python, saved_model_cli_scores,
                             signature_outputs)
 from test_audio_pipeline import np_patch_offsets
 from tsn_tf.export import audio_preprocess, client, predict, saved_model, warmup
-from tsn_tf.input import audio, audio_pipeline, encode, schema
+from tsn_tf.input import audio, audio_pipeline, encode
 from tsn_tf.trainers import evaluate, model_dir as model_dir_lib
 
 DATA_DIR = pathlib.Path(__file__).parent / "data"
@@ -28,10 +29,7 @@ def test_avi(tmp_path_factory):
     record = encode.ingest_video(TEST_AVI, media_id="test", label_indices=[1],
                                  label_strings=[LABELS[1]], options=options)
     assert record.audio_present and len(record.audio_log_mel) > 600
-    path = folder / "test-00000-of-00001.tfrecord"
-    with tf.io.TFRecordWriter(str(path)) as writer:
-        writer.write(schema.to_sequence_example(record).SerializeToString())
-    return str(path), record
+    return write_records(folder / "test-00000-of-00001.tfrecord", [record]), record
 
 
 @pytest.fixture(scope="module")

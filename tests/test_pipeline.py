@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import write_records
 from tsn_tf.input import crops, pipeline, records, sampling, schema
 
 RNG = np.random.default_rng(3)
@@ -29,13 +30,6 @@ def _flat_video(media_id, num_frames, labels=(3,), size=(32, 48)):
     return _video(media_id, rgb, flow_x, flow_y, labels)
 
 
-def _write(path, videos):
-    with tf.io.TFRecordWriter(str(path)) as writer:
-        for video in videos:
-            writer.write(schema.to_sequence_example(video).SerializeToString())
-    return str(path)
-
-
 def _dataset(pattern, **kwargs):
     args = dict(num_segments=3, batch_size=1, output_size=32, mean=0.0, std=1.0)
     return pipeline.make_dataset(pattern, **{**args, **kwargs})
@@ -46,7 +40,7 @@ def _index(values):
 
 
 def test_training_rgb_samples_one_frame_per_segment_support(tmp_path):
-    _write(tmp_path / "a.tfrecord", [_flat_video("v0", 20), _flat_video("v1", 2)])
+    write_records(tmp_path / "a.tfrecord", [_flat_video("v0", 20), _flat_video("v1", 2)])
     clips, labels = next(iter(_dataset(str(tmp_path / "*.tfrecord"), modality="rgb",
                                        training=True, batch_size=2, seed=0)))
     assert clips.shape == (2, 3, 32, 32, 3) and clips.dtype == tf.float32
@@ -60,7 +54,7 @@ def test_training_rgb_samples_one_frame_per_segment_support(tmp_path):
 
 
 def test_training_flow_stacks_consecutive_fields_and_inverts_x_on_flip(tmp_path):
-    _write(tmp_path / "a.tfrecord", [_flat_video("v0", 20)])
+    write_records(tmp_path / "a.tfrecord", [_flat_video("v0", 20)])
     flips = set()
     for seed in range(6):
         clips, _ = next(iter(_dataset(str(tmp_path / "a.tfrecord"), modality="flow",
@@ -80,7 +74,7 @@ def test_training_flow_stacks_consecutive_fields_and_inverts_x_on_flip(tmp_path)
 
 
 def test_training_rgb_diff_gives_l_differences(tmp_path):
-    _write(tmp_path / "a.tfrecord", [_flat_video("v0", 20)])
+    write_records(tmp_path / "a.tfrecord", [_flat_video("v0", 20)])
     clips, _ = next(iter(_dataset(str(tmp_path / "a.tfrecord"), modality="rgb_diff",
                                   training=True, seed=1, std=2.0)))
     assert clips.shape == (1, 3, 32, 32, 15)
@@ -102,7 +96,7 @@ def test_eval_25_segments_10_crops_are_the_reference_pixel_blocks(tmp_path, moda
     flow_x = [f[..., 0] for f in _noise_frames(29, (32, 48), 1)]
     flow_y = [f[..., 0] for f in _noise_frames(29, (32, 48), 1)]
     video = _video("v0", rgb, flow_x, flow_y)
-    _write(tmp_path / "a.tfrecord", [video])
+    write_records(tmp_path / "a.tfrecord", [video])
     # output 28 -> frames are compared at short side 28 * 256/224 = 32: no resize
     clips, labels, extras = next(iter(_dataset(
             str(tmp_path / "a.tfrecord"), modality=modality, training=False, num_segments=25,
@@ -139,7 +133,7 @@ def test_real_clip_flow_short_video_rules(tmp_path, data_dir):
     assert len(frames) == 32 and frames[0].shape == (256, 340, 3)
     gray = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]
     video = _video("part_0", frames, flow_x=gray[1:], flow_y=gray[:-1], frame_rate=30.0)
-    _write(tmp_path / "real.tfrecord", [video])
+    write_records(tmp_path / "real.tfrecord", [video])
     pattern = str(tmp_path / "real.tfrecord")
     clips, _, _ = next(iter(_dataset(pattern, modality="flow", training=False,
                                      num_segments=25, output_size=224, eval_crops=1)))
@@ -158,7 +152,7 @@ def test_real_clip_flow_short_video_rules(tmp_path, data_dir):
 
 
 def test_multi_hot_labels_and_label_range_check(tmp_path):
-    pattern = _write(tmp_path / "a.tfrecord", [_flat_video("v0", 5, labels=(1, 4))])
+    pattern = write_records(tmp_path / "a.tfrecord", [_flat_video("v0", 5, labels=(1, 4))])
     _, labels, _ = next(iter(_dataset(pattern, modality="rgb", training=False,
                                       multi_label=True, num_classes=5)))
     np.testing.assert_array_equal(labels, [[0, 1, 0, 0, 1]])
@@ -167,7 +161,7 @@ def test_multi_hot_labels_and_label_range_check(tmp_path):
 
 
 def test_untrimmed_snippets_at_fixed_rate_with_timestamps(tmp_path):
-    pattern = _write(tmp_path / "a.tfrecord", [_flat_video("v0", 25), _flat_video("v1", 12)])
+    pattern = write_records(tmp_path / "a.tfrecord", [_flat_video("v0", 25), _flat_video("v1", 12)])
     clips, labels, extras = next(iter(_dataset(pattern, modality="rgb", training=False,
                                                untrimmed_fps=1.0, batch_size=2,
                                                deterministic=True)))
@@ -181,7 +175,7 @@ def test_untrimmed_snippets_at_fixed_rate_with_timestamps(tmp_path):
 
 def test_same_seed_same_batches(tmp_path):
     for shard in range(3):
-        _write(tmp_path / f"s{shard}.tfrecord",
+        write_records(tmp_path / f"s{shard}.tfrecord",
                [_flat_video(f"v{shard}{i}", 12 + 3 * i + shard) for i in range(2)])
     pattern = str(tmp_path / "*.tfrecord")
 
@@ -201,8 +195,8 @@ def test_missing_files_named():
 
 
 def _corrupt_shards(tmp_path):
-    good = _write(tmp_path / "good.tfrecord", [_flat_video("g0", 6), _flat_video("g1", 6)])
-    data = open(_write(tmp_path / "tmp.tfrecord", [_flat_video("b0", 6), _flat_video("b1", 6)]),
+    good = write_records(tmp_path / "good.tfrecord", [_flat_video("g0", 6), _flat_video("g1", 6)])
+    data = open(write_records(tmp_path / "tmp.tfrecord", [_flat_video("b0", 6), _flat_video("b1", 6)]),
                 "rb").read()
     (tmp_path / "tmp.tfrecord").unlink()
     (tmp_path / "truncated.tfrecord").write_bytes(data[:len(data) - 100])

@@ -4,7 +4,8 @@ import pytest
 import tensorflow as tf
 
 from tsn_tf.input import crops, pipeline, sampling
-from test_pipeline import _dataset, _flat_video, _index, _video, _write
+from conftest import write_records
+from test_pipeline import _dataset, _flat_video, _index, _video
 
 RNG = np.random.default_rng(7)
 
@@ -88,7 +89,7 @@ def test_deferred_flow_canvas_is_a_tsn_crop_of_the_stored_frames(tmp_path):
     flow_y = RNG.integers(0, 256, (48, 64), np.uint8)
     rgb = [np.zeros((48, 64, 3), np.uint8)] * 12
     video = _video("v0", rgb, [flow_x] * 11, [flow_y] * 11)
-    pattern = _write(tmp_path / "a.tfrecord", [video])
+    pattern = write_records(tmp_path / "a.tfrecord", [video])
     x = tf.io.decode_jpeg(video.flow_x_jpegs[0]).numpy()[..., 0]
     y = tf.io.decode_jpeg(video.flow_y_jpegs[0]).numpy()[..., 0]
     candidates = crops.np_multiscale_candidates(48, 64, 42, crops.MOTION_SCALES)
@@ -112,7 +113,7 @@ def test_deferred_flow_canvas_is_a_tsn_crop_of_the_stored_frames(tmp_path):
 
 @pytest.mark.parametrize("modality", ["rgb", "flow", "rgb_diff"])
 def test_finished_dataset_equals_finish_deferred_of_the_deferred_one(tmp_path, modality):
-    pattern = _write(tmp_path / "a.tfrecord", [
+    pattern = write_records(tmp_path / "a.tfrecord", [
             _video("v0", _noise(12, 3), [f[..., 0] for f in _noise(11, 1)],
                    [f[..., 0] for f in _noise(11, 1)])])
     args = dict(modality=modality, training=True, seed=5, deterministic=True, mean=9.0,
@@ -130,7 +131,7 @@ def _noise(count, channels):
 
 
 def test_frames_larger_than_the_canvas_are_shrunk_to_fit(tmp_path):
-    pattern = _write(tmp_path / "a.tfrecord", [_flat_video("v0", 20, size=(64, 96))])
+    pattern = write_records(tmp_path / "a.tfrecord", [_flat_video("v0", 20, size=(64, 96))])
     inputs, _ = next(iter(_dataset(pattern, modality="rgb", training=True, output_size=16,
                                    seed=0, defer_resize=True, canvas_size=20)))
     assert inputs["frames"].shape == (1, 3, 1, 20, 20, 3)
@@ -142,7 +143,7 @@ def test_frames_larger_than_the_canvas_are_shrunk_to_fit(tmp_path):
 
 
 def test_clips_per_read_samples_each_video_m_times_one_every_m_batches(tmp_path):
-    pattern = _write(tmp_path / "a.tfrecord", [_flat_video(f"v{i}", 25, labels=(i,))
+    pattern = write_records(tmp_path / "a.tfrecord", [_flat_video(f"v{i}", 25, labels=(i,))
                                                 for i in range(6)])
     batches = list(_dataset(pattern, modality="rgb", training=True, batch_size=2, seed=3,
                             clips_per_read=3, deterministic=True, output_size=16))
@@ -162,7 +163,7 @@ def test_clips_per_read_samples_each_video_m_times_one_every_m_batches(tmp_path)
 
 
 def test_clips_per_read_and_defer_resize_are_for_training(tmp_path):
-    pattern = _write(tmp_path / "a.tfrecord", [_flat_video("v0", 5)])
+    pattern = write_records(tmp_path / "a.tfrecord", [_flat_video("v0", 5)])
     with pytest.raises(ValueError, match="clips_per_read=0"):
         _dataset(pattern, modality="rgb", training=True, clips_per_read=0)
     with pytest.raises(ValueError, match="defer_resize=True.*training=False"):
