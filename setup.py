@@ -49,7 +49,7 @@ setup(
         "beam": ["apache-beam>=2.60", "protobuf>=4.25,<5"],
         "test": ["pytest>=8"],
         "profile": ["tensorboard-plugin-profile>=2.17,<2.18"],  # TensorBoard's profiler tab
-        # Install with --no-deps: it requires `tensorflow`, which would pull the GPU wheel.
-        "serving": ["tensorflow-serving-api>=2.17,<2.18"],
+        # tensorflow-serving-api is not an extra: it requires `tensorflow` (the GPU
+        # wheel), so it is installed with `pip install --no-deps` (README, dev.sh).
     },
 )
