@@ -52,9 +52,11 @@ def _run(module, *args):
 def test_audio_stream_trains_evaluates_and_fuses_with_a_missing_track(tmp_path):
     train, test = _shards(tmp_path / "shards")
     run = tmp_path / "run"
+    # 8 of 8 seeds at 100 % with these settings (60 steps at 0.05, no decay: 4 of 8 at >= 5/6)
     _run("train", f"--train_shards={train}", f"--model_dir={run}", "--modality=audio",
-         "--backbone=audio_small", "--num_segments=2", "--batch_size=4", "--train_steps=60",
-         "--learning_rate=0.05", "--nopartial_bn", "--noprogress", "--save_every=60")
+         "--backbone=audio_small", "--num_segments=2", "--batch_size=4", "--train_steps=100",
+         "--learning_rate=0.02", "--lr_steps=70", "--nopartial_bn", "--noprogress",
+         "--save_every=100", "--deterministic")
     results = _run("evaluate", f"--model_dir={run}", f"--eval_shards={test}",
                    "--eval_segments=3", "--eval_batch_size=2")
     assert results["modality"] == "audio" and results["crops"] == 1

@@ -34,6 +34,9 @@ flags.DEFINE_integer("clips_per_read", 1, "Clips sampled from each video read, e
                      "interleaved. Reading and parsing a whole video costs more than decoding "
                      "one clip's frames: 8 gave 1.3-2.8x the input clips/s here (README, "
                      "Speed). 1 is the paper's sampling.")
+flags.DEFINE_bool("deterministic", False, "Same --seed, same run: parallel input stages keep "
+                  "their order and TF ops run deterministically (slower input; resumed runs "
+                  "continue on their own data order).")
 flags.DEFINE_enum("resize_in", "auto", ["auto", "pipeline", "step"], "Where training crops are "
                   "resized, mirrored and normalized: 'pipeline' (tf.data, on the CPU) or 'step' "
                   "(the train step, on the accelerator: uint8 crops are batched, ~3x fewer "
@@ -147,6 +150,8 @@ def main(argv):
     del argv
     shard_paths = validate_flags()
     keras.utils.set_random_seed(FLAGS.seed)
+    if FLAGS.deterministic:
+        tf.config.experimental.enable_op_determinism()
     if FLAGS.mixed_precision != "none":
         keras.mixed_precision.set_global_policy(FLAGS.mixed_precision)
     strategy = flags_common.strategy_from_flags()
@@ -205,7 +210,7 @@ def main(argv):
             output_size=config.input_size, num_classes=config.num_classes,
             shuffle_buffer=FLAGS.shuffle_buffer, cache=FLAGS.cache,
             seed=data_seed + pipeline_id, repeat=True, clips_per_read=FLAGS.clips_per_read,
-            defer_resize=resize_in_step)
+            defer_resize=resize_in_step, deterministic=FLAGS.deterministic)
 
     batches = train_loop.distributed_dataset(strategy, replica_dataset, FLAGS.accumulation)
 
