@@ -9,6 +9,8 @@ L=1) and flow (K=3, L=5) at 224x224, batch 32:
                JPEGs of each clip (held in memory; map_fn decode, AUTOTUNE);
   pipeline   - `make_dataset(..., training=True)` as by default: one clip per
                video read, crops resized and normalized in tf.data;
+  own shards - the default pipeline on shards that hold only this stream's
+               frames (what `tsn-ingest --modalities=rgb` or `=flow` writes);
   M=8        - the same reading 8 clips from each video (`clips_per_read`);
   step       - `defer_resize=True`: uint8 crops batched, resizing left to the
                train step on the accelerator (`finish_deferred`);
@@ -29,6 +31,7 @@ Rates are printed as wall clips/s and cpu-normalized clips/s (clips per
 CPU-second of this process x cores), the steadier one on a shared machine.
 """
 import argparse
+import dataclasses
 import os
 import tempfile
 import time
@@ -76,15 +79,20 @@ def synthetic_video(rng, media_id, num_frames):
             flow_x_jpegs=flow_x, flow_y_jpegs=flow_y)
 
 
-def write_shards(folder, num_videos, num_frames, num_shards=4, seed=0):
-    """Writes the videos round-robin into shards; returns (pattern, videos)."""
-    rng = np.random.default_rng(seed)
-    videos = [synthetic_video(rng, f"video{i}", num_frames) for i in range(num_videos)]
+def write_shards(folder, videos, prefix="train", num_shards=4):
+    """Writes the videos round-robin into shards; returns their pattern."""
     for shard in range(num_shards):
-        with tf.io.TFRecordWriter(os.path.join(folder, f"train-{shard:05d}.tfrecord")) as out:
+        with tf.io.TFRecordWriter(os.path.join(folder, f"{prefix}-{shard:05d}.tfrecord")) as out:
             for video in videos[shard::num_shards]:
                 out.write(schema.to_sequence_example(video).SerializeToString())
-    return os.path.join(folder, "train-*.tfrecord"), videos
+    return os.path.join(folder, f"{prefix}-*.tfrecord")
+
+
+def only(video, modality):
+    """The video's record as an ingestion of this one stream writes it."""
+    if modality == "rgb":
+        return dataclasses.replace(video, flow_x_jpegs=[], flow_y_jpegs=[])
+    return dataclasses.replace(video, rgb_jpegs=[], timestamps_us=[])
 
 
 # --- measured datasets -------------------------------------------------------
@@ -188,12 +196,13 @@ def cut_pipeline(pattern, modality, stage):
 
 # --- report ------------------------------------------------------------------
 
-def bytes_per_clip(videos, modality):
-    """(bytes of the whole serialized record, bytes of the sampled JPEGs) per clip."""
-    record = np.mean([len(schema.to_sequence_example(v).SerializeToString()) for v in videos])
-    sampled = np.mean([sum(len(j) for stream in clip for j in stream)
-                       for clip in sampled_jpegs(videos, modality, 64)])
-    return record, sampled
+def record_bytes(videos):
+    return np.mean([len(schema.to_sequence_example(v).SerializeToString()) for v in videos])
+
+
+def sampled_bytes(videos, modality):
+    return np.mean([sum(len(j) for stream in clip for j in stream)
+                    for clip in sampled_jpegs(videos, modality, 64)])
 
 
 def main():
@@ -211,13 +220,18 @@ def main():
     print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()}")
     m, batch = args.clips_per_read, args.batch_size
     with tempfile.TemporaryDirectory() as folder:
-        pattern, videos = write_shards(folder, args.videos, args.frames)
+        rng = np.random.default_rng(0)
+        videos = [synthetic_video(rng, f"video{i}", args.frames) for i in range(args.videos)]
+        pattern = write_shards(folder, videos)
         for modality in args.modalities.split(","):
+            own = [only(video, modality) for video in videos]
+            own_pattern = write_shards(folder, own, prefix=modality)
             best = {}
             for _ in range(args.repeats):
                 for name, dataset, per in [
                         ("limit", decode_limit(videos, modality), 1),
                         ("pipeline", full_pipeline(pattern, modality, batch), batch),
+                        ("own shards", full_pipeline(own_pattern, modality, batch), batch),
                         (f"M={m}", full_pipeline(pattern, modality, batch, m), batch),
                         ("step", full_pipeline(pattern, modality, batch, 1, True), batch),
                         (f"step M={m}", full_pipeline(pattern, modality, batch, m, True), batch),
@@ -230,7 +244,7 @@ def main():
                 for stage in ["parse", "gather", "decode", "canvas"]:
                     best[f"cut:{stage}"] = clips_per_second(
                             cut_pipeline(pattern, modality, stage), 1, args.seconds)
-            record, sampled = bytes_per_clip(videos, modality)
+            record = record_bytes(videos)
             print(f"\n{modality}: K={CONFIGS[modality]['num_segments']} "
                   f"L={CONFIGS[modality]['snippet_length']} {OUTPUT}x{OUTPUT} batch {batch}")
             print(f"  {'':12s} {'wall':>8s} {'cpu-norm':>9s} clips/s   ratio to limit (wall, cpu)")
@@ -240,7 +254,8 @@ def main():
                     else f"   {ratio[0]:.2f} {ratio[1]:.2f}"
                 print(f"  {name:12s} {wall:8.1f} {cpu:9.1f}{shown}")
             print(f"  bytes read per clip {record / 1e6:.2f} MB (whole record; "
-                  f"{record / m / 1e6:.2f} MB with M={m}); sampled JPEGs {sampled / 1e3:.1f} kB")
+                  f"{record / m / 1e6:.2f} MB with M={m}; {record_bytes(own) / 1e6:.2f} MB "
+                  f"from own shards); sampled JPEGs {sampled_bytes(videos, modality) / 1e3:.1f} kB")
 
 
 if __name__ == "__main__":
