@@ -35,8 +35,9 @@ flags.DEFINE_integer("clips_per_read", 1, "Clips sampled from each video read, e
                      "one clip's frames: 8 gave 1.3-2.8x the input clips/s here (README, "
                      "Speed). 1 is the paper's sampling.")
 flags.DEFINE_bool("deterministic", False, "Same --seed, same run: parallel input stages keep "
-                  "their order and TF ops run deterministically (slower input; resumed runs "
-                  "continue on their own data order).")
+                  "their order and TF ops run deterministically (input clips/s 0.99x of the "
+                  "default on a 2-core CPU; an op without a deterministic kernel on your device "
+                  "raises an error naming it; resumed runs continue on their own data order).")
 flags.DEFINE_enum("resize_in", "auto", ["auto", "pipeline", "step"], "Where training crops are "
                   "resized, mirrored and normalized: 'pipeline' (tf.data, on the CPU) or 'step' "
                   "(the train step, on the accelerator: uint8 crops are batched, ~3x fewer "
