@@ -55,7 +55,7 @@ def main(argv):
         run("trainers.train", f"--train_shards={shards}/train-*", f"--model_dir={model_dir}",
             f"--backbone={FLAGS.backbone}", f"--input_size={FLAGS.input_size}",
             f"--modality={modality}", *FROM_SCRATCH_FLAGS, f"--train_steps={FLAGS.train_steps}",
-            "--save_every=1000", "--noprogress")
+            "--save_every=1000", "--noprogress", "--deterministic")
         results[modality] = run("trainers.evaluate", f"--model_dir={model_dir}",
                                 f"--eval_shards={shards}/test-*",
                                 f"--eval_crops={FLAGS.eval_crops}", "--eval_batch_size=4")
