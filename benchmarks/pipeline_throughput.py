@@ -17,7 +17,8 @@ L=1) and flow (K=3, L=5) at 224x224, batch 32:
   step M=8   - both: what `tsn-train --clips_per_read=8` feeds a GPU (and
                M=16);
   finish/CPU - `finish_deferred` alone on this CPU (what the step adds when
-               there is no accelerator);
+               there is no accelerator); finish/XLA: its matmul method
+               compiled by XLA on this CPU (what an `--xla` step runs);
   ratio      - each pipeline / limit (target >= 0.7);
 and with --stages the pipeline cut one stage after another (read+parse,
 +sample+gather, +decode of the crop window, +canvas), plus bytes read per
@@ -157,13 +158,15 @@ def full_pipeline(pattern, modality, batch_size, clips_per_read=1, defer_resize=
             clips_per_read=clips_per_read, defer_resize=defer_resize, **config)
 
 
-def finish_on_cpu(pattern, modality, batch_size):
-    """Endless `finish_deferred` of one deferred batch held in memory."""
+def finish_on_cpu(pattern, modality, batch_size, method="crop_and_resize"):
+    """Endless `finish_deferred` of one deferred batch held in memory (the
+    matmul method compiled by XLA, as in an `--xla` train step)."""
     config = CONFIGS[modality]
     inputs, _ = next(iter(full_pipeline(pattern, modality, batch_size, defer_resize=True)))
-    finish = lambda batch: pipeline.finish_deferred(
+    finish = tf.function(lambda batch: pipeline.finish_deferred(
             batch, modality=modality, output_size=OUTPUT, mean=config["mean"], std=config["std"],
-            snippet_length=config["snippet_length"])
+            snippet_length=config["snippet_length"], method=method),
+            jit_compile=method == "matmul")
     return tf.data.Dataset.from_tensors(inputs).repeat().map(finish).prefetch(1)
 
 
@@ -237,7 +240,9 @@ def main():
                         (f"step M={m}", full_pipeline(pattern, modality, batch, m, True), batch),
                         (f"step M={2 * m}", full_pipeline(pattern, modality, batch, 2 * m, True),
                          batch),
-                        ("finish/CPU", finish_on_cpu(pattern, modality, batch), batch)]:
+                        ("finish/CPU", finish_on_cpu(pattern, modality, batch), batch),
+                        ("finish/XLA", finish_on_cpu(pattern, modality, batch, "matmul"),
+                         batch)]:
                     rate = clips_per_second(dataset, per, args.seconds)
                     best[name] = np.maximum(best.get(name, rate), rate)
             if args.stages:
@@ -250,7 +255,7 @@ def main():
             print(f"  {'':12s} {'wall':>8s} {'cpu-norm':>9s} clips/s   ratio to limit (wall, cpu)")
             for name, (wall, cpu) in best.items():
                 ratio = best[name] / best["limit"]
-                shown = "" if name in ("limit", "finish/CPU") or name.startswith("cut:") \
+                shown = "" if name == "limit" or name.startswith(("cut:", "finish/")) \
                     else f"   {ratio[0]:.2f} {ratio[1]:.2f}"
                 print(f"  {name:12s} {wall:8.1f} {cpu:9.1f}{shown}")
             print(f"  bytes read per clip {record / 1e6:.2f} MB (whole record; "

@@ -241,12 +241,35 @@ def _crop_boxes(crop_size, flip, canvas_size: int, output_size: int):
     return boxes / (canvas_size - 1)
 
 
+def _taps(start, step, count: int, canvas_size: int):
+    """Bilinear interpolation matrices (B, count, P): row i samples canvas
+    coordinate ``start + i * step`` (start, step: (B,)) between its two taps."""
+    coords = start[:, None] + step[:, None] * tf.range(count, dtype=tf.float32)
+    low = tf.floor(coords)
+    upper_weight = (coords - low)[..., None]
+    low = tf.cast(low, tf.int32)
+    return (tf.one_hot(low, canvas_size) * (1.0 - upper_weight)
+            + tf.one_hot(low + 1, canvas_size) * upper_weight)
+
+
+def _resize_by_matmul(images, boxes, output_size: int):
+    """`crop_and_resize` of (B, K, P, P, D) images, one box per clip, as two
+    batched matrix products (XLA-friendly: dense matmuls, no gathers)."""
+    canvas = images.shape[-2]
+    extent = boxes * (canvas - 1)
+    step = (extent[:, 2:] - extent[:, :2]) / max(output_size - 1, 1)   # (B, 2), x < 0: flip
+    rows = _taps(extent[:, 0], step[:, 0], output_size, canvas)          # (B, S, P)
+    columns = _taps(extent[:, 1], step[:, 1], output_size, canvas)       # (B, S, P)
+    images = tf.cast(images, tf.float32)
+    resized = tf.einsum("bsp,bkpqd->bksqd", rows, images)
+    return tf.einsum("bksqd,btq->bkstd", resized, columns)
+
+
 def finish_deferred(inputs, *, modality: str, output_size: int, mean, std,
-                    snippet_length: Optional[int] = None):
+                    snippet_length: Optional[int] = None, method: str = "crop_and_resize"):
     """Resizes, mirrors and normalizes a batch of deferred training clips.
 
-    Plain TF ops (`crop_and_resize`) on any device; the training step runs it
-    on the accelerator.
+    Plain TF ops on any device; the training step runs it on the accelerator.
 
     Args:
       inputs: the clips of `make_dataset(..., training=True, defer_resize=True)`:
@@ -256,11 +279,16 @@ def finish_deferred(inputs, *, modality: str, output_size: int, mean, std,
         (see `_on_canvas`); ``flip`` bool (B,): mirror the clip (flow: x
         becomes 255 - x).
       modality, output_size, mean, std, snippet_length: as given to `make_dataset`.
+      method: "crop_and_resize" (one batched op; no XLA kernel) or "matmul"
+        (two batched matrix products per clip; compiles with XLA, for TPUs
+        and `jit_compile` steps; ~2 x S x P^2 multiply-adds per channel).
     Returns:
       float32 (B, K, S, S, C·L): what `make_dataset` gives without
       `defer_resize` (computed there per clip with `tf.image.resize`, faster
       on CPU; equal within float rounding).
     """
+    if method not in ("crop_and_resize", "matmul"):
+        raise ValueError(f"method must be 'crop_and_resize' or 'matmul'. Received: {method!r}")
     stream = modalities.get_stream(modality)
     length = snippet_length or stream.default_length
     channels = stream.jpeg_channels * len(stream.keys) * length
@@ -268,16 +296,19 @@ def finish_deferred(inputs, *, modality: str, output_size: int, mean, std,
     frames = inputs["frames"]
     canvas, depth = frames.shape[-2], frames.shape[2] * frames.shape[-1]
     shape = tf.shape(frames)
-    # a static count where known (grappler's cost model warns on an unknown
-    # number of boxes, tensorflow/tensorflow#56904)
-    clips = (frames.shape[0] * frames.shape[1] if frames.shape[0] is not None
-             else shape[0] * shape[1])
-    images = tf.reshape(modalities.items_to_channels(frames), [clips, canvas, canvas, depth])
-    boxes = tf.repeat(_crop_boxes(inputs["crop_size"], inputs["flip"], canvas, output_size),
-                      shape[1], axis=0)
-    resized = tf.image.crop_and_resize(images, boxes, tf.range(clips),
-                                       [output_size, output_size])
-    resized = tf.reshape(resized, [shape[0], shape[1], output_size, output_size, depth])
+    boxes = _crop_boxes(inputs["crop_size"], inputs["flip"], canvas, output_size)
+    images = modalities.items_to_channels(frames)                      # (B, K, P, P, D)
+    if method == "matmul":
+        resized = _resize_by_matmul(images, boxes, output_size)
+    else:
+        # a static count where known (grappler's cost model warns on an unknown
+        # number of boxes, tensorflow/tensorflow#56904)
+        clips = (frames.shape[0] * frames.shape[1] if frames.shape[0] is not None
+                 else shape[0] * shape[1])
+        resized = tf.image.crop_and_resize(
+                tf.reshape(images, [clips, canvas, canvas, depth]),
+                tf.repeat(boxes, shape[1], axis=0), tf.range(clips), [output_size, output_size])
+        resized = tf.reshape(resized, [shape[0], shape[1], output_size, output_size, depth])
     invert_x = tf.logical_and(inputs["flip"], stream.inverts_x_on_flip)
     return modalities.normalize(_differences(resized, modality, length), mean_vector,
                                 std_vector, invert_x)

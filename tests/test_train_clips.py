@@ -47,7 +47,8 @@ def np_finish(items, flip, modality, mean, std, size):
 @pytest.mark.parametrize("modality,items,depth", [("rgb", 1, 3), ("flow", 4, 1),
                                                   ("rgb_diff", 3, 3)])
 def test_both_finishes_match_numpy_resize_flip_and_normalization(modality, items, depth):
-    """`finish_deferred` (batched, crop_and_resize) and `_finish_clip` (tf.data, per clip)."""
+    """`finish_deferred` (batched: crop_and_resize, and matmul compiled by XLA) and
+    `_finish_clip` (tf.data, per clip)."""
     output, canvas = 16, 26
     # crops smaller than, equal to and larger than the output; every other clip mirrored
     sizes = [(11, 13), (16, 16), (24, 19), (7, 24)]
@@ -58,13 +59,17 @@ def test_both_finishes_match_numpy_resize_flip_and_normalization(modality, items
     length = items // 2 if modality == "flow" else items - (modality == "rgb_diff")
     inputs = {"frames": tf.stack(canvases), "crop_size": tf.constant(sizes),
               "flip": tf.constant(flips)}
-    out = pipeline.finish_deferred(inputs, modality=modality, output_size=output, mean=mean,
-                                   std=4.0, snippet_length=length).numpy()
+    finish = lambda method: pipeline.finish_deferred(
+            inputs, modality=modality, output_size=output, mean=mean, std=4.0,
+            snippet_length=length, method=method)
+    out = finish("crop_and_resize").numpy()
+    by_matmul = tf.function(finish, jit_compile=True)("matmul").numpy()
     stream = pipeline.modalities.get_stream(modality)
     vectors = pipeline.modalities.normalization(mean, 4.0, modality, out.shape[-1])
-    for got, clip, flip in zip(out, clips, flips):
+    for got, matmul, clip, flip in zip(out, by_matmul, clips, flips):
         expected = np_finish(clip, flip, modality, mean, 4.0, output)
         np.testing.assert_allclose(got, expected, atol=2e-3)
+        np.testing.assert_allclose(matmul, expected, atol=2e-3)
         in_pipeline = pipeline._finish_clip(
                 tf.constant(clip), tf.constant(flip), stream=stream, modality=modality,
                 length=length, output_size=output, mean_vector=vectors[0], std_vector=vectors[1])

@@ -41,8 +41,8 @@ flags.DEFINE_bool("deterministic", False, "Same --seed, same run: parallel input
 flags.DEFINE_enum("resize_in", "auto", ["auto", "pipeline", "step"], "Where training crops are "
                   "resized, mirrored and normalized: 'pipeline' (tf.data, on the CPU) or 'step' "
                   "(the train step, on the accelerator: uint8 crops are batched, ~3x fewer "
-                  "bytes). auto: 'step' when GPUs train without --xla, else 'pipeline' "
-                  "(crop_and_resize has no XLA kernel, so no TPU either).")
+                  "bytes; with --xla resized by two matrix products, as crop_and_resize has "
+                  "no XLA kernel). auto: 'step' when GPUs or TPUs train, else 'pipeline'.")
 # --- model
 flags.DEFINE_enum("backbone", "bn_inception", backbones.names(), "Backbone network.")
 flags.DEFINE_enum("modality", "rgb", sorted(MODALITIES), "Input modality of the stream.")
@@ -98,9 +98,6 @@ def validate_flags():
     if FLAGS.modality == "audio" and (FLAGS.clips_per_read > 1 or FLAGS.resize_in == "step"):
         raise app.UsageError("--clips_per_read > 1 and --resize_in=step are for the video "
                              "streams; --modality is audio.")
-    if FLAGS.xla and FLAGS.resize_in == "step":
-        raise app.UsageError("--resize_in=step can't be compiled with --xla (crop_and_resize "
-                             "has no XLA kernel): use --resize_in=pipeline.")
     if FLAGS.profile_steps and len(FLAGS.profile_steps) != 2:
         raise app.UsageError(f"--profile_steps takes first,last; got {FLAGS.profile_steps}.")
     if FLAGS.cross_modality_from and FLAGS.modality == "rgb":
@@ -194,12 +191,13 @@ def main(argv):
     data_seed = FLAGS.seed * 1_000_003 + state.step * 1009
 
     resize_in_step = FLAGS.resize_in == "step" or (
-            FLAGS.resize_in == "auto" and config.modality != "audio" and not FLAGS.xla
-            and bool(tf.config.list_logical_devices("GPU")))
+            FLAGS.resize_in == "auto" and config.modality != "audio"
+            and any(tf.config.list_logical_devices(kind) for kind in ("GPU", "TPU")))
     prepare = None
     if resize_in_step:
         prepare = functools.partial(pipeline.finish_deferred, modality=config.modality,
-                                    output_size=config.input_size, mean=mean, std=std)
+                                    output_size=config.input_size, mean=mean, std=std,
+                                    method="matmul" if FLAGS.xla else "crop_and_resize")
 
     def replica_dataset(pipeline_id, num_pipelines):
         # Each input pipeline (worker) reads its own shards when there are enough.
