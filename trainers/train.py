@@ -195,9 +195,11 @@ def main(argv):
             and any(tf.config.list_logical_devices(kind) for kind in ("GPU", "TPU")))
     prepare = None
     if resize_in_step:
+        # crop_and_resize has no XLA kernel; TPU steps are always compiled
+        method = "matmul" if FLAGS.xla or FLAGS.strategy == "tpu" else "crop_and_resize"
         prepare = functools.partial(pipeline.finish_deferred, modality=config.modality,
                                     output_size=config.input_size, mean=mean, std=std,
-                                    method="matmul" if FLAGS.xla else "crop_and_resize")
+                                    method=method)
 
     def replica_dataset(pipeline_id, num_pipelines):
         # Each input pipeline (worker) reads its own shards when there are enough.
