@@ -81,12 +81,13 @@ def synthetic_video(rng, media_id, num_frames):
 
 
 def write_shards(folder, videos, prefix="train", num_shards=4):
-    """Writes the videos round-robin into shards; returns their pattern."""
+    """Writes the videos round-robin into shards; returns (pattern, mean bytes per record)."""
+    records = [schema.to_sequence_example(video).SerializeToString() for video in videos]
     for shard in range(num_shards):
         with tf.io.TFRecordWriter(os.path.join(folder, f"{prefix}-{shard:05d}.tfrecord")) as out:
-            for video in videos[shard::num_shards]:
-                out.write(schema.to_sequence_example(video).SerializeToString())
-    return os.path.join(folder, f"{prefix}-*.tfrecord")
+            for record in records[shard::num_shards]:
+                out.write(record)
+    return os.path.join(folder, f"{prefix}-*.tfrecord"), np.mean([len(r) for r in records])
 
 
 def only(video, modality):
@@ -158,11 +159,10 @@ def full_pipeline(pattern, modality, batch_size, clips_per_read=1, defer_resize=
             clips_per_read=clips_per_read, defer_resize=defer_resize, **config)
 
 
-def finish_on_cpu(pattern, modality, batch_size, method="crop_and_resize"):
-    """Endless `finish_deferred` of one deferred batch held in memory (the
-    matmul method compiled by XLA, as in an `--xla` train step)."""
+def finish_on_cpu(inputs, modality, method="crop_and_resize"):
+    """Endless `finish_deferred` of one deferred batch `inputs` held in memory
+    (the matmul method compiled by XLA, as in an `--xla` train step)."""
     config = CONFIGS[modality]
-    inputs, _ = next(iter(full_pipeline(pattern, modality, batch_size, defer_resize=True)))
     finish = tf.function(lambda batch: pipeline.finish_deferred(
             batch, modality=modality, output_size=OUTPUT, mean=config["mean"], std=config["std"],
             snippet_length=config["snippet_length"], method=method),
@@ -199,10 +199,6 @@ def cut_pipeline(pattern, modality, stage):
 
 # --- report ------------------------------------------------------------------
 
-def record_bytes(videos):
-    return np.mean([len(schema.to_sequence_example(v).SerializeToString()) for v in videos])
-
-
 def sampled_bytes(videos, modality):
     return np.mean([sum(len(j) for stream in clip for j in stream)
                     for clip in sampled_jpegs(videos, modality, 64)])
@@ -225,10 +221,11 @@ def main():
     with tempfile.TemporaryDirectory() as folder:
         rng = np.random.default_rng(0)
         videos = [synthetic_video(rng, f"video{i}", args.frames) for i in range(args.videos)]
-        pattern = write_shards(folder, videos)
+        pattern, record = write_shards(folder, videos)
         for modality in args.modalities.split(","):
-            own = [only(video, modality) for video in videos]
-            own_pattern = write_shards(folder, own, prefix=modality)
+            own_pattern, own_record = write_shards(
+                    folder, [only(video, modality) for video in videos], prefix=modality)
+            deferred, _ = next(iter(full_pipeline(pattern, modality, batch, defer_resize=True)))
             best = {}
             for _ in range(args.repeats):
                 for name, dataset, per in [
@@ -240,16 +237,14 @@ def main():
                         (f"step M={m}", full_pipeline(pattern, modality, batch, m, True), batch),
                         (f"step M={2 * m}", full_pipeline(pattern, modality, batch, 2 * m, True),
                          batch),
-                        ("finish/CPU", finish_on_cpu(pattern, modality, batch), batch),
-                        ("finish/XLA", finish_on_cpu(pattern, modality, batch, "matmul"),
-                         batch)]:
+                        ("finish/CPU", finish_on_cpu(deferred, modality), batch),
+                        ("finish/XLA", finish_on_cpu(deferred, modality, "matmul"), batch)]:
                     rate = clips_per_second(dataset, per, args.seconds)
                     best[name] = np.maximum(best.get(name, rate), rate)
             if args.stages:
                 for stage in ["parse", "gather", "decode", "canvas"]:
                     best[f"cut:{stage}"] = clips_per_second(
                             cut_pipeline(pattern, modality, stage), 1, args.seconds)
-            record = record_bytes(videos)
             print(f"\n{modality}: K={CONFIGS[modality]['num_segments']} "
                   f"L={CONFIGS[modality]['snippet_length']} {OUTPUT}x{OUTPUT} batch {batch}")
             print(f"  {'':12s} {'wall':>8s} {'cpu-norm':>9s} clips/s   ratio to limit (wall, cpu)")
@@ -259,7 +254,7 @@ def main():
                     else f"   {ratio[0]:.2f} {ratio[1]:.2f}"
                 print(f"  {name:12s} {wall:8.1f} {cpu:9.1f}{shown}")
             print(f"  bytes read per clip {record / 1e6:.2f} MB (whole record; "
-                  f"{record / m / 1e6:.2f} MB with M={m}; {record_bytes(own) / 1e6:.2f} MB "
+                  f"{record / m / 1e6:.2f} MB with M={m}; {own_record / 1e6:.2f} MB "
                   f"from own shards); sampled JPEGs {sampled_bytes(videos, modality) / 1e3:.1f} kB")
 
 

@@ -71,8 +71,7 @@ def stack_snippets(decoded, items_per_snippet: int):
 def items_to_channels(items):
     """(..., I, h, w, c) -> (..., h, w, I·c): a snippet's items as channels.
 
-    One batched 2-D transpose, ~5x faster in TF on CPU than a 5-D transpose
-    with the small axes inside.
+    One batched transpose of (items, pixels) planes.
     """
     shape = tf.shape(items)
     lead, count, depth = shape[:-4], items.shape[-4], items.shape[-1]

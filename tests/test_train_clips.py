@@ -175,3 +175,11 @@ def test_clips_per_read_and_defer_resize_are_for_training(tmp_path):
         _dataset(pattern, modality="rgb", training=False, defer_resize=True)
     with pytest.raises(ValueError, match="not implemented for audio"):
         _dataset(pattern, modality="audio", training=True, clips_per_read=2)
+
+
+def test_finish_deferred_names_an_unknown_method():
+    inputs = {"frames": tf.zeros([1, 1, 1, 6, 6, 3], tf.uint8), "crop_size": tf.constant([[4, 4]]),
+              "flip": tf.constant([False])}
+    with pytest.raises(ValueError, match="'bicubic'"):
+        pipeline.finish_deferred(inputs, modality="rgb", output_size=4, mean=0.0, std=1.0,
+                                 method="bicubic")

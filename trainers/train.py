@@ -32,7 +32,7 @@ flags.DEFINE_bool("cache", False, "Cache parsed records in memory after the firs
 flags.DEFINE_integer("clips_per_read", 1, "Clips sampled from each video read, each with its "
                      "own offsets, crop and flip; clips_per_read x the batch of videos are "
                      "interleaved. Reading and parsing a whole video costs more than decoding "
-                     "one clip's frames: 8 gave 1.3-2.8x the input clips/s here (README, "
+                     "one clip's frames: 8 gave 1.2-2.9x the input clips/s here (README, "
                      "Speed). 1 is the paper's sampling.")
 flags.DEFINE_bool("deterministic", False, "Same --seed, same run: parallel input stages keep "
                   "their order and TF ops run deterministically (input clips/s 0.99x of the "
