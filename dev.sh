@@ -45,6 +45,9 @@ ensure_venv() {
   "$VENV/bin/python" -m pip install --quiet -c "$CONSTRAINTS" -e ".[cpu,beam,profile,test]"
   # Its `tensorflow` requirement would pull the GPU wheel next to tensorflow-cpu.
   "$VENV/bin/python" -m pip install --quiet --no-deps -c "$CONSTRAINTS" tensorflow-serving-api
+  # Tests only: the reference BN-Inception of tsn-convert's tests (torchvision, munch
+  # and tqdm are not needed by the one module the tests load).
+  "$VENV/bin/python" -m pip install --quiet --no-deps -c "$CONSTRAINTS" pretrainedmodels
   rm -f "$VENV"/.installed-*
   touch "$stamp"
 }

@@ -12,6 +12,7 @@ PACKAGE_DIRS = {
     "tsn_tf.input": "input",
     "tsn_tf.trainers": "trainers",
     "tsn_tf.export": "export",
+    "tsn_tf.convert": "convert",
 }
 
 setup(
@@ -42,14 +43,18 @@ setup(
         "tsn-export = tsn_tf.export.export_main:run",
         "tsn-predict = tsn_tf.export.predict_main:run",
         "tsn-demo = tsn_tf.trainers.demo:run_main",
+        "tsn-convert = tsn_tf.convert.convert_main:run",
     ]},
     extras_require={
         "cpu": ["tensorflow-cpu>=2.17,<2.18"],
         "gpu": ["tensorflow[and-cuda]>=2.17,<2.18"],
         "beam": ["apache-beam>=2.60", "protobuf>=4.25,<5"],
-        "test": ["pytest>=8"],
+        # torch (CPU wheel) builds the reference networks the converter is checked
+        # against; tsn-convert itself never imports it.
+        "test": ["pytest>=8", "torch==2.13.0"],
         "profile": ["tensorboard-plugin-profile>=2.17,<2.18"],  # TensorBoard's profiler tab
         # tensorflow-serving-api is not an extra: it requires `tensorflow` (the GPU
-        # wheel), so it is installed with `pip install --no-deps` (README, dev.sh).
+        # wheel), so it is installed with `pip install --no-deps` (README, dev.sh);
+        # so is pretrainedmodels (tests only: its torchvision does not fit torch 2.13).
     },
 )

@@ -5,6 +5,7 @@
 
 Resumes from the latest checkpoint in --model_dir; SIGTERM saves and exits.
 """
+import dataclasses
 import functools
 import json
 import os
@@ -15,6 +16,7 @@ import keras
 import tensorflow as tf
 
 from tsn_tf import backbones
+from tsn_tf.backbones.weights import NORMALIZATION_FIELDS, read_normalization
 from tsn_tf.consensus import MODES
 from tsn_tf.modalities import MODALITIES
 from tsn_tf.schedules import SCHEDULES, TSNSchedule
@@ -140,8 +142,19 @@ def run_config(num_classes):
         num_classes=num_classes, backbone=FLAGS.backbone, modality=FLAGS.modality,
         num_segments=FLAGS.num_segments, consensus=FLAGS.consensus, topk=FLAGS.topk,
         input_size=FLAGS.input_size or spec.input_size, dropout=FLAGS.dropout,
-        rgb_mean=spec.rgb_mean, rgb_std=spec.rgb_std, flow_mean=spec.flow_mean,
-        flow_std=spec.flow_std)
+        **weights_normalization(spec))
+
+
+def weights_normalization(spec):
+    """RunConfig's normalization: the --weights file's sidecar (tsn-convert), else the spec's."""
+    values = dataclasses.asdict(spec)
+    if FLAGS.weights and FLAGS.weights != "imagenet":
+        sidecar = read_normalization(FLAGS.weights)
+        if sidecar and sidecar["backbone"] != FLAGS.backbone:
+            raise app.UsageError(f"--weights={FLAGS.weights} holds {sidecar['backbone']} "
+                                 f"weights; --backbone is {FLAGS.backbone}.")
+        values = sidecar or values
+    return {name: values[name] for name in NORMALIZATION_FIELDS}
 
 
 def main(argv):

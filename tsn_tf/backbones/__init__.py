@@ -10,8 +10,11 @@ count C works with `weights=None` or a local weights file; ImageNet weights
 need C == 3 (build the RGB backbone and use cross-modality init for flow
 and RGB difference). "audio_small" is meant for the audio stream's
 normalized log-mel patches (B, 96, 64, 1); any backbone takes them.
+"resnet{50,101,152}_pt" are ResNets laid out as PyTorch builds them, for
+weights converted by tsn-convert (mmaction2); the Keras "resnet*" differ.
 """
 import dataclasses
+import functools
 import os
 from typing import Callable
 
@@ -20,6 +23,7 @@ import keras
 from tsn_tf.backbones.audio import build_audio_small
 from tsn_tf.backbones.bn_inception import build_bn_inception
 from tsn_tf.backbones.keras_apps import APPS, build_keras_app
+from tsn_tf.backbones.resnet_pt import DEPTHS as RESNET_PT_DEPTHS, build_resnet_pt
 from tsn_tf.backbones.specs import SPECS, BackboneSpec
 from tsn_tf.backbones.tiny import build_small, build_tiny
 from tsn_tf.backbones.weights import WEIGHTS_SUFFIXES, load_weights_file
@@ -48,6 +52,8 @@ def _keras_app(name):
 _REGISTRY = {
     "bn_inception": _Entry(_without_imagenet(build_bn_inception), False),
     **{name: _Entry(_keras_app(name), True) for name in APPS},
+    **{name: _Entry(_without_imagenet(functools.partial(build_resnet_pt, name)), False)
+       for name in RESNET_PT_DEPTHS},
     "tiny": _Entry(_without_imagenet(build_tiny), False),
     "small": _Entry(_without_imagenet(build_small), False),
     "audio_small": _Entry(_without_imagenet(build_audio_small), False),

@@ -51,6 +51,15 @@ def _resnet_spec(name: str) -> BackboneSpec:
         flow_mean=128.0, flow_std=1.0, feature_dim=2048)
 
 
+# torchvision / mmaction2 ImageNet normalization (RGB, 0..255 scale); their
+# flow streams use mean 128 and std 128.
+def _resnet_pt_spec(name: str) -> BackboneSpec:
+    return BackboneSpec(
+        name=name, input_size=224, min_input_size=32,
+        rgb_mean=(123.675, 116.28, 103.53), rgb_std=(58.395, 57.12, 57.375),
+        flow_mean=128.0, flow_std=128.0, feature_dim=2048)
+
+
 SPECS = {
     # tsn-pytorch: input_mean [104, 117, 128] on BGR 0..255 (Stack(roll=True),
     # no division), input_std [1]; flow input_mean [128], std [1].
@@ -66,6 +75,7 @@ SPECS = {
     "resnet50": _resnet_spec("resnet50"),
     "resnet101": _resnet_spec("resnet101"),
     "resnet152": _resnet_spec("resnet152"),
+    **{name: _resnet_pt_spec(name) for name in ("resnet50_pt", "resnet101_pt", "resnet152_pt")},
     # Test backbone: inputs scaled to about [-1, 1].
     "tiny": BackboneSpec(
         name="tiny", input_size=32, min_input_size=32,

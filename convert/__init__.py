@@ -1,0 +1,1 @@
+"""tsn-convert: pretrained weights from PyTorch .pth and Caffe .caffemodel files into tsn-tf."""

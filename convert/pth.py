@@ -1,0 +1,236 @@
+"""Reading PyTorch `.pth` files without torch, through a restricted unpickler.
+
+Both formats `torch.save` writes are read:
+- zip (PyTorch >= 1.6): `<root>/data.pkl` plus one `<root>/data/<key>` entry
+  of raw little-endian bytes per storage;
+- legacy (`_use_new_zipfile_serialization=False`, and every file written
+  before 1.6, including Python 2 ones): five consecutive pickles (magic
+  number, protocol, system info, the object, the storage keys), then each
+  storage as an int64 element count and its raw bytes. Python 2 strings are
+  decoded as latin1.
+
+Safety: like `torch.load(weights_only=True)`, the unpickler resolves only
+the tensor-rebuild functions, the storage types, `collections.OrderedDict`
+and `_codecs.encode`. Any other global (a class, `os.system`, ...) is never
+imported or called: it becomes an inert `Refused` stand-in, so the parts of
+a checkpoint a converter ignores (mmaction2's `meta`, optimizer state) may
+hold arbitrary objects. `tensors()` raises `UnsafePickleError` when a
+stand-in sits where tensors are read.
+"""
+import _codecs
+import collections
+import io
+import pickle
+import zipfile
+
+import numpy as np
+import tensorflow as tf
+
+STORAGE_DTYPES = {
+    "FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage": np.float16,
+    "BFloat16Storage": "bfloat16", "LongStorage": np.int64, "IntStorage": np.int32,
+    "ShortStorage": np.int16, "CharStorage": np.int8, "ByteStorage": np.uint8,
+    "BoolStorage": np.bool_,
+}
+LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+
+
+class UnsafePickleError(ValueError):
+    """The pickle needs a global outside the allowed tensor-rebuild set."""
+
+
+class Refused:
+    """Inert stand-in for a refused global and anything built from it."""
+    global_name = "?"
+
+    def __new__(cls, *args, **kwargs):
+        return object.__new__(cls)
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def __call__(self, *args, **kwargs):
+        return self
+
+    def __setstate__(self, state):
+        pass
+
+    def __setitem__(self, key, value):
+        pass
+
+    def append(self, value):
+        pass
+
+    def extend(self, values):
+        pass
+
+
+def _refused(module, name):
+    return type("Refused", (Refused,), {"global_name": f"{module}.{name}"})
+
+
+class _Storage:
+    """A storage's dtype and its bytes, read on first use."""
+
+    def __init__(self, dtype, read):
+        self.dtype, self._read, self._array = dtype, read, None
+
+    def array(self):
+        if self._array is None:
+            self._array = _from_bytes(self._read(), self.dtype)
+        return self._array
+
+
+def _from_bytes(data, dtype):
+    if dtype == "bfloat16":
+        bits = np.frombuffer(data, "<u2").astype(np.uint32) << 16
+        return bits.view(np.float32)
+    return np.frombuffer(data, np.dtype(dtype).newbyteorder("<"))
+
+
+def _rebuild_tensor(storage, storage_offset, size, stride, *unused):
+    """torch._utils._rebuild_tensor(_v2): a strided view of the storage, copied."""
+    array = storage.array()
+    size, stride = tuple(size), tuple(stride)
+    if not size:
+        return array[storage_offset].copy()
+    needed = storage_offset + 1 + sum((n - 1) * s for n, s in zip(size, stride))
+    if min(size) > 0 and needed > array.size:
+        raise ValueError(f"tensor of size {size} at offset {storage_offset} overruns its "
+                         f"storage of {array.size} elements")
+    view = np.lib.stride_tricks.as_strided(
+        array[storage_offset:], shape=size,
+        strides=tuple(s * array.itemsize for s in stride))
+    return np.array(view, dtype=array.dtype.newbyteorder("="))
+
+
+def _rebuild_parameter(data, *unused):
+    return data
+
+
+_ALLOWED = {
+    ("collections", "OrderedDict"): collections.OrderedDict,
+    ("_codecs", "encode"): _codecs.encode,
+    ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
+    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
+    ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
+    ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
+}
+
+
+class _Unpickler(pickle.Unpickler):
+    def __init__(self, file, load_storage):
+        super().__init__(file, encoding="latin1")
+        self._load_storage = load_storage
+
+    def find_class(self, module, name):
+        if module == "torch" and name in STORAGE_DTYPES:
+            return name  # resolved by persistent_load
+        if (module, name) in _ALLOWED:
+            return _ALLOWED[(module, name)]
+        return _refused(module, name)
+
+    def persistent_load(self, pid):
+        if not isinstance(pid, tuple) or not pid or pid[0] != "storage":
+            raise UnsafePickleError(f"unsupported persistent id {pid!r:.80}")
+        storage_type, key = pid[1], str(pid[2])
+        if storage_type not in STORAGE_DTYPES:
+            raise UnsafePickleError(f"unsupported storage type {storage_type!r:.80}")
+        view = pid[5] if len(pid) > 5 else None
+        return self._load_storage(key, STORAGE_DTYPES[storage_type], view)
+
+
+def load(path):
+    """The object pickled in `.pth` file `path` (any TF filesystem path), tensors as arrays.
+
+    Raises:
+      ValueError: `path` is neither a zip nor a legacy torch.save file.
+    """
+    with tf.io.gfile.GFile(path, "rb") as f:
+        data = f.read()
+    if zipfile.is_zipfile(io.BytesIO(data)):
+        return _load_zip(data)
+    return _load_legacy(data, path)
+
+
+def _load_zip(data):
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    pickles = [name for name in archive.namelist() if name.endswith("/data.pkl")]
+    if len(pickles) != 1:
+        raise ValueError(f"zip .pth must hold one */data.pkl; found {pickles}")
+    root = pickles[0][:-len("data.pkl")]
+    storages = {}
+
+    def load_storage(key, dtype, view):
+        if key not in storages:
+            storages[key] = _Storage(dtype, lambda: archive.read(f"{root}data/{key}"))
+        return storages[key]
+
+    return _Unpickler(io.BytesIO(archive.read(pickles[0])), load_storage).load()
+
+
+def _load_legacy(data, path):
+    f = io.BytesIO(data)
+    try:
+        magic = _PlainUnpickler(f, encoding="latin1").load()
+    except Exception as error:
+        raise ValueError(f"{path}: not a torch.save file (neither zip nor legacy pickle): "
+                         f"{error}") from error
+    if magic != LEGACY_MAGIC:
+        raise ValueError(f"{path}: not a torch.save file (legacy magic number missing)")
+    for _ in range(2):  # protocol version, system info
+        _PlainUnpickler(f, encoding="latin1").load()
+    storages, views = {}, {}
+
+    def load_storage(key, dtype, view):
+        storages.setdefault(key, _Storage(dtype, None))
+        if view is None:
+            return storages[key]
+        view_key, offset, size = str(view[0]), int(view[1]), int(view[2])
+        root = storages[key]
+        views.setdefault(view_key, _Storage(
+            dtype, None))._read = lambda: root.array()[offset:offset + size].tobytes()
+        return views[view_key]
+
+    obj = _Unpickler(f, load_storage).load()
+    keys = _PlainUnpickler(f, encoding="latin1").load()
+    for key in keys:
+        storage = storages[str(key)]
+        count = int(np.frombuffer(f.read(8), "<i8")[0])
+        nbytes = count * np.dtype(np.uint16 if storage.dtype == "bfloat16"
+                                  else storage.dtype).itemsize
+        raw = f.read(nbytes)
+        if len(raw) != nbytes:
+            raise ValueError(f"{path}: storage {key} truncated ({len(raw)} of {nbytes} bytes)")
+        storage._read = lambda raw=raw: raw
+    return obj
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    """Plain values only (the legacy header pickles need no global)."""
+
+    def find_class(self, module, name):
+        raise UnsafePickleError(f"legacy header refers to {module}.{name}")
+
+
+def tensors(obj, what="state dict"):
+    """`obj` as {key: np.ndarray}, refusing stand-ins of refused globals.
+
+    Raises:
+      UnsafePickleError: `obj` (or a value) was built from a refused global.
+      ValueError: `obj` is not a mapping of names to tensors.
+    """
+    if isinstance(obj, Refused):
+        raise UnsafePickleError(f"{what}: refused to unpickle {obj.global_name} (only tensor "
+                                "rebuild functions and storages are allowed)")
+    if not isinstance(obj, dict):
+        raise ValueError(f"{what} must be a dict of tensors; got {type(obj).__name__}")
+    result = {}
+    for key, value in obj.items():
+        if isinstance(value, Refused):
+            raise UnsafePickleError(f"{what}[{key!r}]: refused to unpickle {value.global_name} "
+                                    "(only tensor rebuild functions and storages are allowed)")
+        if not isinstance(value, np.ndarray):
+            raise ValueError(f"{what}[{key!r}] is a {type(value).__name__}, not a tensor")
+        result[str(key)] = value
+    return result
