@@ -154,7 +154,7 @@ def write_backbone(checkpoint, output, *, backbone=None):
 
 
 def write_model_dir(checkpoint, model_dir, class_names, *, modality=None,
-                    num_segments=3, backbone=None):
+                    num_segments=3, input_size=None, backbone=None):
     """Writes a complete model directory from a checkpoint with its classifier.
 
     Raises:
@@ -173,7 +173,8 @@ def write_model_dir(checkpoint, model_dir, class_names, *, modality=None,
                               f"classifier {classifier} has {classes}")
     norm = checkpoint.normalization
     config = RunConfig(num_classes=classes, backbone=backbone, modality=modality,
-                       num_segments=num_segments, input_size=backbones.spec(backbone).input_size,
+                       num_segments=num_segments,
+                       input_size=input_size or backbones.spec(backbone).input_size,
                        rgb_mean=norm.rgb_mean, rgb_std=norm.rgb_std, flow_mean=norm.flow_mean,
                        flow_std=norm.flow_std)
     model = config.build_model()

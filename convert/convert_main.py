@@ -31,6 +31,8 @@ flags.DEFINE_enum("modality", None, sorted(MODALITIES), "Stream of the checkpoin
                   "rgb for a 3-channel first conv, else flow).")
 flags.DEFINE_integer("num_segments", 3, "--model_dir: K segments of the training model "
                      "(tsn-eval and tsn-export take their own).")
+flags.DEFINE_integer("input_size", None, "--model_dir: model input side (default: the "
+                     "backbone's, 224).")
 flags.DEFINE_string("backbone", None, "Backbone to build (default: the source's: "
                     "bn_inception, or resnet{50,101,152}_pt from the mmaction2 keys).")
 FLAGS = flags.FLAGS
@@ -52,7 +54,7 @@ def main(argv):
             report = convert.write_model_dir(
                 checkpoint, FLAGS.model_dir, read_class_names(FLAGS.class_names),
                 modality=FLAGS.modality, num_segments=FLAGS.num_segments,
-                backbone=FLAGS.backbone)
+                input_size=FLAGS.input_size, backbone=FLAGS.backbone)
     except convert.ConversionError as error:
         raise app.UsageError(str(error)) from error
     for line in report.lines():

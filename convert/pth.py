@@ -88,20 +88,26 @@ def _from_bytes(data, dtype):
     return np.frombuffer(data, np.dtype(dtype).newbyteorder("<"))
 
 
-def _rebuild_tensor(storage, storage_offset, size, stride, *unused):
-    """torch._utils._rebuild_tensor(_v2): a strided view of the storage, copied."""
-    array = storage.array()
-    size, stride = tuple(size), tuple(stride)
-    if not size:
-        return array[storage_offset].copy()
-    needed = storage_offset + 1 + sum((n - 1) * s for n, s in zip(size, stride))
-    if min(size) > 0 and needed > array.size:
-        raise ValueError(f"tensor of size {size} at offset {storage_offset} overruns its "
-                         f"storage of {array.size} elements")
-    view = np.lib.stride_tricks.as_strided(
-        array[storage_offset:], shape=size,
-        strides=tuple(s * array.itemsize for s in stride))
-    return np.array(view, dtype=array.dtype.newbyteorder("="))
+class Tensor:
+    """A tensor to rebuild: legacy files store the bytes after the pickle."""
+
+    def __init__(self, storage, storage_offset, size, stride, *unused):
+        self.storage, self.offset = storage, storage_offset
+        self.size, self.stride = tuple(size), tuple(stride)
+
+    def array(self) -> np.ndarray:
+        """A strided view of the storage, copied (torch._utils._rebuild_tensor_v2)."""
+        array = self.storage.array()
+        if not self.size:
+            return array[self.offset].copy()
+        needed = self.offset + 1 + sum((n - 1) * s for n, s in zip(self.size, self.stride))
+        if min(self.size) > 0 and needed > array.size:
+            raise ValueError(f"tensor of size {self.size} at offset {self.offset} overruns "
+                             f"its storage of {array.size} elements")
+        view = np.lib.stride_tricks.as_strided(
+            array[self.offset:], shape=self.size,
+            strides=tuple(s * array.itemsize for s in self.stride))
+        return np.array(view, dtype=array.dtype.newbyteorder("="))
 
 
 def _rebuild_parameter(data, *unused):
@@ -111,8 +117,8 @@ def _rebuild_parameter(data, *unused):
 _ALLOWED = {
     ("collections", "OrderedDict"): collections.OrderedDict,
     ("_codecs", "encode"): _codecs.encode,
-    ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
-    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
+    ("torch._utils", "_rebuild_tensor"): Tensor,
+    ("torch._utils", "_rebuild_tensor_v2"): Tensor,
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
     ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
 }
@@ -141,7 +147,7 @@ class _Unpickler(pickle.Unpickler):
 
 
 def load(path):
-    """The object pickled in `.pth` file `path` (any TF filesystem path), tensors as arrays.
+    """The object pickled in `.pth` file `path` (any TF filesystem path); see `tensors`.
 
     Raises:
       ValueError: `path` is neither a zip nor a legacy torch.save file.
@@ -230,7 +236,7 @@ def tensors(obj, what="state dict"):
         if isinstance(value, Refused):
             raise UnsafePickleError(f"{what}[{key!r}]: refused to unpickle {value.global_name} "
                                     "(only tensor rebuild functions and storages are allowed)")
-        if not isinstance(value, np.ndarray):
+        if not isinstance(value, Tensor):
             raise ValueError(f"{what}[{key!r}] is a {type(value).__name__}, not a tensor")
-        result[str(key)] = value
+        result[str(key)] = value.array()
     return result

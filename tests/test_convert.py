@@ -1,0 +1,304 @@
+"""tsn-convert against PyTorch references: BN-Inception .pth (zip, legacy, (1, C) BN),
+TSN Caffe .caffemodel, mmaction2 TSN ResNet checkpoints; the restricted unpickler."""
+import json
+import os
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import torch_reference as ref
+from tsn_tf import backbones
+from tsn_tf.backbones.weights import read_normalization
+from tsn_tf.convert import caffemodel, convert, pth, sources
+from tsn_tf.trainers.model_dir import RunConfig, read_label_map, restore_model
+
+TOLERANCE = 1e-4
+# Published input normalizations (pretrainedmodels bninception settings, TSN
+# Caffe data layer, mmaction2 TSN configs), written again here.
+PRETRAINEDMODELS_BGR_MEAN = (104.0, 117.0, 128.0)
+CAFFE_BGR_MEAN = (104.0, 117.0, 123.0)
+MMACTION2_MEAN = (123.675, 116.28, 103.53)
+MMACTION2_STD = (58.395, 57.12, 57.375)
+
+
+def _images(size, channels=3, batch=2, seed=0):
+    return np.random.default_rng(seed).uniform(0, 255, (batch, size, size, channels)).astype(
+        np.float32)
+
+
+def _bninception_reference(size, num_classes=1000, in_channels=3, bgr_mean=None):
+    """Random pretrainedmodels BN-Inception and its torch input for RGB / flow images."""
+    model = ref.bninception(num_classes, in_channels)
+    images = _images(size, in_channels)
+    if in_channels == 3:
+        torch_input = ref.nchw(images[..., ::-1] - np.array(bgr_mean, np.float32))
+    else:
+        torch_input = ref.nchw(images - 128.0)
+    return ref.randomize(model, torch_input), images, torch_input
+
+
+def _assert_close(actual, expected):
+    difference = float(np.max(np.abs(actual - expected)))
+    assert difference < TOLERANCE, difference
+    assert np.max(np.abs(expected)) > 0.1  # not a trivially small comparison
+    return difference
+
+
+def _tsn_caffe_file(path, model):
+    caffemodel.write_net(str(path), ref.caffe_layers(model))
+    return str(path)
+
+
+# --- BN-Inception ImageNet .pth -----------------------------------------------
+
+def _legacy_tsn_state(model):
+    """The TSN authors' variant: classifier fc.*, every BN tensor (1, C)."""
+    state = {}
+    for key, value in model.state_dict().items():
+        key = key.replace("last_linear.", "fc.")
+        if "_bn." in key and not key.endswith("num_batches_tracked"):
+            value = value.view(1, -1)
+        state[key] = value
+    return state
+
+
+@pytest.mark.parametrize("variant", ["pretrainedmodels_zip", "tsn_legacy_1xC"])
+def test_bn_inception_pth_weights_file_matches_pytorch_features(tmp_path, variant):
+    model, images, torch_input = _bninception_reference(64, 10, bgr_mean=PRETRAINEDMODELS_BGR_MEAN)
+    path = str(tmp_path / "bn_inception.pth")
+    if variant == "pretrainedmodels_zip":
+        torch.save(model.state_dict(), path)
+    else:
+        torch.save(_legacy_tsn_state(model), path, _use_new_zipfile_serialization=False)
+    output = str(tmp_path / "bn_inception.weights.h5")
+    report = convert.write_backbone(sources.read("bn_inception_pth", path), output)
+    assert report.unused == ["fc.bias" if "legacy" in variant else "last_linear.bias",
+                             "fc.weight" if "legacy" in variant else "last_linear.weight"]
+    sidecar = read_normalization(output)
+    assert sidecar["rgb_mean"][::-1] == list(PRETRAINEDMODELS_BGR_MEAN)
+    assert sidecar["rgb_std"] == [1.0, 1.0, 1.0] and sidecar["weights_channel_order"] == "BGR"
+    keras_model = backbones.get_backbone("bn_inception", input_shape=(64, 64, 3), weights=output)
+    features = keras_model((images - np.array(sidecar["rgb_mean"], np.float32))
+                           / np.array(sidecar["rgb_std"], np.float32), training=False)
+    expected, _ = ref.bninception_features(model, torch_input)
+    print(variant, "largest feature difference", _assert_close(np.asarray(features), expected))
+
+
+def test_full_size_bn_inception_pth_matches_pytorch_logits(tmp_path):
+    model, images, torch_input = _bninception_reference(224, bgr_mean=PRETRAINEDMODELS_BGR_MEAN)
+    path = str(tmp_path / "bn_inception-52deb4733.pth")
+    torch.save(model.state_dict(), path)
+    output = str(tmp_path / "bn_inception.weights.h5")
+    convert.write_backbone(sources.read("bn_inception_pth", path), output)
+    keras_model = backbones.get_backbone("bn_inception", input_shape=(224, 224, 3), weights=output)
+    features = np.asarray(keras_model(images - np.array(PRETRAINEDMODELS_BGR_MEAN[::-1]),
+                                      training=False))
+    state = model.state_dict()
+    logits = features @ state["last_linear.weight"].numpy().T + state["last_linear.bias"].numpy()
+    with torch.no_grad():
+        expected_logits = model(torch_input).numpy()  # the package's own forward, AvgPool2d(7)
+    print("full-size logits difference", _assert_close(logits, expected_logits))
+
+
+def test_python2_latin1_legacy_pickle_is_read(tmp_path):
+    """A legacy file whose keys are Python 2 byte strings (SHORT_BINSTRING)."""
+    values = np.arange(6, dtype=np.float32)
+    body = (b"\x80\x02}("                                   # PROTO 2, EMPTY_DICT, MARK
+            + b"U\x06conv_w"                                  # key: SHORT_BINSTRING
+            + b"ctorch._utils\n_rebuild_tensor\n("            # GLOBAL, MARK (args)
+            + b"(U\x07storagectorch\nFloatStorage\nU\x010U\x03cpuK\x06Nt"  # persistent id
+            + b"Q"                                             # BINPERSID
+            + b"K\x00K\x02K\x03\x86K\x03K\x01\x86t"         # offset, size, stride
+            + b"Ru.")                                          # REDUCE, SETITEMS, STOP
+    path = tmp_path / "py2.pth"
+    with open(path, "wb") as f:
+        for header in (pth.LEGACY_MAGIC, 1001, {"little_endian": True}):
+            pickle.dump(header, f, protocol=2)
+        f.write(body)
+        pickle.dump(["0"], f, protocol=2)
+        f.write(np.int64(6).tobytes() + values.tobytes())
+    loaded = pth.tensors(pth.load(str(path)))
+    assert list(loaded) == ["conv_w"]
+    np.testing.assert_array_equal(loaded["conv_w"], values.reshape(2, 3))
+
+
+# --- TSN Caffe ----------------------------------------------------------------
+
+@pytest.mark.parametrize("modality,channels", [("rgb", 3), ("flow", 10)])
+def test_tsn_caffe_model_dir_matches_pytorch_logits(tmp_path, modality, channels):
+    model, images, torch_input = _bninception_reference(64, 5, channels, bgr_mean=CAFFE_BGR_MEAN)
+    path = _tsn_caffe_file(tmp_path / f"tsn_{modality}.caffemodel", model)
+    names = [f"class {i}" for i in range(5)]
+    report = convert.write_model_dir(sources.read("tsn_caffe", path), str(tmp_path / "run"),
+                                     names, input_size=64)
+    assert report.modality == modality and report.unused == []
+    config = RunConfig.load(str(tmp_path / "run"))
+    assert config.backbone == "bn_inception" and config.num_classes == 5
+    assert config.rgb_mean[::-1] == CAFFE_BGR_MEAN and config.rgb_std == (1.0, 1.0, 1.0)
+    assert (config.flow_mean, config.flow_std) == (128.0, 1.0)
+    assert read_label_map(str(tmp_path / "run")) == names
+    mean, std = config.normalization()
+    tsn = restore_model(str(tmp_path / "run"), num_segments=1)
+    logits = np.asarray(tsn(((images - np.array(mean, np.float32)) / np.array(std, np.float32))
+                            [:, None], training=False))
+    _, expected = ref.bninception_features(model, torch_input)
+    print(modality, "caffe logits difference", _assert_close(logits, expected))
+
+
+def test_caffemodel_legacy_num_channels_height_width_blobs():
+    blob = caffemodel.MESSAGES["BlobProto"](num=2, channels=3, height=1, width=2)
+    blob.data.extend(range(12))
+    np.testing.assert_array_equal(caffemodel.blob_array(blob), np.arange(12).reshape(2, 3, 1, 2))
+
+
+def test_caffemodel_garbage_is_refused(tmp_path):
+    path = tmp_path / "bad.caffemodel"
+    path.write_bytes(b"\xff\xff\xff\xff not a protobuf")
+    with pytest.raises(ValueError, match="not a .caffemodel"):
+        caffemodel.read_layers(str(path))
+
+
+# --- mmaction2 ----------------------------------------------------------------
+
+class ExperimentMeta:
+    """Stands for the arbitrary objects mmaction2 / mmengine put in `meta`."""
+
+    def __reduce__(self):
+        return (os.system, ("echo pwned > /dev/null",))
+
+
+def _mmaction2_reference(tmp_path, channels=3, num_classes=7, size=64):
+    images = _images(size, channels)
+    if channels == 3:
+        torch_input = ref.nchw((images - np.array(MMACTION2_MEAN, np.float32))
+                               / np.array(MMACTION2_STD, np.float32))
+    else:
+        torch_input = ref.nchw((images - 128.0) / 128.0)
+    resnet = ref.randomize(ref.ResNet(num_classes=num_classes, in_channels=channels),
+                           torch_input, seed=1)
+    path = str(tmp_path / "tsn_r50.pth")
+    torch.save({"meta": {"config": "model = dict(...)", "epoch": 100, "env": ExperimentMeta()},
+                "state_dict": ref.mmaction2_state(resnet)}, path)
+    return resnet, images, torch_input, path
+
+
+@pytest.mark.parametrize("channels", [3, 10])
+def test_mmaction2_model_dir_matches_pytorch_features_and_logits(tmp_path, channels):
+    resnet, images, torch_input, path = _mmaction2_reference(tmp_path, channels)
+    names = [f"c{i}" for i in range(7)]
+    report = convert.write_model_dir(sources.read("mmaction2", path), str(tmp_path / "run"),
+                                     names, input_size=64)
+    assert report.backbone == "resnet50_pt" and report.unused == []
+    assert report.ignored == 53 and report.skipped == ["meta (not read)"]
+    config = RunConfig.load(str(tmp_path / "run"))
+    assert (config.rgb_mean, config.rgb_std) == (MMACTION2_MEAN, MMACTION2_STD)
+    assert (config.flow_mean, config.flow_std) == (128.0, 128.0)
+    mean, std = config.normalization()
+    tsn = restore_model(str(tmp_path / "run"), num_segments=1)
+    normalized = (images - np.array(mean, np.float32)) / np.array(std, np.float32)
+    features = tsn.get_layer("backbone").layer(normalized, training=False)
+    logits = tsn(normalized[:, None], training=False)
+    expected_features, expected_logits = ref.resnet_features(resnet, torch_input)
+    print(channels, "mmaction2 feature difference",
+          _assert_close(np.asarray(features), expected_features),
+          "logits", _assert_close(np.asarray(logits), expected_logits))
+
+
+def test_keras_applications_resnet50_with_the_same_weights_differs(tmp_path):
+    """The trap: same shapes, other network (stride on the 1x1; 'same' padding)."""
+    resnet, images, torch_input, path = _mmaction2_reference(tmp_path)
+    checkpoint = sources.read("mmaction2", path)
+    ours = backbones.get_backbone("resnet50_pt", input_shape=(64, 64, 3))
+    convert.fill_backbone(ours, checkpoint, set())
+    keras_resnet = backbones.get_backbone("resnet50", input_shape=(64, 64, 3))
+    convs = [l for l in keras_resnet.layers if l.weights and "conv" in l.name and "_bn" not in l.name]
+    ours_convs = [l for l in ours.layers if isinstance(l, type(convs[0]))]
+    assert len(convs) == len(ours_convs) == 53
+    normalized = (images - np.array(MMACTION2_MEAN)) / np.array(MMACTION2_STD)
+    expected, _ = ref.resnet_features(resnet, torch_input)
+    _assert_close(np.asarray(ours(normalized, training=False)), expected)
+
+
+def test_mmaction2_classifier_count_must_match_class_names(tmp_path):
+    _, _, _, path = _mmaction2_reference(tmp_path)
+    with pytest.raises(convert.ConversionError, match="lists 3 classes; the classifier "
+                                                      "cls_head.fc_cls has 7"):
+        convert.write_model_dir(sources.read("mmaction2", path), str(tmp_path / "run"),
+                                ["a", "b", "c"])
+    assert not (tmp_path / "run").exists()
+
+
+def test_missing_backbone_weight_writes_nothing(tmp_path):
+    resnet, _, _, _ = _mmaction2_reference(tmp_path)
+    state = ref.mmaction2_state(resnet)
+    del state["backbone.layer2.1.conv2.bn.running_var"]
+    path = str(tmp_path / "partial.pth")
+    torch.save({"state_dict": state}, path)
+    output = tmp_path / "partial.weights.h5"
+    with pytest.raises(convert.ConversionError,
+                       match=r"1 backbone weights have no source key .*"
+                             r"backbone.layer2.1.conv2.bn.running_var"):
+        convert.write_backbone(sources.read("mmaction2", path), str(output))
+    assert not output.exists() and not (tmp_path / "partial.weights.h5.json").exists()
+
+
+# --- the restricted unpickler -------------------------------------------------
+
+class _Evil:
+    def __init__(self, command):
+        self.command = command
+
+    def __reduce__(self):
+        return (os.system, (self.command,))
+
+
+@pytest.mark.parametrize("where", ["top", "state_dict"])
+def test_pickle_calling_os_system_is_refused_and_never_runs(tmp_path, where):
+    marker = tmp_path / "pwned"
+    evil = _Evil(f"touch {marker}")
+    payload = evil if where == "top" else {"state_dict": {"backbone.conv1.conv.weight": evil}}
+    path = str(tmp_path / "evil.pth")
+    torch.save(payload, path)
+    with pytest.raises(pth.UnsafePickleError, match="refused to unpickle (posix|os).system"):
+        sources.read("mmaction2", path)
+    assert not marker.exists()
+
+
+def test_restricted_loader_reads_what_torch_load_weights_only_reads(tmp_path):
+    state = {"a": torch.arange(12, dtype=torch.float32).view(3, 4)[:, 1:3],
+             "b": torch.tensor([1, 2], dtype=torch.int64), "h": torch.ones(2).half()}
+    for zip_format in (True, False):
+        path = str(tmp_path / f"s{zip_format}.pth")
+        torch.save(state, path, _use_new_zipfile_serialization=zip_format)
+        loaded = pth.tensors(pth.load(path))
+        expected = torch.load(path, weights_only=True)
+        for key in state:
+            np.testing.assert_array_equal(loaded[key], expected[key].numpy())
+            assert loaded[key].dtype == expected[key].numpy().dtype
+
+
+def test_not_a_pth_file_is_refused(tmp_path):
+    path = tmp_path / "x.pth"
+    path.write_bytes(b"hello")
+    with pytest.raises(ValueError, match="not a torch.save file"):
+        pth.load(str(path))
+
+
+# --- tsn-train --weights reads the sidecar -------------------------------------
+
+def test_cli_writes_backbone_file_and_reports_unused_keys(tmp_path):
+    model = ref.bninception(10)
+    path = str(tmp_path / "bn.pth")
+    torch.save(model.state_dict(), path)
+    output = str(tmp_path / "bn.weights.h5")
+    result = subprocess.run(
+        [sys.executable, "-m", "tsn_tf.convert.convert_main", "--from=bn_inception_pth",
+         f"--checkpoint={path}", f"--output={output}"], capture_output=True, text=True,
+        timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "source keys not used (2): last_linear.bias, last_linear.weight" in result.stdout
+    assert json.load(open(output + ".json"))["from"] == "bn_inception_pth"
