@@ -7,6 +7,7 @@
   `Bottleneck` with the stride on conv2, `downsample` = Sequential(1x1
   conv, BN)), written out here because torchvision does not load.
 """
+import copy
 import importlib.util
 import os
 import re
@@ -36,7 +37,12 @@ def bninception(num_classes=1000, in_channels=3):
 
 
 def bninception_features(model, images):
-    """(B, C, H, W) -> pooled (B, 1024) features and logits (any size: mean, not AvgPool(7))."""
+    """(B, C, H, W) -> pooled (B, 1024) features and logits (any size: mean, not AvgPool(7)).
+
+    Computed in float64, so the comparison measures the converted model's
+    float32 error alone, not the reference's own rounding too.
+    """
+    model, images = copy.deepcopy(model).double(), images.double()
     with torch.no_grad():
         features = model.features(images).mean(dim=(2, 3))
         return features.numpy(), model.last_linear(features).numpy()
@@ -102,6 +108,8 @@ class ResNet(nn.Module):
 
 
 def resnet_features(model, images):
+    """(B, C, H, W) -> (B, 2048) features and logits, in float64 (see bninception_features)."""
+    model, images = copy.deepcopy(model).double(), images.double()
     with torch.no_grad():
         features = model.features(images)
         return features.numpy(), model.fc(features).numpy()
@@ -110,22 +118,26 @@ def resnet_features(model, images):
 def randomize(model, images, seed=0):
     """Random weights and BN statistics of the right scale for `model`.
 
-    Conv / linear weights keep PyTorch's random init; BN running statistics
-    are set from one batch of `images` (momentum 1), then perturbed, and BN
-    affine parameters are drawn at random, so every value is non-trivial.
+    Conv / linear weights keep PyTorch's random init; BN affine parameters
+    are drawn at random, then BN running statistics are set from one batch of
+    `images` (momentum 1), floored and perturbed: activations stay of order 1.
     """
     torch.manual_seed(seed)
     batch_norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
-    for bn in batch_norms:
-        bn.momentum = 1.0
-    model.train()
     with torch.no_grad():
-        model.features(images)
         for bn in batch_norms:
-            bn.running_mean += 0.1 * torch.randn_like(bn.running_mean)
-            bn.running_var *= torch.empty_like(bn.running_var).uniform_(0.8, 1.25)
+            bn.momentum = 1.0
             bn.weight.uniform_(0.5, 1.5)
             bn.bias.normal_(0.0, 0.1)
+        model.train()
+        model.features(images)
+        for bn in batch_norms:
+            bn.running_mean += 0.1 * bn.running_var.sqrt() * torch.randn_like(bn.running_mean)
+            # a floor at the median keeps the net well conditioned (a variance of
+            # 1e-6 from a 2-image batch would amplify float32 rounding 1000x)
+            floor = bn.running_var.median()
+            bn.running_var.clamp_(min=floor).mul_(torch.empty_like(floor).new_empty(
+                bn.running_var.shape).uniform_(0.8, 1.25))
     model.eval()
     return model
 
