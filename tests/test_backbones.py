@@ -11,7 +11,7 @@ from tsn_tf.backbones.channel_order import ReverseChannels
 
 SMALL_SIZE = {"inception_v3": 75}  # others build from 32x32
 # Same code path as resnet50; 3-6 s per build on 2 shared cores.
-SLOW = {"resnet101", "resnet152"}
+SLOW = {"resnet101", "resnet152", "resnet101_pt", "resnet152_pt"}
 
 # Reference BN-Inception (Cadene pretrainedmodels `bninception`, the port of
 # TSN's bn_inception.prototxt), per inception block: (input channels, 1x1,
@@ -79,7 +79,8 @@ def test_every_backbone_builds_and_pools_to_feature_dim(name, channels):
 
 def test_names_lists_the_registered_backbones():
     assert backbones.names() == ["audio_small", "bn_inception", "inception_v3", "resnet101",
-                                 "resnet152", "resnet50", "small", "tiny"]
+                                 "resnet101_pt", "resnet152", "resnet152_pt", "resnet50",
+                                 "resnet50_pt", "small", "tiny"]
 
 
 @pytest.mark.parametrize("call", [
@@ -99,6 +100,9 @@ SPEC_GOLDEN = {
     "resnet50": (224, (123.68, 116.779, 103.939), (1, 1, 1), 128, 1, 2048),
     "resnet101": (224, (123.68, 116.779, 103.939), (1, 1, 1), 128, 1, 2048),
     "resnet152": (224, (123.68, 116.779, 103.939), (1, 1, 1), 128, 1, 2048),
+    # torchvision / mmaction2 ImageNet mean and std; mmaction2 flow 128 / 128
+    **{name: (224, (123.675, 116.28, 103.53), (58.395, 57.12, 57.375), 128, 128, 2048)
+       for name in ("resnet50_pt", "resnet101_pt", "resnet152_pt")},
     "tiny": (32, (127.5,) * 3, (127.5,) * 3, 128, 127.5, 32),
     "small": (64, (127.5,) * 3, (127.5,) * 3, 128, 127.5, 128),
     "audio_small": (96, (0, 0, 0), (1, 1, 1), 0, 1, 128),
@@ -351,3 +355,21 @@ def test_audio_small_pools_a_log_mel_patch_to_128_features():
     assert model.count_params() < 150_000
     features = model(np.random.default_rng(0).normal(size=(2, 96, 64, 1)).astype("float32"))
     assert features.shape == (2, 128)
+
+
+@pytest.mark.parametrize("name, blocks", [("resnet50_pt", (3, 4, 6, 3)),
+                                          ("resnet101_pt", (3, 4, 23, 3))])
+def test_resnet_pt_strides_the_3x3_pads_symmetrically_and_has_no_conv_bias(name, blocks):
+    model = backbones.get_backbone(name, input_shape=(None, None, 3))
+    convs = {layer.name: layer for layer in model.layers
+             if isinstance(layer, keras.layers.Conv2D)}
+    assert len(convs) == 1 + 3 * sum(blocks) + 4  # stem, 3 per block, 4 projections
+    assert not any(conv.use_bias for conv in convs.values())
+    for stage in (2, 3, 4):  # torchvision Bottleneck: stride on conv2 (ResNet v1.5)
+        assert convs[f"layer{stage}_0_conv1"].strides == (1, 1)
+        assert convs[f"layer{stage}_0_conv2"].strides == (2, 2)
+        assert convs[f"layer{stage}_0_downsample_0"].strides == (2, 2)
+        assert model.get_layer(f"layer{stage}_0_conv2_pad").padding == ((1, 1), (1, 1))
+    assert all(layer.epsilon == 1e-5 for layer in model.layers
+               if isinstance(layer, keras.layers.BatchNormalization))
+    assert not any(isinstance(layer, ReverseChannels) for layer in model.layers)  # RGB weights
