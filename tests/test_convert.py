@@ -328,3 +328,30 @@ def test_cli_writes_backbone_file_and_reports_unused_keys(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "source keys not used (2): last_linear.bias, last_linear.weight" in result.stdout
     assert json.load(open(output + ".json"))["from"] == "bn_inception_pth"
+
+
+@pytest.mark.slow
+def test_tsn_train_takes_the_normalization_of_converted_weights(tmp_path):
+    """tsn-train --weights=<converted file> records the sidecar's mean / std, not the spec's."""
+    from conftest import write_tiny_shards
+    model = ref.bninception(10)
+    path = str(tmp_path / "bn.pth")
+    torch.save(model.state_dict(), path)
+    output = str(tmp_path / "bn.weights.h5")
+    checkpoint = sources.read("bn_inception_pth", path)
+    checkpoint.normalization = sources.TSN_CAFFE  # differs from spec("bn_inception")
+    convert.write_backbone(checkpoint, output)
+    shards = write_tiny_shards(tmp_path / "shards", num_shards=1)
+    result = subprocess.run(
+        [sys.executable, "-m", "tsn_tf.trainers.train", f"--train_shards={shards}",
+         f"--model_dir={tmp_path / 'run'}", "--backbone=bn_inception", "--input_size=64",
+         "--num_segments=1", "--batch_size=2", "--train_steps=1", f"--weights={output}",
+         "--noprogress"], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    config = RunConfig.load(str(tmp_path / "run"))
+    assert config.rgb_mean[::-1] == CAFFE_BGR_MEAN != tuple(backbones.spec("bn_inception").rgb_mean)
+    result = subprocess.run(
+        [sys.executable, "-m", "tsn_tf.trainers.train", f"--train_shards={shards}",
+         f"--model_dir={tmp_path / 'run2'}", "--backbone=resnet50_pt", f"--weights={output}"],
+        capture_output=True, text=True, timeout=600)
+    assert "holds bn_inception weights; --backbone is resnet50_pt" in result.stderr
