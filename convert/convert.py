@@ -95,18 +95,16 @@ def fill_backbone(model, checkpoint, used):
             f"{'; '.join(unfilled[:12])}{' ...' if len(unfilled) > 12 else ''}")
 
 
-def input_channels(checkpoint, backbone):
+def input_channels(checkpoint):
     """Input channels of the source's first conv (3 RGB, 2L flow)."""
-    probe = backbones.get_backbone(backbone, input_shape=(None, None, 3))
-    first = next(layer for layer in probe.layers if isinstance(layer, keras.layers.Conv2D))
-    key = f"{checkpoint.key_of(first.name)}.weight"
-    if key not in checkpoint.state:
-        raise ConversionError(f"first conv {key} is not in the checkpoint: is --from right?")
-    return int(checkpoint.state[key].shape[1])
+    if checkpoint.first_conv not in checkpoint.state:
+        raise ConversionError(f"first conv {checkpoint.first_conv} is not in the checkpoint: "
+                              "is --from right?")
+    return int(checkpoint.state[checkpoint.first_conv].shape[1])
 
 
-def _modality(checkpoint, backbone, modality):
-    channels = input_channels(checkpoint, backbone)
+def _modality(checkpoint, modality):
+    channels = input_channels(checkpoint)
     if modality is None:
         modality = "rgb" if channels == 3 else "flow"
     if get_modality(modality).channels != channels:
@@ -138,7 +136,7 @@ def write_backbone(checkpoint, output, *, backbone=None):
     if not output.endswith(".weights.h5"):
         raise ConversionError(f"--output must end in .weights.h5. Received: {output!r}")
     backbone = backbone or checkpoint.backbone
-    channels = input_channels(checkpoint, backbone)
+    channels = input_channels(checkpoint)
     if channels != 3:
         raise ConversionError(f"a backbone weights file holds RGB weights; this checkpoint's "
                               f"first conv takes {channels} channels: write a --model_dir")
@@ -162,7 +160,7 @@ def write_model_dir(checkpoint, model_dir, class_names, *, modality=None,
         differs from the classifier's, or `model_dir` already holds a run.
     """
     backbone = backbone or checkpoint.backbone
-    modality = _modality(checkpoint, backbone, modality)
+    modality = _modality(checkpoint, modality)
     if tf.io.gfile.exists(os.path.join(model_dir, RUN_CONFIG)):
         raise ConversionError(f"{model_dir} already holds a run ({RUN_CONFIG}); pick a new "
                               "--model_dir")

@@ -35,6 +35,7 @@ class Checkpoint:
     classifier: tuple           # candidate classifier prefixes ("fc", ...)
     normalization: Normalization
     backbone: str
+    first_conv: str             # key of the first conv's weight (its input channels)
     skipped: list = dataclasses.field(default_factory=list)  # parts not read, with why
     origin: dict = dataclasses.field(default_factory=dict)   # {"from", "checkpoint"}
 
@@ -51,7 +52,8 @@ MMACTION2 = Normalization((123.675, 116.28, 103.53), (58.395, 57.12, 57.375),
 def read_bn_inception_pth(path):
     """tsn-pytorch's or pretrainedmodels' BN-Inception ImageNet state dict."""
     state = pth.tensors(pth.load(path), f"{path}")
-    return Checkpoint(state, _same_name, ("fc", "last_linear"), BN_INCEPTION_PTH, "bn_inception")
+    return Checkpoint(state, _same_name, ("fc", "last_linear"), BN_INCEPTION_PTH, "bn_inception",
+                      "conv1_7x7_s2.weight")
 
 
 def read_tsn_caffe(path):
@@ -64,7 +66,8 @@ def read_tsn_caffe(path):
         if len(blobs) > len(suffixes):
             suffixes = [f"blob{i}" for i in range(len(blobs))]  # reported unused
         state.update({f"{prefix}.{suffix}": blob for suffix, blob in zip(suffixes, blobs)})
-    return Checkpoint(state, _same_name, ("fc_action",), TSN_CAFFE, "bn_inception")
+    return Checkpoint(state, _same_name, ("fc_action",), TSN_CAFFE, "bn_inception",
+                      "conv1_7x7_s2.weight")
 
 
 def read_mmaction2(path):
@@ -78,7 +81,7 @@ def read_mmaction2(path):
     state = pth.tensors(checkpoint["state_dict"], f"{path}: state_dict")
     skipped = [f"{key} (not read)" for key in checkpoint if key != "state_dict"]
     return Checkpoint(state, _mmaction2_key, ("cls_head.fc_cls",), MMACTION2,
-                      _resnet_depth(state, path), skipped)
+                      _resnet_depth(state, path), "backbone.conv1.conv.weight", skipped)
 
 
 SOURCES = {
