@@ -130,8 +130,8 @@ class _Unpickler(pickle.Unpickler):
         self._load_storage = load_storage
 
     def find_class(self, module, name):
-        if module == "torch" and name in STORAGE_DTYPES:
-            return name  # resolved by persistent_load
+        if module in ("torch", "torch.cuda") and name in STORAGE_DTYPES:
+            return name  # resolved by persistent_load (GPU-saved files: torch.cuda.*)
         if (module, name) in _ALLOWED:
             return _ALLOWED[(module, name)]
         return _refused(module, name)

@@ -146,12 +146,12 @@ def test_full_size_bn_inception_pth_matches_pytorch_logits(tmp_path):
 
 
 def test_python2_latin1_legacy_pickle_is_read(tmp_path):
-    """A legacy file whose keys are Python 2 byte strings (SHORT_BINSTRING)."""
+    """A legacy file of a GPU tensor whose strings are Python 2 byte strings (SHORT_BINSTRING)."""
     values = np.arange(6, dtype=np.float32)
     body = (b"\x80\x02}("                                   # PROTO 2, EMPTY_DICT, MARK
             + b"U\x06conv_w"                                  # key: SHORT_BINSTRING
             + b"ctorch._utils\n_rebuild_tensor\n("            # GLOBAL, MARK (args)
-            + b"(U\x07storagectorch\nFloatStorage\nU\x010U\x03cpuK\x06Nt"  # persistent id
+            + b"(U\x07storagectorch.cuda\nFloatStorage\nU\x010U\x06cuda:0K\x06Nt"  # GPU-saved
             + b"Q"                                             # BINPERSID
             + b"K\x00K\x02K\x03\x86K\x03K\x01\x86t"         # offset, size, stride
             + b"Ru.")                                          # REDUCE, SETITEMS, STOP
