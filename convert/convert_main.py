@@ -12,6 +12,7 @@ nothing unless every backbone weight (and for --model_dir the classifier) is
 filled.
 """
 from absl import app, flags
+import tensorflow as tf
 
 from tsn_tf.convert import convert, sources
 from tsn_tf.modalities import MODALITIES
@@ -46,8 +47,8 @@ def main(argv):
         raise app.UsageError("Pass exactly one of --output (backbone weights) and --model_dir.")
     if FLAGS.model_dir and not FLAGS.class_names:
         raise app.UsageError("--model_dir needs --class_names (one class per line).")
-    checkpoint = sources.read(FLAGS["from"].value, FLAGS.checkpoint)
     try:
+        checkpoint = sources.read(FLAGS["from"].value, FLAGS.checkpoint)
         if FLAGS.output:
             report = convert.write_backbone(checkpoint, FLAGS.output, backbone=FLAGS.backbone)
         else:
@@ -55,7 +56,7 @@ def main(argv):
                 checkpoint, FLAGS.model_dir, read_class_names(FLAGS.class_names),
                 modality=FLAGS.modality, num_segments=FLAGS.num_segments,
                 input_size=FLAGS.input_size, backbone=FLAGS.backbone)
-    except convert.ConversionError as error:
+    except (ValueError, tf.errors.NotFoundError) as error:  # bad file, refused pickle, misfit
         raise app.UsageError(str(error)) from error
     for line in report.lines():
         print(line)
