@@ -54,7 +54,8 @@ flags.DEFINE_integer("num_segments", 3, "K: segments per video.")
 flags.DEFINE_integer("input_size", None, "Model input side in pixels (default: the backbone's).")
 flags.DEFINE_float("dropout", None, "Dropout before the classifier (default: 0.8 RGB, 0.7 flow).")
 flags.DEFINE_string("weights", None, "Backbone init: 'imagenet' (Keras applications, needs "
-                    "internet) or a local weights file; non-RGB streams get cross-modality init.")
+                    "internet) or a local weights file (a tsn-convert sidecar <file>.json beside "
+                    "it sets the input normalization); non-RGB streams get cross-modality init.")
 flags.DEFINE_string("cross_modality_from", None, "An RGB run's --model_dir whose trained "
                     "backbone initializes this (flow / RGB diff) stream by cross-modality init.")
 flags.DEFINE_bool("partial_bn", True, "Freeze every BatchNormalization but the first.")

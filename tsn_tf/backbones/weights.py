@@ -40,10 +40,9 @@ def load_weights_file(model: keras.Model, path) -> None:
     Keras 3 semantics: weights are matched layer by layer in the model's
     order (layers of one type in the order they were built, names are not
     compared) and every shape must agree, so the file must come from the
-    same backbone built with the same channel count. To bring in weights
-    converted from another framework, build the backbone, assign them by
-    the reference layer names (`model.get_layer(name).set_weights(...)`)
-    and `save_weights` to a `.weights.h5` file.
+    same backbone built with the same channel count. tsn-convert writes
+    such files from PyTorch / Caffe checkpoints, with a normalization sidecar
+    (`read_normalization`).
 
     Raises:
       ValueError: `path` has none of WEIGHTS_SUFFIXES, or does not fit.
