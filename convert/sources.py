@@ -51,7 +51,7 @@ MMACTION2 = Normalization((123.675, 116.28, 103.53), (58.395, 57.12, 57.375),
 
 def read_bn_inception_pth(path):
     """tsn-pytorch's or pretrainedmodels' BN-Inception ImageNet state dict."""
-    state = pth.tensors(pth.load(path), f"{path}")
+    state = pth.tensors(pth.load(path), str(path))
     return Checkpoint(state, _same_name, ("fc", "last_linear"), BN_INCEPTION_PTH, "bn_inception",
                       "conv1_7x7_s2.weight")
 

@@ -29,6 +29,7 @@ def test_converted_mmaction2_model_serves_pytorch_scores_on_a_real_clip(tmp_path
     frames = preprocess.clips_from_jpegs([tf.constant(jpegs)], offsets, raw).numpy()[0]
     torch_input = ref.nchw((frames - MMACTION2_MEAN) / MMACTION2_STD)  # (K, 3, S, S)
 
+    torch.manual_seed(3)  # the conv / linear initial weights
     resnet = ref.randomize(ref.ResNet(num_classes=len(CLASSES)), torch_input, seed=3)
     checkpoint = tmp_path / "tsn_r50_ucf101_rgb.pth"
     torch.save({"meta": {"epoch": 75}, "state_dict": ref.mmaction2_state(resnet)}, checkpoint)
