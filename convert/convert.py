@@ -92,7 +92,7 @@ def fill_backbone(model, checkpoint, used):
     if unfilled:
         raise ConversionError(
             f"{len(unfilled)} backbone weights have no source key (nothing written): "
-            f"{'; '.join(unfilled[:12])}{' ...' if len(unfilled) > 12 else ''}")
+            f"{'; '.join(unfilled)}")
 
 
 def input_channels(checkpoint):
