@@ -14,6 +14,7 @@ probabilities and a PNG timeline of the top classes is written.
 """
 import os
 
+from tsn_tf.trainers import cli  # first: quiets TensorFlow before it loads
 from absl import app
 from absl import flags
 
@@ -24,13 +25,13 @@ FLAGS = flags.FLAGS
 flags.DEFINE_list("model", None, "SavedModel folder(s) written by tsn-export: a version folder "
                   "or the model folder (latest version). Several, comma separated, are fused.")
 flags.DEFINE_string("video", None, "Video file (or give it as the positional argument).")
-flags.DEFINE_integer("top_k", 5, "Labels printed.")
+flags.DEFINE_integer("top_k", 5, "Labels printed.", lower_bound=1)
 flags.DEFINE_list("fusion_weights", [], "Weights of the models' pre-softmax scores, in "
                   "--model order (default: RGB 1, flow 1.5, audio 1; RGB:flow:warped flow "
                   "1:1:0.5).")
 flags.DEFINE_enum("flow_algorithm", "tvl1", ["tvl1", "dis", "farneback"], "Optical flow "
                   "for flow models; use the one the training shards were ingested with.")
-flags.DEFINE_integer("max_frames", None, "Decode at most this many frames.")
+flags.DEFINE_integer("max_frames", None, "Decode at most this many frames.", lower_bound=1)
 flags.DEFINE_bool("untrimmed", False, "Score one snippet per second and integrate with M-TWI.")
 flags.DEFINE_string("timeline", None, "--untrimmed: PNG of the top classes over time "
                     "(default: <video name>_timeline.png in the current folder).")
@@ -68,7 +69,7 @@ def main(argv):
 
 def run():
     """Console-script entry point."""
-    app.run(main)
+    cli.run(main)
 
 
 if __name__ == "__main__":

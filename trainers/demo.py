@@ -11,17 +11,19 @@ import os
 import subprocess
 import sys
 
-from absl import app, flags, logging
+from tsn_tf.trainers import cli  # first: quiets TensorFlow before it loads
+from absl import flags, logging
 
 from tsn_tf.input import synthetic
 from tsn_tf.trainers.commands import FROM_SCRATCH_FLAGS, run
 
 flags.DEFINE_string("workdir", "runs/demo", "Folder for videos, shards, runs and exports.")
-flags.DEFINE_integer("videos_per_class", 12, "Synthetic videos per class (a quarter are test).")
+flags.DEFINE_integer("videos_per_class", 12, "Synthetic videos per class (a quarter are test).",
+                     lower_bound=4)
 flags.DEFINE_string("backbone", "small", "Backbone of both streams (trained from scratch: "
                     "no pretrained weights, so partial BN is off).")
-flags.DEFINE_integer("input_size", 64, "Model input side in pixels.")
-flags.DEFINE_integer("train_steps", 200, "Training steps per stream.")
+flags.DEFINE_integer("input_size", 64, "Model input side in pixels.", lower_bound=16)
+flags.DEFINE_integer("train_steps", 200, "Training steps per stream.", lower_bound=1)
 flags.DEFINE_integer("eval_crops", 3, "Views per segment in evaluation (1, 3 or 10).")
 flags.DEFINE_list("modalities", ["rgb", "flow"], "Streams to train, evaluate and fuse.")
 
@@ -79,7 +81,7 @@ def main(argv):
 
 
 def run_main():
-    app.run(main)
+    cli.run(main)
 
 
 if __name__ == "__main__":

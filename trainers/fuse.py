@@ -5,6 +5,7 @@
 """
 import json
 
+from tsn_tf.trainers import cli  # first: quiets TensorFlow before it loads
 from absl import app, flags
 
 from tsn_tf import metrics
@@ -47,7 +48,7 @@ def main(argv):
 
 
 def run():
-    app.run(main)
+    cli.run(main)
 
 
 if __name__ == "__main__":
