@@ -33,7 +33,8 @@ flags.DEFINE_enum("flow_algorithm", "tvl1", ["tvl1", "dis", "farneback"], "Optic
                   "for flow models; use the one the training shards were ingested with.")
 flags.DEFINE_integer("max_frames", None, "Decode at most this many frames.", lower_bound=1)
 flags.DEFINE_bool("untrimmed", False, "Score one snippet per second and integrate with M-TWI.")
-flags.DEFINE_string("timeline", None, "--untrimmed: PNG of the top classes over time "
+flags.DEFINE_string("timeline", None, "--untrimmed: PNG of the top classes over time, "
+                    "written after the prediction is printed; a missing folder is created "
                     "(default: <video name>_timeline.png in the current folder).")
 flags.mark_flag_as_required("model")
 
@@ -42,6 +43,8 @@ def main(argv):
     if len(argv) > 2 or (len(argv) == 2) == bool(FLAGS.video):
         raise app.UsageError("Give one video file: positional or --video.")
     video_path = FLAGS.video or argv[1]
+    if FLAGS.timeline and not (FLAGS.untrimmed and FLAGS.timeline.lower().endswith(".png")):
+        raise app.UsageError(f"--timeline={FLAGS.timeline}: a .png file, with --untrimmed.")
     models = [predict.load_served_model(path) for path in FLAGS.model]
     weights = [float(w) for w in FLAGS.fusion_weights]
     options = dict(weights=weights, flow_algorithm=FLAGS.flow_algorithm,
@@ -50,12 +53,7 @@ def main(argv):
     if FLAGS.untrimmed:
         scores, timestamps = predict.snippet_scores(video_path, models, **options)
         probabilities = predict.untrimmed_probabilities(scores)
-        path = FLAGS.timeline or \
-            f"{os.path.splitext(os.path.basename(video_path))[0]}_timeline.png"
-        top_classes = list(probabilities.argsort()[::-1][:3])
-        timeline.draw_timeline(path, timestamps, predict.softmax(scores), labels, top_classes)
-        print(f"{video_path}: {len(timestamps)} snippets (1 per second), M-TWI; "
-              f"timeline written to {path}")
+        print(f"{video_path}: {len(timestamps)} snippets (1 per second), M-TWI:")
     else:
         prediction = predict.score_video(video_path, models, **options)
         probabilities = prediction.probabilities
@@ -65,6 +63,13 @@ def main(argv):
     for rank, (label, probability) in enumerate(
             predict.top_k(probabilities, labels, FLAGS.top_k), start=1):
         print(f"{rank}. {label}\t{probability:.4f}")
+    if FLAGS.untrimmed:  # after the prediction: a bad --timeline path loses nothing
+        path = FLAGS.timeline or \
+            f"{os.path.splitext(os.path.basename(video_path))[0]}_timeline.png"
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        top_classes = list(probabilities.argsort()[::-1][:3])
+        timeline.draw_timeline(path, timestamps, predict.softmax(scores), labels, top_classes)
+        print(f"timeline written to {path}")
 
 
 def run():
