@@ -106,8 +106,10 @@ def test_eval_names_a_truncated_shard(run_dir, tmp_path):
     result = _eval(run_dir, shard, tmp_path)
     assert result.returncode == 1
     lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    assert f"Corrupt, truncated or unreadable TFRecord shard {shard}" in lines[0]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"error: Corrupt, truncated or unreadable TFRecord shard {shard}: "
+                               f"only "), lines[0]
+    assert lines[0].endswith(f" of {len(data) - 100} bytes were read as valid records.")
 
 
 # --- 7. --short_side with --frame_size; aspect-ratio changes ---------------------------------

@@ -11,6 +11,7 @@ it loads, so its start-up lines and oneDNN notes are silenced here unless
   traceback only with --verbose or for an unexpected exception (a bug).
 """
 import os
+import re
 import sys
 
 from absl import app, flags
@@ -53,9 +54,12 @@ def print_help(main) -> None:
 
 
 def error_message(error: BaseException) -> str:
-    """At most two lines: the first lines of the error's message (TF's without its op trace)."""
+    """At most two lines: the first lines of the error's message, TF's without its
+    function and node names and an assertion's brackets."""
     text = getattr(error, "message", None) or str(error) or type(error).__name__
-    lines = [line for line in text.strip().splitlines() if line.strip()
+    text = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", text)
+    text = re.sub(r"^assertion failed: \[(.*)\]$", r"\1", text.strip(), flags=re.M)
+    lines = [line for line in text.splitlines() if line.strip()
              and not line.lstrip().startswith("[[")][:2]
     return "\n".join(lines)
 
@@ -78,6 +82,8 @@ def guarded(main, explain=None):
             if flags.FLAGS.verbose:
                 raise
             message = explain(error) if explain is not None else None
+            if sys.stdout.isatty():
+                print(flush=True)  # ends a progress bar's line
             print(f"error: {message or error_message(error)}", file=sys.stderr)
             return USAGE_EXIT if isinstance(error, app.UsageError) else ERROR_EXIT
         except KeyboardInterrupt:
