@@ -27,7 +27,8 @@ flags.DEFINE_enum("list_format", None, list(lists.FORMATS),
                   "Format of the list files: ucf101 (classInd + trainlist/testlist), hmdb51 "
                   "(<class>_test_split<N>.txt), kinetics (CSV), activitynet (JSON), thumos14 "
                   "(<Class>_val.txt annotations) or csv (path,label[;label...][,split]; without "
-                  "the split column, the split named in the file name: train.csv, test.csv).")
+                  "the split column, the split named in the file name: train.csv, test.csv; "
+                  "else train).")
 flags.DEFINE_list("list_files", None,
                   "Comma-separated list files; for ucf101, hmdb51 and thumos14 a single "
                   "folder of the official split/annotation files also works.")

@@ -75,8 +75,7 @@ def main(argv):
     print(f"\n== held-out video {video} (true class: {label})", flush=True)
     subprocess.run([sys.executable, "-m", "tsn_tf.export.predict_main",
                     f"--model={','.join(exports)}", "--flow_algorithm=dis",
-                    os.path.join(videos, video)], check=True,
-                   env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+                    os.path.join(videos, video)], check=True)
     logging.info("Demo finished; everything is under %s", workdir)
 
 
