@@ -37,6 +37,7 @@ flags.DEFINE_string("timeline", None, "--untrimmed: PNG of the top classes over 
                     "written after the prediction is printed; a missing folder is created "
                     "(default: <video name>_timeline.png in the current folder).")
 flags.mark_flag_as_required("model")
+cli.require_numbers("fusion_weights")
 
 
 def main(argv):

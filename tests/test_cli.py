@@ -150,3 +150,16 @@ def test_ingest_reports_once_how_many_videos_changed_aspect_ratio(tmp_path):
     kept = run_tool("tsn-ingest", *common, "--short_side=72", f"--output={tmp_path / 'kept'}")
     assert kept.returncode == 0, kept.stderr
     assert "aspect ratio" not in kept.stderr
+
+
+def test_fuse_names_a_bad_weight_and_a_missing_score_file(tmp_path):
+    scores = f"--scores={tmp_path / 'rgb.npz'},{tmp_path / 'flow.npz'}"
+    weights = run_tool("tsn-fuse", scores, "--fusion_weights=1,x")
+    assert weights.returncode == 1
+    assert weights.stderr.splitlines()[0] == ("FATAL Flags parsing error: flag --fusion_weights="
+                                              "['1', 'x']: --fusion_weights takes numbers, "
+                                              "comma separated")
+    missing = run_tool("tsn-fuse", scores)
+    assert missing.returncode == 1
+    assert missing.stderr.splitlines() == [
+        f"error: Score file {tmp_path / 'rgb.npz'} not found (written by tsn-eval)."]

@@ -35,6 +35,18 @@ class BadInputError(ValueError):
     """An input file, shard or request that cannot be used; the message names it."""
 
 
+def require_numbers(flag_name: str, kind=float) -> None:
+    """Checks at parse time that list flag `flag_name` holds numbers of `kind`."""
+    def numbers(values):
+        try:
+            [kind(value) for value in values or []]
+        except ValueError:
+            return False
+        return True
+    flags.register_validator(flag_name, numbers, message=f"--{flag_name} takes "
+                             f"{'integers' if kind is int else 'numbers'}, comma separated")
+
+
 def own_flags_help(main_module: str) -> str:
     """Help of the flags the project defines, `main_module`'s first, without absl's and TF's."""
     if main_module == "__main__":

@@ -16,6 +16,7 @@ flags.DEFINE_list("fusion_weights", None, "One weight per stream (default by eac
                   "RGB 1, flow 1.5, audio 1; RGB:flow:warped flow 1:1:0.5).")
 
 FLAGS = flags.FLAGS
+cli.require_numbers("fusion_weights")
 
 
 def fuse_files(paths, weights=None):

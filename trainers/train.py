@@ -84,6 +84,8 @@ flags.DEFINE_list("profile_steps", [], "first,last: profile this step range into
 flags.DEFINE_bool("progress", True, "Console progress bar.")
 
 FLAGS = flags.FLAGS
+cli.require_numbers("lr_steps", int)
+cli.require_numbers("profile_steps", int)
 CLIP_NORM = {"rgb": 40.0, "rgb_diff": 40.0, "flow": 20.0, "warped_flow": 20.0, "audio": 40.0}
 
 
