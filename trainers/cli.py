@@ -31,10 +31,6 @@ USAGE_EXIT, ERROR_EXIT = 2, 1
 EXPECTED = (app.UsageError, ValueError, OSError)
 
 
-class BadInputError(ValueError):
-    """An input file, shard or request that cannot be used; the message names it."""
-
-
 def require_numbers(flag_name: str, kind=float) -> None:
     """Checks at parse time that list flag `flag_name` holds numbers of `kind`."""
     def numbers(values):
