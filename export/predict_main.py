@@ -45,7 +45,8 @@ def main(argv):
         raise app.UsageError("Give one video file: positional or --video.")
     video_path = FLAGS.video or argv[1]
     if FLAGS.timeline and not (FLAGS.untrimmed and FLAGS.timeline.lower().endswith(".png")):
-        raise app.UsageError(f"--timeline={FLAGS.timeline}: a .png file, with --untrimmed.")
+        raise app.UsageError(f"--timeline={FLAGS.timeline}: the timeline is a .png file, drawn "
+                             "with --untrimmed.")
     models = [predict.load_served_model(path) for path in FLAGS.model]
     weights = [float(w) for w in FLAGS.fusion_weights]
     options = dict(weights=weights, flow_algorithm=FLAGS.flow_algorithm,
