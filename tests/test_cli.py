@@ -7,10 +7,11 @@ import sys
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from conftest import DATA_DIR, write_records
 from export_helpers import LABELS, make_run_dir
-from tsn_tf.input import schema
+from tsn_tf.input import frame_check, schema
 
 BIN = pathlib.Path(sys.executable).parent
 
@@ -98,6 +99,20 @@ def test_eval_names_the_shard_and_video_of_a_frame_that_is_no_jpeg(run_dir, tmp_
         "JPEG (starts with b'GIF89a n')"]
 
 
+def test_first_bad_frame_looks_at_every_stream(tmp_path):
+    frames = _frames(4)
+    record = _record("v_flow", frames)
+    record.flow_x_jpegs, record.flow_y_jpegs = frames[:3], frames[:2] + [b"\x00" * 10]
+    write_records(tmp_path / "good.tfrecord", [_record("fine", frames)])
+    write_records(tmp_path / "bad.tfrecord", [record])
+    assert frame_check.first_bad_frame(str(tmp_path / "good.tfrecord")) is None
+    assert frame_check.first_bad_frame(str(tmp_path / "*.tfrecord")) == (
+        f"shard {tmp_path / 'bad.tfrecord'}, record 0 (video v_flow): FLOW_Y/image/encoded "
+        "frame 2 is not a JPEG (starts with b'\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00')")
+    not_a_decode_error = tf.errors.InvalidArgumentError(None, None, "shapes differ")
+    assert frame_check.explain(not_a_decode_error, str(tmp_path / "*.tfrecord")) is None
+
+
 def test_eval_names_a_truncated_shard(run_dir, tmp_path):
     shard = write_records(tmp_path / "t-00000-of-00001.tfrecord",
                           [_record("one", _frames(4)), _record("two", _frames(4))])
@@ -108,7 +123,7 @@ def test_eval_names_a_truncated_shard(run_dir, tmp_path):
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith(f"error: Corrupt, truncated or unreadable TFRecord shard {shard}: "
-                               f"only "), lines[0]
+                               "only "), lines[0]
     assert lines[0].endswith(f" of {len(data) - 100} bytes were read as valid records.")
 
 

@@ -16,8 +16,14 @@ import sys
 
 from absl import app, flags
 
+
+def _tool_arguments():
+    """The command line before `--` (after it come a Beam runner's options)."""
+    return sys.argv[1:sys.argv.index("--") if "--" in sys.argv else None]
+
+
 # TF loads before absl parses flags, so --verbose is read from argv here.
-VERBOSE = "--verbose" in sys.argv[1:sys.argv.index("--") if "--" in sys.argv else None]
+VERBOSE = "--verbose" in _tool_arguments()
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0" if VERBOSE else \
     os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -102,8 +108,7 @@ def guarded(main, explain=None):
 
 def run(main, explain=None) -> None:
     """Runs an absl `main` as a console script (see the module docstring)."""
-    arguments = sys.argv[1:sys.argv.index("--") if "--" in sys.argv else None]
-    if any(argument in HELP_ARGS for argument in arguments):
+    if any(argument in HELP_ARGS for argument in _tool_arguments()):
         print_help(main)
         sys.exit(0)
     app.run(guarded(main, explain))
