@@ -9,6 +9,7 @@ and prints its path; an existing version is never overwritten. An audio run
 """
 import os
 
+from tsn_tf.trainers import cli  # first: quiets TensorFlow before it loads
 from absl import app
 from absl import flags
 
@@ -21,12 +22,13 @@ flags.DEFINE_string("export_base", None, "Model repository root: the model goes 
                     "<export_base>/<model_name>/<version>/.")
 flags.DEFINE_string("model_name", None, "Served model name (default: the run folder's name).")
 flags.DEFINE_integer("version", None, "Version number (default: one more than the largest "
-                     "existing). Exporting to an existing version fails.")
+                     "existing). Exporting to an existing version fails.", lower_bound=1)
 flags.DEFINE_string("checkpoint", None, "Checkpoint path (default: latest in <model_dir>/ckpt).")
-flags.DEFINE_integer("num_segments", 25, "K segments sampled per video at serving time.")
+flags.DEFINE_integer("num_segments", 25, "K segments sampled per video at serving time.",
+                     lower_bound=1)
 flags.DEFINE_enum("eval_crops", "1", ["1", "3", "10"], "Views per segment: 1 centre crop, 3, "
                   "or 10 (4 corners + centre and their mirrors); audio has one view.")
-flags.DEFINE_integer("top_k", 5, "Class labels returned per video.")
+flags.DEFINE_integer("top_k", 5, "Class labels returned per video.", lower_bound=1)
 flags.DEFINE_bool("warmup", True, "Write assets.extra/tf_serving_warmup_requests.")
 flags.mark_flags_as_required(["model_dir", "export_base"])
 
@@ -44,7 +46,7 @@ def main(argv):
 
 def run():
     """Console-script entry point."""
-    app.run(main)
+    cli.run(main)
 
 
 if __name__ == "__main__":

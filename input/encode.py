@@ -183,7 +183,7 @@ def ingest_video(path, *, media_id: str, label_indices: Sequence[int],
             flow_algorithm=options.flow_algorithm if options.has_flow else "",
             segment_start_us=starts, segment_end_us=ends,
             segment_label_indices=segment_indices, segment_label_strings=segment_names,
-            **audio)
+            source_size=reader.source_size, **audio)
 
 
 def audio_fields(path, video_duration_s: float) -> dict:

@@ -15,7 +15,8 @@ Exit status: 0 if at most --max_failures videos failed, 1 if more did,
 import os
 import sys
 
-from absl import app, flags
+from tsn_tf.trainers import cli  # first: quiets TensorFlow before it loads
+from absl import flags
 
 from tsn_tf.input import lists, storage
 
@@ -26,7 +27,8 @@ flags.DEFINE_enum("list_format", None, list(lists.FORMATS),
                   "Format of the list files: ucf101 (classInd + trainlist/testlist), hmdb51 "
                   "(<class>_test_split<N>.txt), kinetics (CSV), activitynet (JSON), thumos14 "
                   "(<Class>_val.txt annotations) or csv (path,label[;label...][,split]; without "
-                  "the split column, the split named in the file name: train.csv, test.csv).")
+                  "the split column, the split named in the file name: train.csv, test.csv; "
+                  "else train).")
 flags.DEFINE_list("list_files", None,
                   "Comma-separated list files; for ucf101, hmdb51 and thumos14 a single "
                   "folder of the official split/annotation files also works.")
@@ -34,19 +36,21 @@ flags.DEFINE_string("class_index", None,
                     "Label map fixing the class order: UCF101 classInd.txt (1-based, stored "
                     "0-based) or a label_map.txt; default: sorted class names.")
 flags.DEFINE_integer("split_number", 1, "Official split (1-3) when --list_files is the "
-                     "ucf101 or hmdb51 split folder.")
+                     "ucf101 or hmdb51 split folder.", lower_bound=1)
 flags.DEFINE_list("split", [], "Keep only these splits (train, val, test); default all.")
 flags.DEFINE_string("output", None, "Output folder or TF filesystem URL (gs://, s3://, az://).")
 flags.DEFINE_list("modalities", ["rgb", "flow"],
                   "Streams to store: any of rgb, flow, warped_flow, audio.")
 flags.DEFINE_enum("flow", "tvl1", ["tvl1", "dis", "farneback"],
                   "Optical flow algorithm: tvl1 (the paper's), dis or farneback (faster).")
-flags.DEFINE_float("flow_bound", 20.0, "Flow is clipped to +-bound px before 8-bit quantization.")
+flags.DEFINE_float("flow_bound", 20.0, "Flow is clipped to +-bound px before 8-bit quantization.",
+                   lower_bound=0.001)
 flags.DEFINE_string("frame_size", "340x256", "Stored frame size WIDTHxHEIGHT (TSN: 340x256).")
 flags.DEFINE_integer("short_side", None, "Resize to this short side (keeps aspect ratio) "
-                     "instead of --frame_size.")
+                     "instead of --frame_size (pass only one of the two).")
 flags.DEFINE_integer("max_frames", None, "Keep at most this many frames per video.")
-flags.DEFINE_integer("jpeg_quality", 90, "JPEG quality (0-100) of stored frames.")
+flags.DEFINE_integer("jpeg_quality", 90, "JPEG quality (0-100) of stored frames.", lower_bound=0,
+                     upper_bound=100)
 flags.DEFINE_bool("allow_truncated", False, "Keep the decodable frames of a truncated video "
                   "instead of recording it as a failure.")
 flags.DEFINE_integer("num_shards", None, "Shards per split (overrides --videos_per_shard).")
@@ -89,6 +93,9 @@ def ingest_options():
             import av  # noqa: F401 -- the audio decoder (input/audio.py)
         except ImportError:
             raise FlagError("--modalities=...,audio needs PyAV: pip install av") from None
+    if FLAGS.short_side and FLAGS["frame_size"].present:
+        raise FlagError(f"--short_side={FLAGS.short_side} and --frame_size={FLAGS.frame_size} "
+                        "both set the stored frame size: pass one of them")
     size = None if FLAGS.short_side else _parse_frame_size(FLAGS.frame_size)
     from tsn_tf.input import encode  # imports TensorFlow: only once the flags look right
     try:
@@ -138,6 +145,12 @@ def report(manifest: dict) -> int:
           file=sys.stderr)
     for failure in failures[:10]:
         print(f"  failed: {failure['path']}: {failure['reason']}", file=sys.stderr)
+    changed = manifest["aspect_ratio_changed"]
+    if changed["videos"]:
+        print(f"note: {changed['videos']} of {manifest['videos_ingested']} videos changed aspect "
+              f"ratio to fit --frame_size={FLAGS.frame_size}: width/height x"
+              f"{changed['min_factor']:.2f} to x{changed['max_factor']:.2f} of the source's "
+              f"(TSN's 340x256 does this); --short_side keeps the aspect ratio.", file=sys.stderr)
     if len(failures) > FLAGS.max_failures:
         print(f"error: {len(failures)} videos failed, more than --max_failures="
               f"{FLAGS.max_failures}", file=sys.stderr)
@@ -174,7 +187,7 @@ def main(argv):
 
 def run_main():
     """Console-script entry point (`tsn-ingest`)."""
-    app.run(main)
+    cli.run(main)
 
 
 if __name__ == "__main__":

@@ -422,9 +422,9 @@ def parse_csv(csv_file: str, video_dir: str, label_map: Optional[Dict[str, int]]
               default_split: Optional[str] = None) -> VideoList:
     """Generic list: `path,label[;label...][,split]` per line, path relative to
     `video_dir` (or absolute). An optional header row starts with "path".
-    The media id is the path without its extension. Lines without a split
-    column get `default_split`, by default the split the file name contains
-    (train.csv, val.csv, test.csv), else "train".
+    The media id is the path without its extension; every line needs a label.
+    Lines without a split column get `default_split`, by default the split the
+    file name contains (train.csv, val.csv, test.csv), else "train".
     """
     default_split = default_split or split_from_file_name(csv_file)
     entries = []
@@ -436,7 +436,10 @@ def parse_csv(csv_file: str, video_dir: str, label_map: Optional[Dict[str, int]]
         if len(row) not in (2, 3) or not row[0].strip():
             raise ListFormatError(where, "expected 'path,label[;label...][,split]'", text)
         relative = row[0].strip()
-        labels = tuple(label.strip() for label in row[1].split(";") if label.strip())
+        labels = tuple(label.strip() for label in row[1].split(";"))
+        if not all(labels):
+            raise ListFormatError(where, "empty label; expected 'path,label[;label...][,split]'",
+                                  text)
         _check_labels(labels, label_map, where, text)
         split = _split_of(row[2] if len(row) == 3 else default_split, where)
         path = relative if os.path.isabs(relative) or storage.is_url(relative) else \

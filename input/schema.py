@@ -5,7 +5,7 @@ readable by other TF video tooling. Extra streams reuse the image keys behind a
 prefix (``FLOW_X/image/encoded``). Units are given beside each key.
 """
 import dataclasses
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -86,6 +86,7 @@ class VideoRecord:
     audio_window_samples: int = 0
     audio_hop_samples: int = 0
     audio_source_sample_rate: float = 0.0  # Hz
+    source_size: Tuple[int, int] = (0, 0)  # (width, height) decoded; not stored in shards
 
 
 def _bytes(values):

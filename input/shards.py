@@ -29,6 +29,8 @@ from tsn_tf.input.lists import VideoEntry, format_label_map
 STATE_DIR = "_ingest_state"
 LABEL_MAP_FILE = "label_map.txt"
 MANIFEST_FILE = "manifest.json"
+# Stored sizes are whole (--short_side: even) pixels, so a kept shape may differ by this.
+ASPECT_TOLERANCE = 0.01
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,10 +58,17 @@ class VideoResult:
     num_flow_frames: int = 0
     reason: str = ""
     seconds: float = 0.0
+    aspect_change: float = 1.0  # stored width/height over the source's
 
     @property
     def ok(self) -> bool:
         return not self.reason
+
+
+def aspect_change(stored_size, source_size) -> float:
+    """(stored width / height) / (source width / height): 1 when the shape is kept."""
+    (width, height), (source_width, source_height) = stored_size, source_size
+    return (width / height) / (source_width / source_height)
 
 
 # --- plan ----------------------------------------------------------------------
@@ -149,6 +158,7 @@ def ingest_entry(entry: VideoEntry, label_map: Dict[str, int], options) -> Video
         result.record = schema.to_sequence_example(record).SerializeToString()
         result.num_frames = len(record.rgb_jpegs)
         result.num_flow_frames = len(record.flow_x_jpegs)
+        result.aspect_change = aspect_change((record.width, record.height), record.source_size)
     except Exception as error:  # noqa: BLE001 -- one bad video must not stop the dataset
         result.reason = f"{type(error).__name__}: {error}"
     finally:
@@ -215,7 +225,8 @@ def write_shard(output: str, spec: ShardSpec, results: Iterable[VideoResult],
                 writer.write(result.record)
                 videos.append({"media_id": result.media_id, "labels": list(result.label_strings),
                                "frames": result.num_frames,
-                               "flow_frames": result.num_flow_frames})
+                               "flow_frames": result.num_flow_frames,
+                               "aspect_change": round(result.aspect_change, 4)})
             else:
                 failures.append({"media_id": result.media_id, "path": result.path,
                                  "split": result.split, "reason": result.reason})
@@ -254,7 +265,7 @@ def build_manifest(output: str, specs: Sequence[ShardSpec], label_map: Dict[str,
                    options) -> dict:
     """Aggregates the done-markers of `specs` into the manifest and writes it."""
     splits: Dict[str, dict] = {}
-    failures = []
+    failures, changes = [], []
     for spec in specs:
         marker = read_marker(output, spec) or {"videos": [], "failures": []}
         split = splits.setdefault(spec.split, _new_split_summary())
@@ -270,6 +281,8 @@ def build_manifest(output: str, specs: Sequence[ShardSpec], label_map: Dict[str,
                 split["class_counts"][label] = split["class_counts"].get(label, 0) + 1
         split["failures"] += len(marker["failures"])
         failures += marker["failures"]
+        changes += [v["aspect_change"] for v in marker["videos"]
+                    if abs(v.get("aspect_change", 1.0) - 1) > ASPECT_TOLERANCE]
     for split in splits.values():
         split["mean_frames"] = round(split["rgb_frames"] / max(split["videos_ingested"], 1), 2)
         split["class_counts"] = dict(sorted(split["class_counts"].items()))
@@ -280,6 +293,8 @@ def build_manifest(output: str, specs: Sequence[ShardSpec], label_map: Dict[str,
         "videos_ingested": sum(s["videos_ingested"] for s in splits.values()),
         "num_failures": len(failures), "splits": dict(sorted(splits.items())),
         "failures": failures,
+        "aspect_ratio_changed": {"videos": len(changes), "min_factor": min(changes, default=1.0),
+                                 "max_factor": max(changes, default=1.0)},
     }
     storage.write_text_atomic(storage.join(output, MANIFEST_FILE), json.dumps(manifest, indent=1))
     return manifest

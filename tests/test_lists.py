@@ -229,12 +229,12 @@ def test_thumos14_errors(tmp_path):
 
 def test_generic_csv_multi_label_and_split_column(tmp_path):
     csv_file = write(tmp_path / "list.csv", "path,label\nrun/a.mp4,run\n"
-                     "walk/a.mp4,walk;wave,test\n/abs/c.avi,\n")
+                     "walk/a.mp4,walk;wave,test\n/abs/c.avi,run\n")
     parsed = lists.parse_csv(csv_file, "/data")
     first, second, third = parsed.entries
     assert (first.media_id, first.path, first.split) == ("run/a", "/data/run/a.mp4", "train")
     assert second.label_strings == ("walk", "wave") and second.split == "test"
-    assert third.path == "/abs/c.avi" and third.label_strings == ()
+    assert third.path == "/abs/c.avi" and third.label_strings == ("run",)
     assert parsed.label_map == {"run": 0, "walk": 1, "wave": 2}
     assert [e.media_id for e in lists.select_split(parsed, ["testing"]).entries] == ["walk/a"]
 
@@ -246,6 +246,10 @@ def test_generic_csv_errors(tmp_path):
         lists.parse_csv(write(tmp_path / "b.csv", "x.mp4,run\nx.mp4,walk\n"), "/d")
     with pytest.raises(ListFormatError, match=r"c.csv:1: unknown label 'jog'"):
         lists.parse_csv(write(tmp_path / "c.csv", "x.mp4,jog\n"), "/d", label_map={"run": 0})
+    for name, text in (("d.csv", "a.mp4,run\ngood.mp4,,train\n"),
+                       ("e.csv", "a.mp4,run\nb.mp4,run;\n")):
+        with pytest.raises(ListFormatError, match=rf"{name[0]}.csv:2: empty label"):
+            lists.parse_csv(write(tmp_path / name, text), "/d")
 
 
 def test_generic_csv_split_defaults_to_the_file_name(tmp_path):

@@ -62,11 +62,12 @@ def test_predict_fuses_rgb_and_flow_scores_1_to_1_5_on_a_synthetic_video(models,
 
 def test_predict_untrimmed_applies_mtwi_and_writes_a_png_timeline(models, synthetic_video,
                                                                    tmp_path):
-    png = tmp_path / "timeline.png"
+    png = tmp_path / "new" / "folder" / "timeline.png"  # folders created after the prediction
     result = run_module("tsn_tf.export.predict_main", f"--model={models['rgb']}",
                         "--untrimmed", f"--timeline={png}", synthetic_video)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "3 snippets" in result.stdout
+    assert result.stdout.strip().splitlines()[-1] == f"timeline written to {png}"
     streams, frame_rate = client.read_encoded_video(synthetic_video, ["rgb"])
     inputs = {**client.jpeg_inputs(streams, "rgb"), "frame_rate": np.float32(frame_rate)}
     snippets = signature_outputs(models["rgb"], inputs, "snippet_scores")
@@ -81,10 +82,25 @@ def test_predict_untrimmed_applies_mtwi_and_writes_a_png_timeline(models, synthe
 def test_predict_names_a_missing_video_and_a_folder_that_is_no_export(models, tmp_path):
     missing = run_module("tsn_tf.export.predict_main", f"--model={models['rgb']}",
                          tmp_path / "nope.mp4")
-    assert missing.returncode != 0 and "nope.mp4: file does not exist" in missing.stderr
+    assert missing.returncode == 1, missing.stderr
+    assert missing.stderr.splitlines() == [f"error: {tmp_path / 'nope.mp4'}: file does not exist"]
     not_export = run_module("tsn_tf.export.predict_main", f"--model={tmp_path}",
                             DATA_DIR / "part_0.mp4")
-    assert not_export.returncode != 0 and "neither a SavedModel folder" in not_export.stderr
+    assert not_export.returncode == 1, not_export.stderr
+    assert not_export.stderr.startswith(f"error: '{tmp_path}' is neither a SavedModel folder")
+    assert len(not_export.stderr.splitlines()) == 1, not_export.stderr
+
+
+def test_predict_prints_the_prediction_before_a_timeline_it_cannot_write(models,
+                                                                         synthetic_video,
+                                                                         tmp_path):
+    (tmp_path / "a_file").write_text("")
+    png = tmp_path / "a_file" / "timeline.png"  # its folder is a file
+    result = run_module("tsn_tf.export.predict_main", f"--model={models['rgb']}",
+                        "--untrimmed", f"--timeline={png}", synthetic_video)
+    assert result.returncode == 1
+    assert len(printed_ranking(result.stdout)) == 5
+    assert result.stderr.splitlines() == [f"error: [Errno 17] File exists: '{tmp_path / 'a_file'}'"]
 
 
 def test_grpc_request_and_rest_body_carry_the_same_tensors_and_outputs(models):

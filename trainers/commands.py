@@ -1,9 +1,10 @@
 """Running the project's command-line tools as child processes (demo, experiments)."""
-import os
 import shlex
 import subprocess
 import sys
 import time
+
+from tsn_tf.trainers import cli
 
 # tsn-train settings for streams trained from scratch on the synthetic set
 # (tsn-demo, experiments/; the same as configs/synthetic_demo.cfg): no
@@ -17,10 +18,11 @@ def run(module, *args):
     command = [sys.executable, "-m", f"tsn_tf.{module}", *args]
     print(f"\n$ {shlex.join(command[2:])}", flush=True)
     started = time.time()
-    quiet = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"))
-    # absl's --verbosity=-1: warnings and errors only (progress bars still show).
-    result = subprocess.run([*command, "--verbosity=-1"], stdout=subprocess.PIPE, text=True,
-                            env=quiet)
+    # absl's --verbosity=-1: warnings and errors only (progress bars still show); the
+    # tools keep TensorFlow's own log quiet unless --verbose (trainers/cli.py).
+    verbose = ["--verbose"] if cli.VERBOSE else []
+    result = subprocess.run([*command, "--verbosity=-1", *verbose], stdout=subprocess.PIPE,
+                            text=True)
     if result.returncode:
         sys.exit(f"{module} failed with exit status {result.returncode}")
     lines = result.stdout.strip().splitlines()

@@ -15,29 +15,30 @@ and is left out of the stream's metrics, which count it as
 import json
 import os
 
+from tsn_tf.trainers import cli  # first: quiets TensorFlow before it loads
 from absl import app, flags, logging
 import keras
 import numpy as np
 import tensorflow as tf
 
-from tsn_tf.input import pipeline
+from tsn_tf.input import frame_check, pipeline
 from tsn_tf.trainers import flags_common, reports, untrimmed
 from tsn_tf.trainers.reports import summarize
 from tsn_tf.trainers.model_dir import RunConfig, read_label_map, restore_model
 
 flags.DEFINE_string("eval_shards", None, "Glob of the evaluation TFRecord shards.")
-flags.DEFINE_integer("eval_segments", 25, "Segments per video (the paper: 25).")
+flags.DEFINE_integer("eval_segments", 25, "Segments per video (the paper: 25).", lower_bound=1)
 flags.DEFINE_enum("eval_crops", "10", ["1", "3", "10"], "Views per segment: centre, 3 crops, or "
                   "4 corners + centre and their flips.")
-flags.DEFINE_integer("eval_batch_size", 1, "Videos per evaluation batch.")
+flags.DEFINE_integer("eval_batch_size", 1, "Videos per evaluation batch.", lower_bound=1)
 flags.DEFINE_string("checkpoint", None, "A checkpoint path (default: the latest in model_dir).")
 flags.DEFINE_string("output_dir", None, "Where scores and reports go (default: model_dir/eval).")
 flags.DEFINE_bool("untrimmed", False, "Untrimmed videos (ActivityNet / THUMOS14 shards): score "
                   "snippets at --snippet_rate, compare average, top-k and M-TWI aggregation "
                   "by mAP over classes and hit@1.")
-flags.DEFINE_float("snippet_rate", 1.0, "--untrimmed: snippets per second.")
+flags.DEFINE_float("snippet_rate", 1.0, "--untrimmed: snippets per second.", lower_bound=0.001)
 flags.DEFINE_integer("snippets_per_chunk", 32, "--untrimmed: snippets decoded at once (bounds "
-                     "memory for long videos).")
+                     "memory for long videos).", lower_bound=1)
 
 FLAGS = flags.FLAGS
 
@@ -139,7 +140,7 @@ def main(argv):
 
 
 def run():
-    app.run(main)
+    cli.run(main, explain=lambda error: frame_check.explain(error, FLAGS.eval_shards))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ flags.DEFINE_string("model_dir", None, "Run folder: checkpoints, run_config.json
 flags.DEFINE_enum("strategy", "default", list(strategies.STRATEGIES),
                   "tf.distribute strategy; multi_worker reads the cluster from TF_CONFIG.")
 flags.DEFINE_integer("cpu_replicas", 0, "Split the CPU into this many logical devices (for "
-                     "--strategy=mirrored on a machine without accelerators). 0: don't split.")
+                     "--strategy=mirrored on a machine without accelerators). 0: don't split.",
+                     lower_bound=0)
 flags.DEFINE_string("tpu", "", "TPU address for --strategy=tpu (code path present, untested: "
                     "no TPU here).")
 flags.DEFINE_integer("seed", 0, "Seed of initialization, shuffling and augmentation.")

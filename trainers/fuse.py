@@ -5,6 +5,7 @@
 """
 import json
 
+from tsn_tf.trainers import cli  # first: quiets TensorFlow before it loads
 from absl import app, flags
 
 from tsn_tf import metrics
@@ -15,6 +16,7 @@ flags.DEFINE_list("fusion_weights", None, "One weight per stream (default by eac
                   "RGB 1, flow 1.5, audio 1; RGB:flow:warped flow 1:1:0.5).")
 
 FLAGS = flags.FLAGS
+cli.require_numbers("fusion_weights")
 
 
 def fuse_files(paths, weights=None):
@@ -47,7 +49,7 @@ def main(argv):
 
 
 def run():
-    app.run(main)
+    cli.run(main)
 
 
 if __name__ == "__main__":

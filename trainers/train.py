@@ -11,6 +11,7 @@ import json
 import os
 import signal
 
+from tsn_tf.trainers import cli  # first: quiets TensorFlow before it loads
 from absl import app, flags, logging
 import keras
 import tensorflow as tf
@@ -20,7 +21,7 @@ from tsn_tf.backbones.weights import NORMALIZATION_FIELDS, read_normalization
 from tsn_tf.consensus import MODES
 from tsn_tf.modalities import MODALITIES
 from tsn_tf.schedules import SCHEDULES, TSNSchedule
-from tsn_tf.input import modalities, pipeline, records, schema
+from tsn_tf.input import frame_check, modalities, pipeline, records, schema
 from tsn_tf.trainers import flags_common, summaries, train_loop
 from tsn_tf.trainers.model_dir import (LABEL_MAP, RunConfig, read_class_names, restore_model,
                                        write_label_map)
@@ -29,13 +30,13 @@ from tsn_tf.trainers.model_dir import (LABEL_MAP, RunConfig, read_class_names, r
 flags.DEFINE_string("train_shards", None, "Glob of training TFRecord shards (any TF filesystem).")
 flags.DEFINE_string("label_map", None, "Class names, one per line (default: label_map.txt "
                     "beside the shards, written by tsn-ingest).")
-flags.DEFINE_integer("shuffle_buffer", 64, "Videos in the shuffle buffer.")
+flags.DEFINE_integer("shuffle_buffer", 64, "Videos in the shuffle buffer.", lower_bound=1)
 flags.DEFINE_bool("cache", False, "Cache parsed records in memory after the first epoch.")
 flags.DEFINE_integer("clips_per_read", 1, "Clips sampled from each video read, each with its "
                      "own offsets, crop and flip; clips_per_read x the batch of videos are "
                      "interleaved. Reading and parsing a whole video costs more than decoding "
                      "one clip's frames: 8 gave 1.2-2.9x the input clips/s here (README, "
-                     "Speed). 1 is the paper's sampling.")
+                     "Speed). 1 is the paper's sampling.", lower_bound=1)
 flags.DEFINE_bool("deterministic", False, "Same --seed, same run: parallel input stages keep "
                   "their order and TF ops run deterministically (input clips/s 0.99x of the "
                   "default on a 2-core CPU; an op without a deterministic kernel on your device "
@@ -49,10 +50,12 @@ flags.DEFINE_enum("resize_in", "auto", ["auto", "pipeline", "step"], "Where trai
 flags.DEFINE_enum("backbone", "bn_inception", backbones.names(), "Backbone network.")
 flags.DEFINE_enum("modality", "rgb", sorted(MODALITIES), "Input modality of the stream.")
 flags.DEFINE_enum("consensus", "avg", list(MODES), "Segmental consensus function.")
-flags.DEFINE_integer("topk", 3, "k of the topk consensus.")
-flags.DEFINE_integer("num_segments", 3, "K: segments per video.")
-flags.DEFINE_integer("input_size", None, "Model input side in pixels (default: the backbone's).")
-flags.DEFINE_float("dropout", None, "Dropout before the classifier (default: 0.8 RGB, 0.7 flow).")
+flags.DEFINE_integer("topk", 3, "k of the topk consensus.", lower_bound=1)
+flags.DEFINE_integer("num_segments", 3, "K: segments per video.", lower_bound=1)
+flags.DEFINE_integer("input_size", None, "Model input side in pixels (default: the backbone's).",
+                     lower_bound=1)
+flags.DEFINE_float("dropout", None, "Dropout before the classifier (default: 0.8 RGB, 0.7 flow).",
+                   lower_bound=0.0, upper_bound=0.99)
 flags.DEFINE_string("weights", None, "Backbone init: 'imagenet' (Keras applications, needs "
                     "internet) or a local weights file (a tsn-convert sidecar <file>.json beside "
                     "it sets the input normalization); non-RGB streams get cross-modality init.")
@@ -61,28 +64,31 @@ flags.DEFINE_string("cross_modality_from", None, "An RGB run's --model_dir whose
 flags.DEFINE_bool("partial_bn", True, "Freeze every BatchNormalization but the first.")
 # --- optimization
 flags.DEFINE_integer("batch_size", 32, "Effective batch: clips per update over all replicas "
-                     "and accumulation steps (the paper: 128).")
+                     "and accumulation steps (the paper: 128).", lower_bound=1)
 flags.DEFINE_integer("accumulation", 1, "Micro-batches summed per update (reach --batch_size "
-                     "on small hardware); must divide --batch_size / replicas.")
-flags.DEFINE_float("learning_rate", 0.001, "Base learning rate.")
+                     "on small hardware); must divide --batch_size / replicas.", lower_bound=1)
+flags.DEFINE_float("learning_rate", 0.001, "Base learning rate.", lower_bound=0.0)
 flags.DEFINE_enum("lr_schedule", "multistep", list(SCHEDULES), "Learning-rate schedule.")
 flags.DEFINE_list("lr_steps", [], "multistep: steps where the rate is multiplied by --lr_decay.")
-flags.DEFINE_float("lr_decay", 0.1, "multistep decay factor.")
-flags.DEFINE_integer("warmup_steps", 0, "Linear warmup steps.")
-flags.DEFINE_integer("train_steps", 3500, "Total updates.")
-flags.DEFINE_float("momentum", 0.9, "SGD momentum.")
-flags.DEFINE_float("weight_decay", 5e-4, "L2 weight decay (not on biases and BN).")
-flags.DEFINE_float("clip_norm", None, "Global gradient-norm clip (default: 40 RGB, 20 flow).")
+flags.DEFINE_float("lr_decay", 0.1, "multistep decay factor.", lower_bound=0.0)
+flags.DEFINE_integer("warmup_steps", 0, "Linear warmup steps.", lower_bound=0)
+flags.DEFINE_integer("train_steps", 3500, "Total updates.", lower_bound=1)
+flags.DEFINE_float("momentum", 0.9, "SGD momentum.", lower_bound=0.0)
+flags.DEFINE_float("weight_decay", 5e-4, "L2 weight decay (not on biases and BN).", lower_bound=0.0)
+flags.DEFINE_float("clip_norm", None, "Global gradient-norm clip (default: 40 RGB, 20 flow).",
+                   lower_bound=0.0)
 flags.DEFINE_enum("mixed_precision", "none", ["none", "mixed_bfloat16"],
                   "Keras mixed-precision policy (bfloat16 needs no loss scaling).")
 flags.DEFINE_bool("xla", False, "Compile the train step with XLA.")
 # --- bookkeeping
-flags.DEFINE_integer("save_every", 500, "Checkpoint every N steps (and at the end).")
-flags.DEFINE_integer("log_every", 10, "TensorBoard scalars every N steps.")
+flags.DEFINE_integer("save_every", 500, "Checkpoint every N steps (and at the end).", lower_bound=1)
+flags.DEFINE_integer("log_every", 10, "TensorBoard scalars every N steps.", lower_bound=1)
 flags.DEFINE_list("profile_steps", [], "first,last: profile this step range into TensorBoard.")
 flags.DEFINE_bool("progress", True, "Console progress bar.")
 
 FLAGS = flags.FLAGS
+cli.require_numbers("lr_steps", int)
+cli.require_numbers("profile_steps", int)
 CLIP_NORM = {"rgb": 40.0, "rgb_diff": 40.0, "flow": 20.0, "warped_flow": 20.0, "audio": 40.0}
 
 
@@ -92,12 +98,6 @@ def validate_flags():
         raise app.UsageError("--model_dir is required.")
     if not FLAGS.train_shards:
         raise app.UsageError("--train_shards is required (a glob of tsn-ingest shards).")
-    if FLAGS.num_segments < 1:
-        raise app.UsageError(f"--num_segments must be >= 1, got {FLAGS.num_segments}.")
-    if FLAGS.train_steps < 1:
-        raise app.UsageError(f"--train_steps must be >= 1, got {FLAGS.train_steps}.")
-    if FLAGS.clips_per_read < 1:
-        raise app.UsageError(f"--clips_per_read must be >= 1, got {FLAGS.clips_per_read}.")
     if FLAGS.modality == "audio" and (FLAGS.clips_per_read > 1 or FLAGS.resize_in == "step"):
         raise app.UsageError("--clips_per_read > 1 and --resize_in=step are for the video "
                              "streams; --modality is audio.")
@@ -277,7 +277,7 @@ def main(argv):
 
 
 def run():
-    app.run(main)
+    cli.run(main, explain=lambda error: frame_check.explain(error, FLAGS.train_shards))
 
 
 if __name__ == "__main__":

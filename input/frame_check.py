@@ -1,0 +1,54 @@
+"""Naming the shard and video behind TensorFlow's "Unknown image file format".
+
+A JPEG that does not decode fails deep inside tf.data with a message that
+names neither the shard nor the video. After such an error, `explain` reads
+the shards again in Python and names the first frame that is no JPEG.
+"""
+from typing import Optional
+
+import tensorflow as tf
+
+from tsn_tf.input import schema
+
+JPEG_MAGIC = b"\xff\xd8\xff"
+DECODE_ERROR_HINTS = ("image file format", "jpeg", "image data")
+
+
+def first_bad_frame(file_pattern: str) -> Optional[str]:
+    """'shard S, record R (video V): <key> frame F is not a JPEG' for the first frame of
+    the shards matching `file_pattern` that does not decode, or None if all do."""
+    for path in sorted(tf.io.gfile.glob(file_pattern)):
+        for index, serialized in enumerate(tf.data.TFRecordDataset(path).as_numpy_iterator()):
+            example = tf.train.SequenceExample.FromString(serialized)
+            media_id = example.context.feature[schema.MEDIA_ID].bytes_list.value
+            for key, feature_list in example.feature_lists.feature_list.items():
+                if not key.endswith("image/encoded"):
+                    continue
+                for number, feature in enumerate(feature_list.feature):
+                    data = feature.bytes_list.value[0] if feature.bytes_list.value else b""
+                    if not _decodes(data):
+                        video = media_id[0].decode() if media_id else "?"
+                        return (f"shard {path}, record {index} (video {video}): {key} frame "
+                                f"{number} is not a JPEG (starts with {data[:8]!r})")
+    return None
+
+
+def _decodes(data: bytes) -> bool:
+    if not data.startswith(JPEG_MAGIC):
+        return False
+    try:
+        tf.io.decode_jpeg(data)
+    except tf.errors.InvalidArgumentError:
+        return False
+    return True
+
+
+def explain(error: BaseException, file_pattern: Optional[str]) -> Optional[str]:
+    """A message naming the bad shard and video if `error` is a frame decode error."""
+    if not file_pattern or not isinstance(error, tf.errors.InvalidArgumentError) or \
+            not any(hint in str(error).lower() for hint in DECODE_ERROR_HINTS):
+        return None
+    try:
+        return first_bad_frame(file_pattern)
+    except tf.errors.OpError:  # a corrupt file: leave the original error
+        return None
