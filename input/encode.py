@@ -164,10 +164,7 @@ def ingest_video(path, *, media_id: str, label_indices: Sequence[int],
                                    max_frames=options.max_frames)
     with reader:
         streams = encode_frames(reader, options)
-    if reader.truncated and not options.allow_truncated:
-        raise video_lib.VideoDecodeError(
-                path, f"truncated or corrupt: decoded {reader.num_decoded} of the "
-                f"{reader.header_frame_count} frames its header lists")
+    reader.check_truncated(options.allow_truncated)
     rgb = "rgb" in options.modalities
     audio = audio_fields(path, reader.num_decoded / reader.frame_rate) \
         if "audio" in options.modalities else {}
