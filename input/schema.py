@@ -25,6 +25,9 @@ SEGMENT_LABEL_INDEX = "segment/label/index"   # int64 list: class per segment
 SEGMENT_LABEL_STRING = "segment/label/string"  # bytes list: name per segment
 FLOW_BOUND = "FLOW/flow/bound"                # float: |flow| clip, px/frame
 FLOW_ALGORITHM = "FLOW/flow/algorithm"        # bytes: tvl1 | dis | farneback
+FLOW_PARAMETERS = "FLOW/flow/parameters"      # bytes: JSON of the algorithm's settings
+IMAGE_RESIZE = "image/resize"                 # bytes: "340x256" | "short_side=S" | "source"
+IMAGE_JPEG_QUALITY = "image/jpeg_quality"     # int64: JPEG quality of stored frames, 0-100
 # audio (written only when ingested with the "audio" modality)
 AUDIO_PRESENT = "AUDIO/present"                        # int64: 1 track decoded, 0 none
 AUDIO_DIMENSIONS = "AUDIO/feature/dimensions"          # int64 list: [mel bins]
@@ -72,6 +75,9 @@ class VideoRecord:
     warped_flow_y_jpegs: Sequence[bytes] = dataclasses.field(default_factory=list)
     flow_bound: float = 0.0
     flow_algorithm: str = ""
+    flow_parameters: str = ""   # JSON
+    resize: str = ""            # video.resize_text; "" = not recorded (older shards)
+    jpeg_quality: int = -1      # -1 = not recorded
     segment_start_us: Sequence[int] = dataclasses.field(default_factory=list)
     segment_end_us: Sequence[int] = dataclasses.field(default_factory=list)
     segment_label_indices: Sequence[int] = dataclasses.field(default_factory=list)
@@ -107,10 +113,14 @@ _CONTEXT_FIELDS = (
     (IMAGE_HEIGHT, "height", _ints, True), (IMAGE_WIDTH, "width", _ints, True),
     (IMAGE_FRAME_RATE, "frame_rate", _floats, True),
     (FLOW_BOUND, "flow_bound", _floats, True), (FLOW_ALGORITHM, "flow_algorithm", _bytes, True),
+    (FLOW_PARAMETERS, "flow_parameters", _bytes, True), (IMAGE_RESIZE, "resize", _bytes, True),
+    (IMAGE_JPEG_QUALITY, "jpeg_quality", _ints, True),
     (SEGMENT_START, "segment_start_us", _ints, False), (SEGMENT_END, "segment_end_us", _ints, False),
     (SEGMENT_LABEL_INDEX, "segment_label_indices", _ints, False),
     (SEGMENT_LABEL_STRING, "segment_label_strings", _bytes, False),
 )
+_OPTIONAL_CONTEXT = (FLOW_BOUND, FLOW_ALGORITHM, FLOW_PARAMETERS, DATA_PATH, IMAGE_RESIZE,
+                     IMAGE_JPEG_QUALITY)  # left out when at the VideoRecord default
 _FRAME_FIELDS = (
     (IMAGE_ENCODED, "rgb_jpegs", _bytes), (IMAGE_TIMESTAMP, "timestamps_us", _ints),
     (FLOW_X_ENCODED, "flow_x_jpegs", _bytes), (FLOW_Y_ENCODED, "flow_y_jpegs", _bytes),
@@ -132,7 +142,8 @@ def to_sequence_example(record: VideoRecord) -> tf.train.SequenceExample:
     for key, field, make, scalar in _CONTEXT_FIELDS:
         value = getattr(record, field)
         if scalar:
-            if value in ("", 0.0) and key in (FLOW_BOUND, FLOW_ALGORITHM, DATA_PATH):
+            if key in _OPTIONAL_CONTEXT and value == VideoRecord.__dataclass_fields__[
+                    field].default:
                 continue
             value = [value]
         context[key].CopyFrom(make(value))
