@@ -13,12 +13,14 @@ video without one skips it with a printed note. With
 probabilities and a PNG timeline of the top classes is written.
 """
 import os
+import sys
 
 from absl import app
 from absl import flags
 
 from tsn_tf.export import predict
 from tsn_tf.export import timeline
+from tsn_tf.input import video
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("model", None, "SavedModel folder(s) written by tsn-export: a version folder "
@@ -28,13 +30,41 @@ flags.DEFINE_integer("top_k", 5, "Labels printed.")
 flags.DEFINE_list("fusion_weights", [], "Weights of the models' pre-softmax scores, in "
                   "--model order (default: RGB 1, flow 1.5, audio 1; RGB:flow:warped flow "
                   "1:1:0.5).")
-flags.DEFINE_enum("flow_algorithm", "tvl1", ["tvl1", "dis", "farneback"], "Optical flow "
-                  "for flow models; use the one the training shards were ingested with.")
+flags.DEFINE_enum("flow_algorithm", None, ["tvl1", "dis", "farneback"], "Optical flow for "
+                  "flow models (default: the one each model's training shards were ingested "
+                  "with, recorded in its export); a different one is reported.")
+flags.DEFINE_string("frame_size", None, "Resize frames to WIDTHxHEIGHT (default: as each "
+                    "model's training shards; a different size is reported).")
+flags.DEFINE_integer("short_side", None, "Resize frames to this short side (default: as each "
+                     "model's training shards; a different size is reported).")
 flags.DEFINE_integer("max_frames", None, "Decode at most this many frames.")
+flags.DEFINE_bool("allow_truncated", False, "Score the decodable frames of a truncated video "
+                  "(as tsn-ingest --allow_truncated) instead of refusing it.")
+flags.DEFINE_integer("flow_workers", os.cpu_count() or 1, "Processes computing one video's "
+                     "TV-L1 flow (frame ranges in parallel; the result equals 1 process's). "
+                     "DIS and Farneback, milliseconds a pair, run in this process.")
 flags.DEFINE_bool("untrimmed", False, "Score one snippet per second and integrate with M-TWI.")
 flags.DEFINE_string("timeline", None, "--untrimmed: PNG of the top classes over time "
                     "(default: <video name>_timeline.png in the current folder).")
 flags.mark_flag_as_required("model")
+
+
+def resize_flag():
+    """--frame_size / --short_side as `video.resize_text`, or None (the models' own)."""
+    if FLAGS.frame_size and FLAGS.short_side:
+        raise app.UsageError("Give --frame_size or --short_side, not both.")
+    if FLAGS.short_side:
+        return video.resize_text(short_side=FLAGS.short_side)
+    if not FLAGS.frame_size:
+        return None
+    try:
+        size, _ = video.parse_resize(FLAGS.frame_size)
+    except ValueError:
+        size = None
+    if size is None or min(size) < 1:
+        raise app.UsageError(f"--frame_size must be WIDTHxHEIGHT like 340x256, got "
+                             f"{FLAGS.frame_size!r}")
+    return video.resize_text(size)
 
 
 def main(argv):
@@ -43,17 +73,25 @@ def main(argv):
     video_path = FLAGS.video or argv[1]
     models = [predict.load_served_model(path) for path in FLAGS.model]
     weights = [float(w) for w in FLAGS.fusion_weights]
-    options = dict(weights=weights, flow_algorithm=FLAGS.flow_algorithm,
-                   max_frames=FLAGS.max_frames)
+    if FLAGS.flow_workers < 1:
+        raise app.UsageError(f"--flow_workers must be >= 1, got {FLAGS.flow_workers}")
+    read = predict.ReadOptions(flow_algorithm=FLAGS.flow_algorithm, resize=resize_flag(),
+                               max_frames=FLAGS.max_frames,
+                               allow_truncated=FLAGS.allow_truncated,
+                               flow_workers=FLAGS.flow_workers, progress=True)
+    for note in predict.preprocessing_notes(models, read):
+        print(f"note: {note}", file=sys.stderr)
+    options = dict(weights=weights, options=read)
     labels = models[0].labels
     if FLAGS.untrimmed:
         scores, timestamps = predict.snippet_scores(video_path, models, **options)
-        probabilities = predict.untrimmed_probabilities(scores)
+        probabilities = predict.untrimmed_probabilities(scores, models[0].snippets_per_second)
         path = FLAGS.timeline or \
             f"{os.path.splitext(os.path.basename(video_path))[0]}_timeline.png"
         top_classes = list(probabilities.argsort()[::-1][:3])
         timeline.draw_timeline(path, timestamps, predict.softmax(scores), labels, top_classes)
-        print(f"{video_path}: {len(timestamps)} snippets (1 per second), M-TWI; "
+        print(f"{video_path}: {len(timestamps)} snippets "
+              f"({models[0].snippets_per_second:g} per second), M-TWI; "
               f"timeline written to {path}")
     else:
         prediction = predict.score_video(video_path, models, **options)

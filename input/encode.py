@@ -88,6 +88,7 @@ class EncodedStreams:
     flow_y_jpegs: List[bytes] = dataclasses.field(default_factory=list)
     warped_flow_x_jpegs: List[bytes] = dataclasses.field(default_factory=list)
     warped_flow_y_jpegs: List[bytes] = dataclasses.field(default_factory=list)
+    timestamps_us: List[int] = dataclasses.field(default_factory=list)  # set by readers
 
 
 def flow_settings(options: IngestOptions) -> flow_pool.FlowSettings:
