@@ -1,7 +1,7 @@
 """tsn-predict: class labels of one video file from exported TSN SavedModels.
 
     tsn-predict --model=/models/tsn_rgb video.mp4
-    tsn-predict --model=/models/tsn_rgb,/models/tsn_flow --flow_algorithm=tvl1 video.mp4
+    tsn-predict --model=/models/tsn_rgb,/models/tsn_flow video.mp4
     tsn-predict --model=/models/tsn_rgb,/models/tsn_flow,/models/tsn_audio video.mp4
     tsn-predict --model=/models/tsn_rgb --untrimmed --timeline=video_timeline.png video.mp4
 
@@ -11,6 +11,12 @@ An audio model scores the log-mel frames of the video's audio track; a
 video without one skips it with a printed note. With
 --untrimmed, one snippet per second is scored, M-TWI gives the video's
 probabilities and a PNG timeline of the top classes is written.
+
+Each model reads the video as its training shards were made (recorded by
+tsn-train and tsn-export: frame size or short side, JPEG quality, flow
+algorithm and bound); --flow_algorithm, --frame_size and --short_side
+override that with a note on stderr. A truncated file is refused unless
+--allow_truncated (tsn-ingest's rule).
 """
 import os
 import sys

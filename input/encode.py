@@ -4,7 +4,8 @@
 module-level function of plain, picklable arguments. It streams the video
 once: decode, resize, JPEG-encode the RGB frame, convert to gray, compute flow
 (and warped flow) against the previous gray frame, quantize and JPEG-encode
-the flow, so only two decoded frames are alive at a time.
+the flow, so only two decoded frames are alive at a time. A bar counts the
+flow pairs of a video that takes more than 2 s (`progress.pairs_bar`).
 
 OpenCV threads: each OpenCV call may use several threads. Drivers that run one
 process per core should call ``cv2.setNumThreads(1)`` in every worker.

@@ -50,7 +50,6 @@ class FlowEstimator:
             return cv2.calcOpticalFlowFarneback(prev_gray, next_gray, None, **_FARNEBACK_ARGS)
         return self._engine.calc(prev_gray, next_gray, None)
 
-
     def parameters(self) -> dict:
         """The algorithm's settings as plain values (recorded with the shards and models)."""
         if self._engine is None:

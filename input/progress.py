@@ -5,7 +5,7 @@
 (about 2 s per 340x256 pair on one core, see README), and stays hidden for
 videos that finish within `delay` seconds. A process that runs next to
 others (ingestion workers) sets `WORKER_POSITION` so its bar gets its own
-terminal line.
+terminal line. In a log file or pipe each redraw (every 10 s) is a line.
 """
 import sys
 
@@ -20,13 +20,32 @@ def _is_tty(stream) -> bool:
     return getattr(stream, "isatty", lambda: False)()
 
 
+class _Lines:
+    """A log file or pipe: each redraw of a bar on its own line, without cursor moves."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text):
+        text = text.replace("\r", "").replace("\x1b[A", "").strip()
+        if text:
+            self._stream.write(text + "\n")
+
+    def flush(self):
+        self._stream.flush()
+
+
+def _output(stream):
+    stream = stream if stream is not None else sys.stderr
+    return (stream, 0.1) if _is_tty(stream) else (_Lines(stream), 10.0)
+
+
 def videos_bar(total: int, stream=None) -> tqdm:
     """The bar of an ingestion run; `count_video` ticks it."""
-    stream = stream if stream is not None else sys.stderr
+    stream, interval = _output(stream)
     bar = tqdm(total=total, file=stream, unit="video", bar_format=FORMAT, dynamic_ncols=True,
-               mininterval=0.1 if _is_tty(stream) else 10.0)
+               mininterval=interval, postfix="failures 0")
     bar.failures = 0
-    bar.set_postfix_str("failures 0", refresh=False)
     return bar
 
 
@@ -39,8 +58,7 @@ def count_video(bar: tqdm, failed: bool = False):
 
 def pairs_bar(total, description: str, stream=None, delay: float = 2.0) -> tqdm:
     """Flow pairs done inside one video, shown once the video has taken `delay` s."""
-    stream = stream if stream is not None else sys.stderr
+    stream, interval = _output(stream)
     return tqdm(total=total, file=stream, unit="pair", desc=f"{description} flow: ",
                 bar_format=FORMAT, delay=delay, leave=WORKER_POSITION is None,
-                position=WORKER_POSITION, dynamic_ncols=True,
-                mininterval=0.5 if _is_tty(stream) else 10.0)
+                position=WORKER_POSITION, dynamic_ncols=True, mininterval=interval)

@@ -17,7 +17,7 @@ LABEL_INDEX = "clip/label/index"              # int64 list: class indices
 LABEL_STRING = "clip/label/string"            # bytes list: class names
 IMAGE_HEIGHT = "image/height"                 # int64: stored frame height, px
 IMAGE_WIDTH = "image/width"                   # int64: stored frame width, px
-IMAGE_FRAME_RATE = "image/frame_rate"         # float: frames per second
+IMAGE_FRAME_RATE = "image/frame_rate"         # float: frames per second (mean over timestamps)
 IMAGE_FORMAT = "image/format"                 # bytes: "JPEG"
 SEGMENT_START = "segment/start/timestamp"     # int64 list: microseconds
 SEGMENT_END = "segment/end/timestamp"         # int64 list: microseconds
@@ -39,7 +39,7 @@ AUDIO_SOURCE_SAMPLE_RATE = "AUDIO/feature/audio_sample_rate"  # float: Hz of the
 
 # --- feature lists (one entry per frame) -------------------------------------
 IMAGE_ENCODED = "image/encoded"               # bytes: JPEG RGB frame
-IMAGE_TIMESTAMP = "image/timestamp"           # int64: microseconds
+IMAGE_TIMESTAMP = "image/timestamp"           # int64: presentation timestamp, microseconds
 AUDIO_FLOATS = "AUDIO/feature/floats"         # float list: one log-mel frame (mel bins)
 AUDIO_TIMESTAMP = "AUDIO/feature/timestamp"   # int64: window centre, microseconds
 FLOW_PREFIX = "FLOW"

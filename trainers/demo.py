@@ -72,7 +72,7 @@ def main(argv):
         video, label = f.readline().strip().rsplit(",", 1)
     print(f"\n== held-out video {video} (true class: {label})", flush=True)
     subprocess.run([sys.executable, "-m", "tsn_tf.export.predict_main",
-                    f"--model={','.join(exports)}", "--flow_algorithm=dis",
+                    f"--model={','.join(exports)}",  # reads as trained: DIS, short side 72
                     os.path.join(videos, video)], check=True,
                    env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
     logging.info("Demo finished; everything is under %s", workdir)
