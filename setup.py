@@ -34,6 +34,7 @@ setup(
         "opencv-contrib-python-headless>=4.9,<4.12",
         "absl-py>=2.0",
         "av>=12",  # PyAV: audio tracks (its wheels bundle FFmpeg)
+        "tqdm>=4.66",  # progress bars (ingestion, flow inside a video)
     ],
     entry_points={"console_scripts": [
         "tsn-ingest = tsn_tf.input.ingest_main:run_main",

@@ -1,9 +1,10 @@
 """Requests for a served TSN model: one video -> REST JSON or gRPC PredictRequest.
 
-A video is decoded with OpenCV and encoded exactly as ingestion stores it
-(`tsn_tf.input.encode.encode_frames`: frames resized to 340x256, JPEG quality
-90, flow quantized into grayscale JPEGs), so a served model sees the same
-bytes as training did. Inputs are a dict of NumPy arrays keyed by the
+A video is decoded with OpenCV and encoded exactly as ingestion stored the
+model's training videos (`tsn_tf.input.encode.encode_frames` with the
+model's recorded `Preprocessing`: frame size or short side, JPEG quality,
+flow algorithm and bound), so a served model sees the same bytes as
+training did. Inputs are a dict of NumPy arrays keyed by the
 signature's input names (`preprocess.stream_names`): bytes arrays
 (object dtype) for JPEG streams, uint8 arrays for `predict_frames`, float32
 scalars for `frame_rate`. An audio model takes the video's log-mel frames
@@ -18,7 +19,9 @@ REST uses TF Serving's columnar ("inputs") format, bytes as ``{"b64": ...}``:
 gRPC: `predict_request(...)` sent with `grpc_predict("host:8500", request)`.
 """
 import base64
+import contextlib
 import json
+import os
 import urllib.request
 from typing import Dict, Optional, Sequence
 
@@ -28,26 +31,50 @@ import tensorflow as tf
 from tsn_tf.export import preprocess
 from tsn_tf.input import audio as audio_lib
 from tsn_tf.input import encode
+from tsn_tf.input import preprocessing as preprocessing_lib
 from tsn_tf.input import video as video_lib
 
 DEFAULT_TIMEOUT_S = 60.0
+PARALLEL_FLOW = ("tvl1",)  # flow algorithms whose pairs `flow_workers` processes share
 
 
 def encoded_streams(frames_bgr, modalities: Sequence[str], *, flow_algorithm: str = "tvl1",
                     jpeg_quality: int = 90) -> encode.EncodedStreams:
     """JPEG streams of equally sized BGR frames, with ingestion's code and settings."""
-    stored = tuple(sorted({"rgb" if m in ("rgb", "rgb_diff") else m for m in modalities}))
-    options = encode.IngestOptions(modalities=stored, flow_algorithm=flow_algorithm,
-                                   jpeg_quality=jpeg_quality)
+    options = preprocessing_lib.Preprocessing(
+            flow_algorithm=flow_algorithm, jpeg_quality=jpeg_quality).ingest_options(modalities)
     return encode.encode_frames(frames_bgr, options)
 
 
-def read_encoded_video(path, modalities: Sequence[str], *, flow_algorithm: str = "tvl1",
-                       max_frames: Optional[int] = None):
-    """Decodes `path` at ingestion's size and encodes it: (EncodedStreams, frame_rate)."""
-    reader = video_lib.VideoReader(path, size=encode.TSN_SIZE, max_frames=max_frames)
-    with reader:
-        streams = encoded_streams(reader, modalities, flow_algorithm=flow_algorithm)
+def read_encoded_video(path, modalities: Sequence[str], *,
+                       preprocessing: Optional[preprocessing_lib.Preprocessing] = None,
+                       flow_algorithm: Optional[str] = None, max_frames: Optional[int] = None,
+                       allow_truncated: bool = False, flow_workers: int = 1,
+                       progress: bool = False):
+    """Decodes and encodes `path` as the training shards were: (EncodedStreams, frame_rate).
+
+    preprocessing: the model's (default: tsn-ingest's defaults); `flow_algorithm`
+        replaces its algorithm.
+    flow_workers: processes computing the TV-L1 flow of frame ranges (same bytes).
+    progress: draw a bar of the flow pairs on stderr (`progress.pairs_bar`).
+    The streams' `timestamps_us` are the frames' presentation timestamps.
+    Raises:
+        VideoDecodeError: unreadable, or truncated unless `allow_truncated`.
+    """
+    preprocessing = (preprocessing or preprocessing_lib.Preprocessing()).overridden(
+            flow_algorithm=flow_algorithm)
+    options = preprocessing.ingest_options(modalities, max_frames=max_frames,
+                                           allow_truncated=allow_truncated)
+    reader = video_lib.VideoReader(path, size=options.size, short_side=options.short_side,
+                                   max_frames=max_frames)
+    bar = encode.flow_progress(reader, options, os.path.basename(str(path)), delay=1.0) \
+        if progress else contextlib.nullcontext()
+    # DIS and Farneback take milliseconds a pair: less than starting the workers
+    workers = flow_workers if options.flow_algorithm in PARALLEL_FLOW else 1
+    with reader, bar as pairs:
+        streams = encode.encode_frames(reader, options, progress=pairs, workers=workers)
+    reader.check_truncated(allow_truncated)
+    streams.timestamps_us = reader.timestamps_us()
     return streams, reader.frame_rate
 
 

@@ -1,7 +1,10 @@
 """Scoring one video file with exported TSN SavedModels (one stream or a fusion).
 
 The video is decoded and encoded by `client.read_encoded_video` (ingestion's
-code and settings), then each model's signature runs on its streams. Fusion
+code, with the settings each model's export recorded: frame size or short
+side, JPEG quality, flow algorithm and bound; `ReadOptions` may override them
+and `preprocessing_notes` says where), then each model's signature runs on
+its streams. Fusion
 adds the models' pre-softmax scores with weights (RGB 1, flow 1.5, warped
 flow 0.5 by default, DESIGN.md §5) and applies softmax.
 
@@ -22,6 +25,7 @@ import tensorflow as tf
 from tsn_tf import metrics, temporal_integration
 from tsn_tf.export import client
 from tsn_tf.export import saved_model
+from tsn_tf.input.preprocessing import Preprocessing
 
 AUDIO = "audio"
 
@@ -33,6 +37,20 @@ class ServedModel:
     modality: str
     labels: List[str]
     signatures: Dict[str, object]
+    preprocessing: Optional[Preprocessing] = None  # None: the export recorded none
+    snippets_per_second: float = saved_model.SNIPPETS_PER_SECOND
+
+
+@dataclasses.dataclass(frozen=True)
+class ReadOptions:
+    """How tsn-predict reads a video; `flow_algorithm` and `resize` override the models'
+    recorded preprocessing (None: use it)."""
+    flow_algorithm: Optional[str] = None
+    resize: Optional[str] = None           # video.resize_text form: "340x256", "short_side=S"
+    max_frames: Optional[int] = None
+    allow_truncated: bool = False
+    flow_workers: int = 1
+    progress: bool = False
 
 
 def resolve_version(path: str) -> str:
@@ -52,8 +70,40 @@ def load_served_model(path: str) -> ServedModel:
     path = resolve_version(path)
     info = saved_model.read_export_info(path)
     loaded = tf.saved_model.load(path)
+    recorded = info.get("preprocessing")
     return ServedModel(path=path, modality=info["view_settings"]["modality"],
-                       labels=list(info["labels"]), signatures=dict(loaded.signatures))
+                       labels=list(info["labels"]), signatures=dict(loaded.signatures),
+                       preprocessing=Preprocessing.from_dict(recorded) if recorded else None,
+                       snippets_per_second=info.get("snippets_per_second",
+                                                    saved_model.SNIPPETS_PER_SECOND))
+
+
+def used_preprocessing(model: ServedModel, options: ReadOptions) -> Preprocessing:
+    """What reading a video for `model` applies: its record with the overrides."""
+    return (model.preprocessing or Preprocessing()).overridden(
+            flow_algorithm=options.flow_algorithm, resize=options.resize)
+
+
+def preprocessing_notes(models: Sequence[ServedModel], options: ReadOptions) -> List[str]:
+    """One line per model whose video reading differs from its training's (or is unknown)."""
+    notes = []
+    for model in models:
+        if model.modality == AUDIO:
+            continue
+        used = used_preprocessing(model, options)
+        if model.preprocessing is None:
+            notes.append(f"{model.path} records no preprocessing (exported before it was "
+                         f"recorded): reading with resize={used.resize!r}, flow_algorithm="
+                         f"{used.flow_algorithm!r}; pass the ones its shards were ingested with")
+            continue
+        differences = model.preprocessing.differences(used, model.modality)
+        if differences:
+            notes.append(f"{model.path}: {', '.join(differences)} differs from training")
+        current = used.flow_parameters_now(model.modality) if not differences else None
+        if current is not None:
+            notes.append(f"{model.path}: this OpenCV's {used.flow_algorithm} parameters "
+                         f"{current} differ from training's {used.flow_parameters}")
+    return notes
 
 
 def fusion_weights(models: Sequence[ServedModel], weights: Optional[Sequence[float]] = None):
@@ -73,11 +123,23 @@ def _check_same_labels(models: Sequence[ServedModel]):
                              "differ")
 
 
-def _encode(video_path, models, flow_algorithm, max_frames):
-    streams, frame_rate = client.read_encoded_video(
-            video_path, [m.modality for m in models], flow_algorithm=flow_algorithm,
-            max_frames=max_frames)
-    return streams, frame_rate
+def _encode(video_path, models, options: ReadOptions):
+    """Per model, (EncodedStreams, frame_rate) of the video read as its training read it;
+    models that share the reading share one decode."""
+    groups = {}
+    for index, model in enumerate(models):
+        used = used_preprocessing(model, options)
+        key = used.encoding_key(model.modality) if model.modality != AUDIO else ()
+        groups.setdefault(key, (used, []))[1].append(index)
+    encoded = [None] * len(models)
+    for used, indices in groups.values():
+        result = client.read_encoded_video(
+                video_path, [models[i].modality for i in indices], preprocessing=used,
+                max_frames=options.max_frames, allow_truncated=options.allow_truncated,
+                flow_workers=options.flow_workers, progress=options.progress)
+        for index in indices:
+            encoded[index] = result
+    return encoded
 
 
 def _call(signature, inputs):
@@ -100,21 +162,23 @@ class VideoPrediction:
 
 
 def score_video(video_path: str, models: Sequence[ServedModel], *,
-                weights: Optional[Sequence[float]] = None, flow_algorithm: str = "tvl1",
-                max_frames: Optional[int] = None) -> VideoPrediction:
+                weights: Optional[Sequence[float]] = None,
+                options: ReadOptions = ReadOptions()) -> VideoPrediction:
     """Weighted fusion of `models` on one video; audio models skipped without a track.
 
     Raises:
       ValueError: no model can score the video (only audio models, no track).
+      VideoDecodeError: unreadable, or truncated unless `options.allow_truncated`.
     """
     _check_same_labels(models)
     weights = fusion_weights(models, weights)
-    streams, frame_rate = _encode(video_path, models, flow_algorithm, max_frames)
+    encoded = _encode(video_path, models, options)
     log_mel = None
     if any(m.modality == AUDIO for m in models):
+        streams, frame_rate = encoded[0]
         log_mel = client.read_log_mel(video_path, streams.num_frames / frame_rate)
     fused, notes = None, []
-    for model, weight in zip(models, weights):
+    for model, weight, (streams, _) in zip(models, weights, encoded):
         if model.modality == AUDIO and log_mel is None:
             notes.append(f"{video_path} has no audio track: audio model {model.path} skipped "
                          "(no evidence, not silence)")
@@ -129,28 +193,36 @@ def score_video(video_path: str, models: Sequence[ServedModel], *,
 
 
 def snippet_scores(video_path: str, models: Sequence[ServedModel], *,
-                   weights: Optional[Sequence[float]] = None, flow_algorithm: str = "tvl1",
-                   max_frames: Optional[int] = None):
-    """Fused pre-softmax scores of one snippet per second: ((S, C), timestamps (S,))."""
+                   weights: Optional[Sequence[float]] = None,
+                   options: ReadOptions = ReadOptions()):
+    """Fused pre-softmax scores of one snippet per second: ((S, C), timestamps (S,)).
+
+    Timestamps are the presentation times (seconds) of the snippets' first frames.
+    """
     _check_same_labels(models)
     for model in models:
         if model.modality == AUDIO:
             raise ValueError(f"{model.path} is an audio model: audio has no untrimmed mode "
                              "(snippet_scores); leave it out of --untrimmed")
-    streams, frame_rate = _encode(video_path, models, flow_algorithm, max_frames)
+    encoded = _encode(video_path, models, options)
     results = [_call(m.signatures[saved_model.SNIPPET_SCORES],
                      {**client.jpeg_inputs(streams, m.modality),
-                      "frame_rate": np.float32(frame_rate)}) for m in models]
+                      "frame_rate": np.float32(frame_rate)})
+               for m, (streams, frame_rate) in zip(models, encoded)]
     count = min(len(r["scores"]) for r in results)  # flow has one frame fewer
     fused = sum(w * r["scores"][:count]
                 for r, w in zip(results, fusion_weights(models, weights)))
-    return fused, results[0]["timestamps"][:count]
+    streams, frame_rate = encoded[0]
+    # the signature's timestamps are offset / frame_rate: back to frame indices
+    offsets = np.rint(results[0]["timestamps"][:count] * np.float64(frame_rate)).astype(int)
+    return fused, np.asarray(streams.timestamps_us, np.float64)[offsets] / 1e6
 
 
-def untrimmed_probabilities(scores) -> np.ndarray:
-    """M-TWI over snippet scores (S, C) taken at 1 per second: probabilities (C,)."""
+def untrimmed_probabilities(scores, snippets_per_second=saved_model.SNIPPETS_PER_SECOND
+                            ) -> np.ndarray:
+    """M-TWI over snippet scores (S, C) taken at `snippets_per_second`: probabilities (C,)."""
     return temporal_integration.mtwi(tf.constant(scores, tf.float32),
-                                     snippet_rate=saved_model.SNIPPETS_PER_SECOND).numpy()
+                                     snippet_rate=snippets_per_second).numpy()
 
 
 def top_k(probabilities, labels: Sequence[str], k: int = 5):

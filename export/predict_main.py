@@ -1,7 +1,7 @@
 """tsn-predict: class labels of one video file from exported TSN SavedModels.
 
     tsn-predict --model=/models/tsn_rgb video.mp4
-    tsn-predict --model=/models/tsn_rgb,/models/tsn_flow --flow_algorithm=tvl1 video.mp4
+    tsn-predict --model=/models/tsn_rgb,/models/tsn_flow video.mp4
     tsn-predict --model=/models/tsn_rgb,/models/tsn_flow,/models/tsn_audio video.mp4
     tsn-predict --model=/models/tsn_rgb --untrimmed --timeline=video_timeline.png video.mp4
 
@@ -11,8 +11,15 @@ An audio model scores the log-mel frames of the video's audio track; a
 video without one skips it with a printed note. With
 --untrimmed, one snippet per second is scored, M-TWI gives the video's
 probabilities and a PNG timeline of the top classes is written.
+
+Each model reads the video as its training shards were made (recorded by
+tsn-train and tsn-export: frame size or short side, JPEG quality, flow
+algorithm and bound); --flow_algorithm, --frame_size and --short_side
+override that with a note on stderr. A truncated file is refused unless
+--allow_truncated (tsn-ingest's rule).
 """
 import os
+import sys
 
 from tsn_tf.trainers import cli  # first: quiets TensorFlow before it loads
 from absl import app
@@ -20,6 +27,7 @@ from absl import flags
 
 from tsn_tf.export import predict
 from tsn_tf.export import timeline
+from tsn_tf.input import video
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("model", None, "SavedModel folder(s) written by tsn-export: a version folder "
@@ -29,15 +37,44 @@ flags.DEFINE_integer("top_k", 5, "Labels printed.", lower_bound=1)
 flags.DEFINE_list("fusion_weights", [], "Weights of the models' pre-softmax scores, in "
                   "--model order (default: RGB 1, flow 1.5, audio 1; RGB:flow:warped flow "
                   "1:1:0.5).")
-flags.DEFINE_enum("flow_algorithm", "tvl1", ["tvl1", "dis", "farneback"], "Optical flow "
-                  "for flow models; use the one the training shards were ingested with.")
+flags.DEFINE_enum("flow_algorithm", None, ["tvl1", "dis", "farneback"], "Optical flow for "
+                  "flow models (default: the one each model's training shards were ingested "
+                  "with, recorded in its export); a different one is reported.")
+flags.DEFINE_string("frame_size", None, "Resize frames to WIDTHxHEIGHT (default: as each "
+                    "model's training shards; a different size is reported).")
+flags.DEFINE_integer("short_side", None, "Resize frames to this short side (default: as each "
+                     "model's training shards; a different size is reported).", lower_bound=1)
 flags.DEFINE_integer("max_frames", None, "Decode at most this many frames.", lower_bound=1)
+flags.DEFINE_bool("allow_truncated", False, "Score the decodable frames of a truncated video "
+                  "(as tsn-ingest --allow_truncated) instead of refusing it.")
+flags.DEFINE_integer("flow_workers", os.cpu_count() or 1, "Processes computing one video's "
+                     "TV-L1 flow (frame ranges in parallel; the result equals 1 process's). "
+                     "DIS and Farneback, milliseconds a pair, run in this process.",
+                     lower_bound=1)
 flags.DEFINE_bool("untrimmed", False, "Score one snippet per second and integrate with M-TWI.")
 flags.DEFINE_string("timeline", None, "--untrimmed: PNG of the top classes over time, "
                     "written after the prediction is printed; a missing folder is created "
                     "(default: <video name>_timeline.png in the current folder).")
 flags.mark_flag_as_required("model")
 cli.require_numbers("fusion_weights")
+
+
+def resize_flag():
+    """--frame_size / --short_side as `video.resize_text`, or None (the models' own)."""
+    if FLAGS.frame_size and FLAGS.short_side:
+        raise app.UsageError("Give --frame_size or --short_side, not both.")
+    if FLAGS.short_side:
+        return video.resize_text(short_side=FLAGS.short_side)
+    if not FLAGS.frame_size:
+        return None
+    try:
+        size, _ = video.parse_resize(FLAGS.frame_size)
+    except ValueError:
+        size = None
+    if size is None or min(size) < 1:
+        raise app.UsageError(f"--frame_size must be WIDTHxHEIGHT like 340x256, got "
+                             f"{FLAGS.frame_size!r}")
+    return video.resize_text(size)
 
 
 def main(argv):
@@ -49,13 +86,19 @@ def main(argv):
                              "with --untrimmed.")
     models = [predict.load_served_model(path) for path in FLAGS.model]
     weights = [float(w) for w in FLAGS.fusion_weights]
-    options = dict(weights=weights, flow_algorithm=FLAGS.flow_algorithm,
-                   max_frames=FLAGS.max_frames)
+    read = predict.ReadOptions(flow_algorithm=FLAGS.flow_algorithm, resize=resize_flag(),
+                               max_frames=FLAGS.max_frames,
+                               allow_truncated=FLAGS.allow_truncated,
+                               flow_workers=FLAGS.flow_workers, progress=True)
+    for note in predict.preprocessing_notes(models, read):
+        print(f"note: {note}", file=sys.stderr)
+    options = dict(weights=weights, options=read)
     labels = models[0].labels
     if FLAGS.untrimmed:
         scores, timestamps = predict.snippet_scores(video_path, models, **options)
-        probabilities = predict.untrimmed_probabilities(scores)
-        print(f"{video_path}: {len(timestamps)} snippets (1 per second), M-TWI:")
+        probabilities = predict.untrimmed_probabilities(scores, models[0].snippets_per_second)
+        print(f"{video_path}: {len(timestamps)} snippets "
+              f"({models[0].snippets_per_second:g} per second), M-TWI:")
     else:
         prediction = predict.score_video(video_path, models, **options)
         probabilities = prediction.probabilities

@@ -4,7 +4,9 @@
       saved_model.pb, variables/
       assets/label_map.txt                       class names, index = line
       assets.extra/tf_serving_warmup_requests    PredictionLogs (TFRecord)
-      assets.extra/tsn_export.json               modality, view settings, labels
+      assets.extra/tsn_export.json               modality, view settings, labels, the
+                                                 run's preprocessing (how its frames were
+                                                 made, input/preprocessing.py), snippet rate
 
 One video per request; outputs are unbatched. Signatures (method
 ``tensorflow/serving/predict``):
@@ -50,6 +52,7 @@ from tsn_tf import model as tsn_model
 from tsn_tf.export import audio_preprocess
 from tsn_tf.export import preprocess
 from tsn_tf.export import warmup
+from tsn_tf.input.preprocessing import Preprocessing
 from tsn_tf.trainers import model_dir as model_dir_lib
 
 SERVING_DEFAULT = "serving_default"
@@ -250,8 +253,11 @@ def export_saved_model(model_dir: str, export_base: str, model_name: str, *,
         module = serving(model, settings, os.path.join(model_dir, model_dir_lib.LABEL_MAP), top_k)
         signatures = module.signatures()  # traces, then tracks the variables on module.root
         tf.saved_model.save(module.root, staging, signatures=signatures)
+        recorded = Preprocessing.load(model_dir)
         info = {"model_name": model_name, "version": version, "top_k": module.top_k,
-                "labels": labels, "view_settings": vars(settings), "run_config": vars(config)}
+                "labels": labels, "view_settings": vars(settings), "run_config": vars(config),
+                "preprocessing": recorded.to_dict() if recorded else None,
+                "snippets_per_second": SNIPPETS_PER_SECOND}
         _write_extra_assets(staging, info, model_name, config.modality, warmup_requests)
         tf.io.gfile.rename(staging, target, overwrite=False)
     finally:

@@ -4,12 +4,15 @@
 module-level function of plain, picklable arguments. It streams the video
 once: decode, resize, JPEG-encode the RGB frame, convert to gray, compute flow
 (and warped flow) against the previous gray frame, quantize and JPEG-encode
-the flow, so only two decoded frames are alive at a time.
+the flow, so only two decoded frames are alive at a time. A bar counts the
+flow pairs of a video that takes more than 2 s (`progress.pairs_bar`).
 
 OpenCV threads: each OpenCV call may use several threads. Drivers that run one
 process per core should call ``cv2.setNumThreads(1)`` in every worker.
 """
+import contextlib
 import dataclasses
+import json
 from typing import Iterable, List, Optional, Sequence, Tuple
 
 import cv2
@@ -17,9 +20,10 @@ import numpy as np
 
 from tsn_tf.input import audio as audio_lib
 from tsn_tf.input import flow as flow_lib
+from tsn_tf.input import flow_pool
+from tsn_tf.input import progress
 from tsn_tf.input import schema
 from tsn_tf.input import video as video_lib
-from tsn_tf.input import warp as warp_lib
 
 MODALITIES = ("rgb", "flow", "warped_flow", "audio")
 TSN_SIZE = (340, 256)
@@ -85,46 +89,73 @@ class EncodedStreams:
     flow_y_jpegs: List[bytes] = dataclasses.field(default_factory=list)
     warped_flow_x_jpegs: List[bytes] = dataclasses.field(default_factory=list)
     warped_flow_y_jpegs: List[bytes] = dataclasses.field(default_factory=list)
+    timestamps_us: List[int] = dataclasses.field(default_factory=list)  # set by readers
 
 
-def _jpeg(image: np.ndarray, params: List[int]) -> bytes:
-    ok, buffer = cv2.imencode(".jpg", image, params)
-    if not ok:
-        raise RuntimeError(f"OpenCV failed to JPEG-encode a {image.shape} image")
-    return buffer.tobytes()
+def flow_settings(options: IngestOptions) -> flow_pool.FlowSettings:
+    """The flow streams `options` asks for, as `flow_pool` computes them."""
+    return flow_pool.FlowSettings(options.flow_algorithm, float(options.flow_bound),
+                                  int(options.jpeg_quality),
+                                  plain="flow" in options.modalities,
+                                  warped="warped_flow" in options.modalities)
 
 
-def encode_frames(frames_bgr: Iterable[np.ndarray], options: IngestOptions) -> EncodedStreams:
+def _add_pair(streams: EncodedStreams, pair: flow_pool.PairJpegs):
+    plain, warped = pair
+    if plain is not None:
+        streams.flow_x_jpegs.append(plain[0])
+        streams.flow_y_jpegs.append(plain[1])
+    if warped is not None:
+        streams.warped_flow_x_jpegs.append(warped[0])
+        streams.warped_flow_y_jpegs.append(warped[1])
+
+
+def encode_frames(frames_bgr: Iterable[np.ndarray], options: IngestOptions, *,
+                  progress=None, workers: int = 1) -> EncodedStreams:
     """Encodes a stream of equally sized uint8 BGR frames (OpenCV's order).
 
     N frames give N RGB JPEGs and N - 1 flow x/y JPEG pairs per flow modality.
+    progress: told `update(1)` per flow pair (e.g. a tqdm bar), or None.
+    workers: > 1 holds all frames in memory and computes the flow of frame
+        ranges on that many processes (`flow_pool`); the bytes are the same.
     """
-    params = [cv2.IMWRITE_JPEG_QUALITY, int(options.jpeg_quality)]
     want_rgb = "rgb" in options.modalities
-    flow = flow_lib.FlowEstimator(options.flow_algorithm) \
-        if "flow" in options.modalities else None
-    warped = warp_lib.WarpedFlowEstimator(options.flow_algorithm) \
-        if "warped_flow" in options.modalities else None
+    settings = flow_settings(options)
+    parallel = workers > 1 and options.has_flow
+    pair_encoder = flow_pool.PairEncoder(settings) if options.has_flow and not parallel else None
     streams = EncodedStreams()
-    prev_gray = None
+    grays = []
     for frame in frames_bgr:
         if want_rgb:
-            streams.rgb_jpegs.append(_jpeg(frame, params))
+            streams.rgb_jpegs.append(flow_pool.jpeg(frame, options.jpeg_quality))
         if options.has_flow:
             gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-            if prev_gray is not None:
-                for estimator, xs, ys in (
-                        (flow, streams.flow_x_jpegs, streams.flow_y_jpegs),
-                        (warped, streams.warped_flow_x_jpegs, streams.warped_flow_y_jpegs)):
-                    if estimator is not None:
-                        flow_x, flow_y = flow_lib.quantize_flow(estimator(prev_gray, gray),
-                                                                options.flow_bound)
-                        xs.append(_jpeg(flow_x, params))
-                        ys.append(_jpeg(flow_y, params))
-            prev_gray = gray
+            if pair_encoder is not None and grays:
+                _add_pair(streams, pair_encoder(grays[-1], gray))
+                if progress is not None:
+                    progress.update(1)
+            if parallel:
+                grays.append(gray)
+            else:
+                grays = [gray]
         streams.num_frames += 1
         streams.height, streams.width = frame.shape[:2]
+    if parallel and len(grays) > 1:
+        for pair in flow_pool.encode_pairs_parallel(grays, settings, workers, progress):
+            _add_pair(streams, pair)
     return streams
+
+
+def flow_progress(reader: video_lib.VideoReader, options: IngestOptions, description: str,
+                  delay: float = 2.0):
+    """A bar of the flow pairs of `reader`'s video (`progress.pairs_bar`); a no-op
+    context without flow."""
+    if not options.has_flow:
+        return contextlib.nullcontext()
+    expected = reader.header_frame_count
+    if options.max_frames:
+        expected = min(expected, options.max_frames) if expected else options.max_frames
+    return progress.pairs_bar(expected - 1 if expected else None, description, delay=delay)
 
 
 def segments_to_us(segments: Sequence[Tuple[float, float, int, str]], media_id: str):
@@ -162,12 +193,9 @@ def ingest_video(path, *, media_id: str, label_indices: Sequence[int],
     starts, ends, segment_indices, segment_names = segments_to_us(segments, media_id)
     reader = video_lib.VideoReader(path, size=options.size, short_side=options.short_side,
                                    max_frames=options.max_frames)
-    with reader:
-        streams = encode_frames(reader, options)
-    if reader.truncated and not options.allow_truncated:
-        raise video_lib.VideoDecodeError(
-                path, f"truncated or corrupt: decoded {reader.num_decoded} of the "
-                f"{reader.header_frame_count} frames its header lists")
+    with reader, flow_progress(reader, options, media_id) as bar:
+        streams = encode_frames(reader, options, progress=bar)
+    reader.check_truncated(options.allow_truncated)
     rgb = "rgb" in options.modalities
     audio = audio_fields(path, reader.num_decoded / reader.frame_rate) \
         if "audio" in options.modalities else {}
@@ -181,6 +209,10 @@ def ingest_video(path, *, media_id: str, label_indices: Sequence[int],
             warped_flow_y_jpegs=streams.warped_flow_y_jpegs,
             flow_bound=float(options.flow_bound) if options.has_flow else 0.0,
             flow_algorithm=options.flow_algorithm if options.has_flow else "",
+            flow_parameters=json.dumps(flow_lib.FlowEstimator(options.flow_algorithm).parameters())
+            if options.has_flow else "",
+            resize=video_lib.resize_text(options.size, options.short_side),
+            jpeg_quality=int(options.jpeg_quality),
             segment_start_us=starts, segment_end_us=ends,
             segment_label_indices=segment_indices, segment_label_strings=segment_names,
             source_size=reader.source_size, **audio)

@@ -50,6 +50,17 @@ class FlowEstimator:
             return cv2.calcOpticalFlowFarneback(prev_gray, next_gray, None, **_FARNEBACK_ARGS)
         return self._engine.calc(prev_gray, next_gray, None)
 
+    def parameters(self) -> dict:
+        """The algorithm's settings as plain values (recorded with the shards and models)."""
+        if self._engine is None:
+            return {"algorithm": self.algorithm, **_FARNEBACK_ARGS}
+        getters = sorted(name for name in dir(self._engine)
+                         if name.startswith("get") and name != "getDefaultName")
+        values = {name[3:]: getattr(self._engine, name)() for name in getters}
+        return {"algorithm": self.algorithm,
+                **{key: value if isinstance(value, (bool, int)) else round(float(value), 9)
+                   for key, value in values.items()}}
+
 
 def compute_flow(prev_gray: np.ndarray, next_gray: np.ndarray,
                  algorithm: str = "tvl1") -> np.ndarray:

@@ -18,11 +18,15 @@ from tsn_tf.input import progress, shards
 from tsn_tf.input.lists import VideoEntry
 
 
-def _init_worker() -> None:
-    """One OpenCV thread per worker process: the pool already fills the cores."""
+def _init_worker(counter) -> None:
+    """One OpenCV thread per worker process (the pool already fills the cores); a line
+    of its own for the worker's in-video progress bar."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import cv2
     cv2.setNumThreads(1)
+    with counter.get_lock():
+        counter.value += 1
+        progress.WORKER_POSITION = counter.value
 
 
 CRASH_REASON = "worker process died while ingesting it (crash, or killed: out of memory?)"
@@ -38,7 +42,8 @@ def _run_until_broken(entries, start: int, stop: int, task, size: int):
     window = collections.deque()
     position = start
     with concurrent.futures.ProcessPoolExecutor(size, mp_context=context,
-                                                initializer=_init_worker) as pool:
+                                                initializer=_init_worker,
+                                                initargs=(context.Value("i", 0),)) as pool:
         try:
             while position < stop or window:
                 while position < stop and len(window) < 2 * size:
@@ -100,12 +105,14 @@ def ingest_local(entries: Sequence[VideoEntry], label_map: Dict[str, int], outpu
     shards.prepare_output(output, label_map)
     pending = shards.pending_shards(output, specs, label_map, options, retry_failures)
     todo = [entry for spec, _ in pending for entry in spec.entries]
-    bar = progress.ProgressBar(len(todo), stream=progress_stream or sys.stderr)
+    stream = progress_stream or sys.stderr
+    bar = progress.videos_bar(len(todo), stream=stream)
     if len(pending) < len(specs):
-        bar.stream.write(f"resuming: {len(specs) - len(pending)} of {len(specs)} shards "
-                         f"already complete in {output}\n")
+        bar.write(f"resuming: {len(specs) - len(pending)} of {len(specs)} shards "
+                  f"already complete in {output}", file=stream)
     task = functools.partial(shards.ingest_entry, label_map=label_map, options=options)
-    results = _results(todo, task, workers, bar.stream.write)
+    results = _results(todo, task, workers, lambda text: bar.write(text.rstrip("\n"),
+                                                                   file=stream))
     for spec, shard_fingerprint in pending:
         shards.remove_stale_temps(output, spec)
         shards.write_shard(output, spec, _counted(results, len(spec.entries), bar),
@@ -114,9 +121,9 @@ def ingest_local(entries: Sequence[VideoEntry], label_map: Dict[str, int], outpu
     return shards.build_manifest(output, specs, label_map, options)
 
 
-def _counted(results, count: int, bar: progress.ProgressBar):
+def _counted(results, count: int, bar):
     """The next `count` results, ticking the progress bar for each."""
     for _ in range(count):
         result = next(results)
-        bar.update(failed=not result.ok)
+        progress.count_video(bar, failed=not result.ok)
         yield result

@@ -1,56 +1,64 @@
-"""A small text progress bar for stderr: done/total, items/s, ETA, failures."""
+"""Progress bars on stderr, drawn by tqdm: done/total, rate, ETA.
+
+`videos_bar` counts the videos of an ingestion run (and its failures);
+`pairs_bar` counts the flow pairs inside one video, the slow part of TV-L1
+(about 2 s per 340x256 pair on one core, see README), and stays hidden for
+videos that finish within `delay` seconds. A process that runs next to
+others (ingestion workers) sets `WORKER_POSITION` so its bar gets its own
+terminal line. In a log file or pipe each redraw (every 10 s) is a line.
+"""
 import sys
-import time
+
+from tqdm import tqdm
+
+WORKER_POSITION = None  # set in a worker process: its bar's line below the main bar
+FORMAT = ("{desc}{percentage:3.0f}%|{bar:20}| {n_fmt}/{total_fmt} {unit}s "
+          "{rate_fmt} ETA {remaining} elapsed {elapsed}{postfix}")
 
 
-def format_seconds(seconds: float) -> str:
-    seconds = int(round(seconds))
-    return f"{seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+def _is_tty(stream) -> bool:
+    return getattr(stream, "isatty", lambda: False)()
 
 
-class ProgressBar:
-    """Redraws one line on a terminal; prints a line every `log_interval` s otherwise."""
+class _Lines:
+    """A log file or pipe: each redraw of a bar on its own line, without cursor moves."""
 
-    def __init__(self, total: int, stream=None, unit: str = "videos", width: int = 30,
-                 log_interval: float = 10.0):
-        self.total = total
-        self.stream = stream if stream is not None else sys.stderr
-        self.unit = unit
-        self.width = width
-        self.log_interval = log_interval
-        self.done = 0
-        self.failures = 0
-        self.started = time.perf_counter()
-        self._last_draw = 0.0
-        self._is_tty = getattr(self.stream, "isatty", lambda: False)()
+    def __init__(self, stream):
+        self._stream = stream
 
-    def line(self) -> str:
-        elapsed = time.perf_counter() - self.started
-        rate = self.done / elapsed if elapsed > 0 else 0.0
-        remaining = (self.total - self.done) / rate if rate > 0 else float("nan")
-        filled = int(self.width * self.done / self.total) if self.total else self.width
-        eta = format_seconds(remaining) if remaining == remaining else "?"
-        return (f"[{'#' * filled}{'.' * (self.width - filled)}] {self.done}/{self.total} "
-                f"{self.unit} {rate:.2f} {self.unit}/s ETA {eta} "
-                f"elapsed {format_seconds(elapsed)} failures {self.failures}")
+    def write(self, text):
+        text = text.replace("\r", "").replace("\x1b[A", "").strip()
+        if text:
+            self._stream.write(text + "\n")
 
-    def update(self, count: int = 1, failed: bool = False) -> None:
-        self.done += count
-        self.failures += int(failed)
-        now = time.perf_counter()
-        interval = 0.1 if self._is_tty else self.log_interval
-        if now - self._last_draw >= interval or self.done >= self.total:
-            self._draw()
-            self._last_draw = now
+    def flush(self):
+        self._stream.flush()
 
-    def _draw(self) -> None:
-        if self._is_tty:
-            self.stream.write("\r" + self.line())
-        else:
-            self.stream.write(self.line() + "\n")
-        self.stream.flush()
 
-    def close(self) -> None:
-        if self._is_tty:
-            self.stream.write("\n")
-            self.stream.flush()
+def _output(stream):
+    stream = stream if stream is not None else sys.stderr
+    return (stream, 0.1) if _is_tty(stream) else (_Lines(stream), 10.0)
+
+
+def videos_bar(total: int, stream=None) -> tqdm:
+    """The bar of an ingestion run; `count_video` ticks it."""
+    stream, interval = _output(stream)
+    bar = tqdm(total=total, file=stream, unit="video", bar_format=FORMAT, dynamic_ncols=True,
+               mininterval=interval, postfix="failures 0")
+    bar.failures = 0
+    return bar
+
+
+def count_video(bar: tqdm, failed: bool = False):
+    """One more video done (and failed)."""
+    bar.failures += int(failed)
+    bar.set_postfix_str(f"failures {bar.failures}", refresh=False)
+    bar.update(1)
+
+
+def pairs_bar(total, description: str, stream=None, delay: float = 2.0) -> tqdm:
+    """Flow pairs done inside one video, shown once the video has taken `delay` s."""
+    stream, interval = _output(stream)
+    return tqdm(total=total, file=stream, unit="pair", desc=f"{description} flow: ",
+                bar_format=FORMAT, delay=delay, leave=WORKER_POSITION is None,
+                position=WORKER_POSITION, dynamic_ncols=True, mininterval=interval)

@@ -17,7 +17,7 @@ LABEL_INDEX = "clip/label/index"              # int64 list: class indices
 LABEL_STRING = "clip/label/string"            # bytes list: class names
 IMAGE_HEIGHT = "image/height"                 # int64: stored frame height, px
 IMAGE_WIDTH = "image/width"                   # int64: stored frame width, px
-IMAGE_FRAME_RATE = "image/frame_rate"         # float: frames per second
+IMAGE_FRAME_RATE = "image/frame_rate"         # float: frames per second (mean over timestamps)
 IMAGE_FORMAT = "image/format"                 # bytes: "JPEG"
 SEGMENT_START = "segment/start/timestamp"     # int64 list: microseconds
 SEGMENT_END = "segment/end/timestamp"         # int64 list: microseconds
@@ -25,6 +25,9 @@ SEGMENT_LABEL_INDEX = "segment/label/index"   # int64 list: class per segment
 SEGMENT_LABEL_STRING = "segment/label/string"  # bytes list: name per segment
 FLOW_BOUND = "FLOW/flow/bound"                # float: |flow| clip, px/frame
 FLOW_ALGORITHM = "FLOW/flow/algorithm"        # bytes: tvl1 | dis | farneback
+FLOW_PARAMETERS = "FLOW/flow/parameters"      # bytes: JSON of the algorithm's settings
+IMAGE_RESIZE = "image/resize"                 # bytes: "340x256" | "short_side=S" | "source"
+IMAGE_JPEG_QUALITY = "image/jpeg_quality"     # int64: JPEG quality of stored frames, 0-100
 # audio (written only when ingested with the "audio" modality)
 AUDIO_PRESENT = "AUDIO/present"                        # int64: 1 track decoded, 0 none
 AUDIO_DIMENSIONS = "AUDIO/feature/dimensions"          # int64 list: [mel bins]
@@ -36,7 +39,7 @@ AUDIO_SOURCE_SAMPLE_RATE = "AUDIO/feature/audio_sample_rate"  # float: Hz of the
 
 # --- feature lists (one entry per frame) -------------------------------------
 IMAGE_ENCODED = "image/encoded"               # bytes: JPEG RGB frame
-IMAGE_TIMESTAMP = "image/timestamp"           # int64: microseconds
+IMAGE_TIMESTAMP = "image/timestamp"           # int64: presentation timestamp, microseconds
 AUDIO_FLOATS = "AUDIO/feature/floats"         # float list: one log-mel frame (mel bins)
 AUDIO_TIMESTAMP = "AUDIO/feature/timestamp"   # int64: window centre, microseconds
 FLOW_PREFIX = "FLOW"
@@ -72,6 +75,9 @@ class VideoRecord:
     warped_flow_y_jpegs: Sequence[bytes] = dataclasses.field(default_factory=list)
     flow_bound: float = 0.0
     flow_algorithm: str = ""
+    flow_parameters: str = ""   # JSON
+    resize: str = ""            # video.resize_text; "" = not recorded (older shards)
+    jpeg_quality: int = -1      # -1 = not recorded
     segment_start_us: Sequence[int] = dataclasses.field(default_factory=list)
     segment_end_us: Sequence[int] = dataclasses.field(default_factory=list)
     segment_label_indices: Sequence[int] = dataclasses.field(default_factory=list)
@@ -108,10 +114,14 @@ _CONTEXT_FIELDS = (
     (IMAGE_HEIGHT, "height", _ints, True), (IMAGE_WIDTH, "width", _ints, True),
     (IMAGE_FRAME_RATE, "frame_rate", _floats, True),
     (FLOW_BOUND, "flow_bound", _floats, True), (FLOW_ALGORITHM, "flow_algorithm", _bytes, True),
+    (FLOW_PARAMETERS, "flow_parameters", _bytes, True), (IMAGE_RESIZE, "resize", _bytes, True),
+    (IMAGE_JPEG_QUALITY, "jpeg_quality", _ints, True),
     (SEGMENT_START, "segment_start_us", _ints, False), (SEGMENT_END, "segment_end_us", _ints, False),
     (SEGMENT_LABEL_INDEX, "segment_label_indices", _ints, False),
     (SEGMENT_LABEL_STRING, "segment_label_strings", _bytes, False),
 )
+_OPTIONAL_CONTEXT = (FLOW_BOUND, FLOW_ALGORITHM, FLOW_PARAMETERS, DATA_PATH, IMAGE_RESIZE,
+                     IMAGE_JPEG_QUALITY)  # left out when at the VideoRecord default
 _FRAME_FIELDS = (
     (IMAGE_ENCODED, "rgb_jpegs", _bytes), (IMAGE_TIMESTAMP, "timestamps_us", _ints),
     (FLOW_X_ENCODED, "flow_x_jpegs", _bytes), (FLOW_Y_ENCODED, "flow_y_jpegs", _bytes),
@@ -133,7 +143,8 @@ def to_sequence_example(record: VideoRecord) -> tf.train.SequenceExample:
     for key, field, make, scalar in _CONTEXT_FIELDS:
         value = getattr(record, field)
         if scalar:
-            if value in ("", 0.0) and key in (FLOW_BOUND, FLOW_ALGORITHM, DATA_PATH):
+            if key in _OPTIONAL_CONTEXT and value == VideoRecord.__dataclass_fields__[
+                    field].default:
                 continue
             value = [value]
         context[key].CopyFrom(make(value))

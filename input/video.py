@@ -1,4 +1,13 @@
-"""Video decoding with OpenCV: frames, frame rate, timestamps, resizing.
+"""Video decoding with OpenCV: frames, presentation timestamps, frame rate, resizing.
+
+Timestamps are the decoder's presentation timestamps (FFmpeg's best-effort
+PTS, which OpenCV reports as ``CAP_PROP_POS_MSEC`` after each frame), relative
+to the stream's start, in microseconds. A frame without one (FFmpeg gives none
+to the last frame of an AVI) or one not after its predecessor gets the
+previous timestamp plus one container frame period. The frame rate is derived
+from them: ``(N - 1) / (t[N-1] - t[0])`` frames per second over the decoded
+frames (the container's rate for a single frame), so a variable-frame-rate
+file gets its mean rate and exact times, not ``i / rate``.
 
 Sizing (the same rule for `read_video` and ingestion):
   * ``size=(W, H)``: every frame is resized to exactly W x H (TSN stores 340x256
@@ -15,13 +24,13 @@ What OpenCV 4.11 (FFmpeg 5) does on broken files, and what we do:
     test.avi cut in half) and then stops as if the video ended: we return those
     frames and set ``truncated=True`` when fewer frames decode than the
     container header promises (beyond a small tolerance, since headers of some
-    containers only estimate the count). `ingest_video` rejects truncated
-    videos unless told otherwise.
+    containers only estimate the count). `VideoReader.check_truncated` then
+    raises unless told otherwise: tsn-ingest and tsn-predict share that rule.
 """
 import dataclasses
 import math
 import os
-from typing import Iterator, List, Optional, Tuple
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -40,8 +49,8 @@ class VideoDecodeError(ValueError):
 class DecodedVideo:
     """Decoded, resized frames of one video."""
     frames: np.ndarray          # uint8 (N, H, W, 3), RGB
-    frame_rate: float           # frames per second as the container states it
-    timestamps_us: List[int]    # round(i * 1e6 / frame_rate) per frame i
+    frame_rate: float           # frames per second derived from the timestamps
+    timestamps_us: List[int]    # presentation timestamp of each frame (see module doc)
     source_size: Tuple[int, int]  # (width, height) before resizing
     header_frame_count: int     # frame count the container claims (0 if unknown)
     truncated: bool             # fewer frames decoded than the header claims
@@ -73,9 +82,52 @@ def output_size(source_size: Tuple[int, int], size: Optional[Tuple[int, int]] = 
     return 2 * max(1, round(width * scale / 2)), int(short_side)
 
 
-def timestamps_us(num_frames: int, frame_rate: float) -> List[int]:
-    """Microsecond timestamp of each frame index (no rounding of the rate)."""
-    return [int(round(i * 1_000_000 / frame_rate)) for i in range(num_frames)]
+def resize_text(size: Optional[Tuple[int, int]] = None, short_side: Optional[int] = None) -> str:
+    """The sizing rule as recorded in shards: "340x256", "short_side=256" or "source"."""
+    if size is not None and short_side is not None:
+        raise ValueError(f"pass either size or short_side, not both; received "
+                         f"size={size}, short_side={short_side}")
+    if size is not None:
+        return f"{int(size[0])}x{int(size[1])}"
+    return f"short_side={int(short_side)}" if short_side is not None else "source"
+
+
+def parse_resize(text: str) -> Tuple[Optional[Tuple[int, int]], Optional[int]]:
+    """Inverse of `resize_text`: (size, short_side)."""
+    try:
+        if text == "source":
+            return None, None
+        if text.startswith("short_side="):
+            return None, int(text[len("short_side="):])
+        width, height = text.split("x")
+        return (int(width), int(height)), None
+    except ValueError:
+        raise ValueError(f"resize must be WIDTHxHEIGHT, short_side=S or source; "
+                         f"received {text!r}") from None
+
+
+def presentation_times_us(positions_ms: Sequence[float], container_rate: float
+                          ) -> List[float]:
+    """Microsecond times from the decoder's per-frame positions (ms), made increasing.
+
+    A position not after the previous frame's (no PTS, or a broken one) becomes
+    the previous time plus one container frame period.
+    """
+    period_us = 1_000_000 / container_rate
+    times = []
+    for position in positions_ms:
+        value = position * 1000.0
+        if times and value <= times[-1]:
+            value = times[-1] + period_us
+        times.append(value)
+    return times
+
+
+def rate_from_times(times_us: Sequence[float], container_rate: float) -> float:
+    """Frames per second over the span of `times_us`: (N - 1) / (t[N-1] - t[0])."""
+    if len(times_us) < 2 or times_us[-1] <= times_us[0]:
+        return float(container_rate)
+    return (len(times_us) - 1) * 1_000_000 / (times_us[-1] - times_us[0])
 
 
 def is_truncated(decoded: int, header_count: int) -> bool:
@@ -86,8 +138,9 @@ def is_truncated(decoded: int, header_count: int) -> bool:
 class VideoReader:
     """Iterates the resized BGR frames of one video (OpenCV's native order).
 
-    Opening checks the file; iterating yields frames; afterwards `num_decoded`
-    and `truncated` describe what came out. Use as a context manager.
+    Opening checks the file; iterating yields frames; afterwards `num_decoded`,
+    `truncated`, `timestamps_us()` and `frame_rate` describe what came out.
+    Use as a context manager.
     """
 
     def __init__(self, path, *, size=None, short_side=None, max_frames=None):
@@ -102,11 +155,11 @@ class VideoReader:
             raise VideoDecodeError(self.path, "OpenCV/FFmpeg cannot open it: not a video, an "
                                    "unsupported container or codec, or an mp4 cut short "
                                    "(its index, the moov atom, is missing)")
-        self.frame_rate = float(self._capture.get(cv2.CAP_PROP_FPS))
-        if not math.isfinite(self.frame_rate) or self.frame_rate <= 0:
+        self.container_frame_rate = float(self._capture.get(cv2.CAP_PROP_FPS))
+        if not math.isfinite(self.container_frame_rate) or self.container_frame_rate <= 0:
             self.close()
             raise VideoDecodeError(self.path, f"container states no valid frame rate "
-                                   f"({self.frame_rate})")
+                                   f"({self.container_frame_rate})")
         self.source_size = (int(self._capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
                             int(self._capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
         if min(self.source_size) <= 0:
@@ -116,6 +169,7 @@ class VideoReader:
         self.header_frame_count = max(0, int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT)))
         self.size = output_size(self.source_size, size, short_side)
         self.num_decoded = 0
+        self._positions_ms = []
         self._stopped_early = False
 
     def __iter__(self) -> Iterator[np.ndarray]:
@@ -127,6 +181,7 @@ class VideoReader:
             if not ok:
                 break
             self.num_decoded += 1
+            self._positions_ms.append(self._capture.get(cv2.CAP_PROP_POS_MSEC))
             yield cv2.resize(frame, self.size, interpolation=interpolation) if resize else frame
         else:
             self._stopped_early = True
@@ -139,8 +194,28 @@ class VideoReader:
         return not self._stopped_early and is_truncated(self.num_decoded,
                                                         self.header_frame_count)
 
+    def check_truncated(self, allow_truncated: bool = False):
+        """Raises `VideoDecodeError` for a truncated video unless `allow_truncated`.
+
+        The one rule of tsn-ingest and tsn-predict; call after iterating.
+        """
+        if self.truncated and not allow_truncated:
+            raise VideoDecodeError(
+                    self.path, f"truncated or corrupt: decoded {self.num_decoded} of the "
+                    f"{self.header_frame_count} frames its header lists (allow_truncated / "
+                    "--allow_truncated keeps the decoded ones)")
+
     def timestamps_us(self) -> List[int]:
-        return timestamps_us(self.num_decoded, self.frame_rate)
+        """Presentation timestamp of each decoded frame, microseconds (module doc)."""
+        return [int(round(t)) for t in presentation_times_us(self._positions_ms,
+                                                             self.container_frame_rate)]
+
+    @property
+    def frame_rate(self) -> float:
+        """Frames per second derived from the decoded frames' timestamps (module doc)."""
+        return rate_from_times(presentation_times_us(self._positions_ms,
+                                                     self.container_frame_rate),
+                               self.container_frame_rate)
 
     def close(self):
         self._capture.release()

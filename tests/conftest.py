@@ -72,3 +72,44 @@ def write_tiny_shards(folder, *, num_classes=3, videos_per_class=4, num_frames=1
 def tiny_shards(tmp_path_factory):
     """Glob of two real shards with 12 tiny videos of 3 classes (see write_tiny_shards)."""
     return write_tiny_shards(tmp_path_factory.mktemp("tiny_shards"))
+
+
+def write_vfr_video(path, *, rate=30, num_frames=90, gap_after=45, gap_ms=200,
+                    size=(96, 64)):
+    """An H.264 mp4 at `rate` fps whose frame `gap_after` comes `gap_ms` after the one
+    before it (a variable-frame-rate file, written with PyAV); a bar moves right."""
+    import fractions
+
+    import av
+    import numpy as np
+
+    width, height = size
+    time_base = fractions.Fraction(1, 15360)
+    ticks, period = 0, 15360 // rate
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.time_base = stream.codec_context.time_base = time_base
+        for i in range(num_frames):
+            image = np.full((height, width, 3), 40, np.uint8)
+            image[:, (2 * i) % (width - 12):(2 * i) % (width - 12) + 12] = (250, 200, 40)
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            ticks += 0 if i == 0 else (gap_ms * 15360 // 1000 if i == gap_after else period)
+            frame.pts, frame.time_base = ticks, time_base
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def pyav_timestamps_us(path):
+    """Presentation timestamps of a file's video frames in microseconds, by PyAV:
+    the packets' PTS, sorted (display order), minus the stream's start time."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        start = stream.start_time or 0
+        ticks = sorted(p.pts for p in container.demux(stream) if p.pts is not None)
+        return [round(float((t - start) * stream.time_base) * 1e6) for t in ticks]

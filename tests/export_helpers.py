@@ -39,17 +39,23 @@ def make_run_dir(folder, modality, seed=0, backbone="tiny", kernel_std=0.5):
             flow_mean=spec.flow_mean, flow_std=spec.flow_std)
     config.save(str(folder))
     model_dir_lib.write_label_map(str(folder), LABELS)
+    save_drawn_weights(config.build_model(), folder, seed, kernel_std, checkpoint_number=7)
+    return str(folder)
+
+
+def save_drawn_weights(model, folder, seed=0, kernel_std=0.5, checkpoint_number=7):
+    """Draws `model`'s weights (classifier std 1: scores of order 1) and saves them as the
+    latest checkpoint of the run folder `folder`."""
     keras_seed = np.random.default_rng(seed)
-    model = config.build_model()
     for variable in model.trainable_variables:
         variable.assign(keras_seed.normal(0, kernel_std if "kernel" in variable.path else 0.1,
                                           variable.shape).astype("float32"))
     classifier = model.get_layer("classifier").layer
     classifier.kernel.assign(keras_seed.normal(0, 1.0, classifier.kernel.shape).astype("float32"))
     manager = tf.train.CheckpointManager(tf.train.Checkpoint(model=model),
-                                         str(folder / model_dir_lib.CHECKPOINTS), max_to_keep=1)
-    manager.save(checkpoint_number=7)
-    return str(folder)
+                                         str(pathlib.Path(folder) / model_dir_lib.CHECKPOINTS),
+                                         max_to_keep=1)
+    manager.save(checkpoint_number=checkpoint_number)
 
 
 def ingest_clip(video_path, folder, flow_algorithm="farneback"):

@@ -1,4 +1,5 @@
 """The per-video ingestion function on real clips and broken files."""
+import json
 import pathlib
 import pickle
 
@@ -25,8 +26,8 @@ def test_part_0_counts_and_metadata(part_0_record, data_dir):
     assert len(record.flow_x_jpegs) == len(record.flow_y_jpegs) == 31
     assert record.warped_flow_x_jpegs == []
     assert (record.height, record.width) == (256, 340)
-    assert record.frame_rate == 30.0
-    assert record.timestamps_us[-1] == round(31 * 1e6 / 30)
+    assert record.timestamps_us[-1] == round(16384 / 15360 * 1e6)  # the container's last PTS
+    assert record.frame_rate == pytest.approx(31 / (16384 / 15360))
     assert (record.flow_bound, record.flow_algorithm) == (20.0, "dis")
     assert record.data_path == str(data_dir / "part_0.mp4")
 
@@ -57,6 +58,18 @@ def test_sequence_example_round_trip(part_0_record):
     assert restored.flow_y_jpegs == part_0_record.flow_y_jpegs
     assert restored.timestamps_us == part_0_record.timestamps_us
     assert restored.flow_algorithm == "dis" and restored.label_strings == ["arm wrestling"]
+    assert (restored.resize, restored.jpeg_quality) == ("340x256", 90)
+    parameters = json.loads(restored.flow_parameters)  # OpenCV's DIS preset MEDIUM
+    assert parameters["algorithm"] == "dis" and parameters["PatchSize"] == 8
+    assert parameters["PatchStride"] == 3 and parameters["GradientDescentIterations"] == 25
+    rgb_only = encode.IngestOptions(modalities=("rgb",), size=None, short_side=48,
+                                    jpeg_quality=75, max_frames=2)
+    record = encode.ingest_video(DATA_DIR / "part_0.mp4", media_id="p", label_indices=[0],
+                                 label_strings=["a"], options=rgb_only)
+    context = schema.to_sequence_example(record).context.feature
+    assert context[schema.IMAGE_RESIZE].bytes_list.value == [b"short_side=48"]
+    assert context[schema.IMAGE_JPEG_QUALITY].int64_list.value == [75]
+    assert schema.FLOW_PARAMETERS not in context and schema.FLOW_ALGORITHM not in context
 
 
 def test_ntsc_short_side_and_warped_flow_default_tvl1(data_dir):

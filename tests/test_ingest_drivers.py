@@ -99,7 +99,8 @@ def test_cli_ingests_real_clips_records_failures_and_sets_exit_status(tmp_path, 
     first = run_cli(*flags, "--max_failures=3")
     assert first.returncode == 1, first.stderr
     assert "4 videos failed, more than --max_failures=3" in first.stderr
-    assert "videos/s ETA" in first.stderr
+    assert "8/8 videos" in first.stderr and "video/s ETA" in first.stderr
+    assert "failures 4" in first.stderr
 
     assert sorted(p.name for p in output.glob("*.tfrecord")) == [
         "test-00000-of-00001.tfrecord", "train-00000-of-00002.tfrecord",

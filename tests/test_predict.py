@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import pyav_timestamps_us, write_vfr_video
 from export_helpers import (check_top5, make_run_dir, printed_ranking, run_module,
                             signature_outputs)
 from tsn_tf.export import client, predict, saved_model, timeline
+from tsn_tf.input import sampling
 
 DATA_DIR = pathlib.Path(__file__).parent / "data"
 
@@ -134,3 +136,36 @@ def test_timeline_rejects_mismatched_inputs(tmp_path):
         timeline.draw_timeline(tmp_path / "t.png", [0.0, 1.0], np.ones((3, 2)), ["a", "b"], [0])
     image = timeline.draw_timeline(tmp_path / "one.png", [0.0], [[0.2, 0.8]], ["a", "b"], [1, 0])
     assert (tmp_path / "one.png").exists() and image.shape == (360, 960, 3)
+
+
+def test_predict_refuses_a_truncated_video_as_ingest_does_unless_allowed(models, tmp_path):
+    """test.avi cut in half decodes 77 of the 164 frames its header lists."""
+    data = (DATA_DIR / "test.avi").read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[:len(data) // 2])
+    refused = run_module("tsn_tf.export.predict_main", f"--model={models['rgb']}", cut)
+    assert refused.returncode != 0
+    assert f"{cut}: truncated or corrupt: decoded 77 of the 164 frames" in refused.stderr
+    assert "--allow_truncated" in refused.stderr
+    allowed = run_module("tsn_tf.export.predict_main", f"--model={models['rgb']}",
+                         "--allow_truncated", cut)
+    assert allowed.returncode == 0, allowed.stderr[-3000:]
+    reader_options = predict.ReadOptions(allow_truncated=True)
+    streams, _ = client.read_encoded_video(cut, ["rgb"], allow_truncated=True)
+    assert len(streams.rgb_jpegs) == 77
+    expected = predict.score_video(str(cut), [predict.load_served_model(models["rgb"])],
+                                   options=reader_options).probabilities
+    check_top5(printed_ranking(allowed.stdout), expected)
+
+
+def test_untrimmed_snippet_times_are_presentation_timestamps(models, tmp_path):
+    """A 30 fps file with a 200 ms gap: snippet times are the PTS of their first frames."""
+    path = write_vfr_video(tmp_path / "vfr.mp4", rate=30, num_frames=90, gap_after=45,
+                           gap_ms=200)
+    pts_us = pyav_timestamps_us(path)
+    rate = (len(pts_us) - 1) * 1e6 / (pts_us[-1] - pts_us[0])  # 28.4 frames/s over the span
+    offsets = [0, 28, 56, 85]  # floor(j * 28.4)
+    assert list(sampling.np_untrimmed_offsets(90, rate, 1.0)) == offsets
+    _, times = predict.snippet_scores(str(path), [predict.load_served_model(models["rgb"])])
+    np.testing.assert_allclose(times, [pts_us[i] / 1e6 for i in offsets], atol=1e-6)
+    assert times[2] == pytest.approx(55 / 30 + 0.2)  # not 56 / rate = 1.97 s

@@ -3,6 +3,7 @@ import cv2
 import numpy as np
 import pytest
 
+from conftest import pyav_timestamps_us, write_vfr_video
 from tsn_tf.input import video
 
 
@@ -22,9 +23,10 @@ def test_part_0_frames_rate_timestamps(data_dir):
     decoded = video.read_video(data_dir / "part_0.mp4")
     assert decoded.frames.shape == (32, 256, 340, 3)
     assert decoded.frames.dtype == np.uint8
-    assert decoded.frame_rate == 30.0
+    # The container's last PTS is 16384 / 15360 s (a frame skipped), not 31 / 30 s
     assert decoded.timestamps_us[:3] == [0, 33333, 66667]
-    assert decoded.timestamps_us[-1] == round(31 * 1e6 / 30)
+    assert decoded.timestamps_us[-2:] == [1_000_000, 1_066_667]
+    assert decoded.frame_rate == pytest.approx(31 / (16384 / 15360), rel=1e-12)  # 29.0625
     assert decoded.source_size == (340, 256)
     assert not decoded.truncated
 
@@ -40,6 +42,36 @@ def test_ntsc_rate_is_not_rounded(data_dir):
     assert decoded.frame_rate == pytest.approx(30000 / 1001, rel=1e-9)
     assert decoded.timestamps_us == [0, 33367, 66733, 100100]
     assert not decoded.truncated  # stopped by max_frames, not by a cut
+
+
+@pytest.mark.parametrize("name", ["part_0.mp4", "demo.mp4", "test.avi",
+                                  "test_video_structuralize.mp4"])
+def test_timestamps_are_the_containers_presentation_timestamps(data_dir, name):
+    """PyAV's packet PTS as reference; the AVI's last frame has none in FFmpeg's decoder."""
+    decoded = video.read_video(data_dir / name, size=(32, 24))
+    expected = pyav_timestamps_us(data_dir / name)
+    assert decoded.timestamps_us == expected
+    span_s = (expected[-1] - expected[0]) / 1e6
+    assert decoded.frame_rate == pytest.approx((len(expected) - 1) / span_s, rel=1e-6)
+
+
+def test_variable_frame_rate_file_keeps_its_gap(tmp_path):
+    """30 fps with one 200 ms gap: exact times, the mean rate over the span."""
+    path = write_vfr_video(tmp_path / "vfr.mp4", rate=30, num_frames=90, gap_after=45,
+                           gap_ms=200)
+    decoded = video.read_video(path)
+    expected = [round(i * 1e6 / 30) if i < 45 else round((i - 1) * 1e6 / 30 + 200_000)
+                for i in range(90)]
+    assert decoded.timestamps_us == expected
+    assert decoded.timestamps_us[45] - decoded.timestamps_us[44] == 200_000
+    assert decoded.frame_rate == pytest.approx(89 / (44 / 30 + 0.2 + 44 / 30), rel=1e-9)
+
+
+def test_presentation_times_fill_missing_and_backward_positions():
+    times = video.presentation_times_us([40.0, 80.0, 0.0, 160.0, 160.0], container_rate=25.0)
+    assert times == [40_000.0, 80_000.0, 120_000.0, 160_000.0, 200_000.0]
+    assert video.rate_from_times([0.0, 500_000.0, 1_000_000.0], 30.0) == 2.0
+    assert video.rate_from_times([7.0], 30.0) == 30.0
 
 
 def test_full_frame_counts(data_dir):

@@ -81,7 +81,7 @@ def main(argv):
         video, label = f.readline().strip().rsplit(",", 1)
     print(f"\n== held-out video {video} (true class: {label})", flush=True)
     subprocess.run([sys.executable, "-m", "tsn_tf.export.predict_main",
-                    f"--model={','.join(exports)}", "--flow_algorithm=dis",
+                    f"--model={','.join(exports)}",  # reads as trained: DIS, short side 72
                     os.path.join(videos, video)], check=True)
     logging.info("Demo finished; everything is under %s", workdir)
 

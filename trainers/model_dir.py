@@ -3,6 +3,7 @@
     model_dir/
       run_config.json     RunConfig: everything needed to rebuild the model
       label_map.txt       one class name per line, index = line number
+      preprocessing.json  how the training frames were made (input/preprocessing.py)
       ckpt/               tf.train.CheckpointManager (model, optimizer, step)
       train/, eval/       TensorBoard event files
 

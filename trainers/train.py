@@ -22,6 +22,7 @@ from tsn_tf.consensus import MODES
 from tsn_tf.modalities import MODALITIES
 from tsn_tf.schedules import SCHEDULES, TSNSchedule
 from tsn_tf.input import frame_check, modalities, pipeline, records, schema
+from tsn_tf.input.preprocessing import Preprocessing
 from tsn_tf.trainers import flags_common, summaries, train_loop
 from tsn_tf.trainers.model_dir import (LABEL_MAP, RunConfig, read_class_names, restore_model,
                                        write_label_map)
@@ -186,6 +187,7 @@ def main(argv):
     if chief:
         config.save(FLAGS.model_dir)
         write_label_map(FLAGS.model_dir, names)
+        Preprocessing.from_shard(shard_paths[0]).save(FLAGS.model_dir)  # for tsn-predict
     mean, std = config.normalization()
 
     # --- model
