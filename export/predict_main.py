@@ -81,6 +81,7 @@ def main(argv):
     if len(argv) > 2 or (len(argv) == 2) == bool(FLAGS.video):
         raise app.UsageError("Give one video file: positional or --video.")
     video_path = FLAGS.video or argv[1]
+    video.check_file(video_path)  # before loading models: the likeliest typo, named first
     if FLAGS.timeline and not (FLAGS.untrimmed and FLAGS.timeline.lower().endswith(".png")):
         raise app.UsageError(f"--timeline={FLAGS.timeline}: the timeline is a .png file, drawn "
                              "with --untrimmed.")

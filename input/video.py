@@ -148,7 +148,7 @@ class VideoReader:
         if max_frames is not None and max_frames <= 0:
             raise ValueError(f"max_frames must be positive or None; received {max_frames}")
         self.max_frames = max_frames
-        _check_file(self.path)
+        check_file(self.path)
         self._capture = cv2.VideoCapture(self.path)
         if not self._capture.isOpened():
             self._capture.release()
@@ -227,7 +227,8 @@ class VideoReader:
         self.close()
 
 
-def _check_file(path: str):
+def check_file(path: str):
+    """Raises VideoDecodeError unless `path` is a readable regular file."""
     if not os.path.exists(path):
         raise VideoDecodeError(path, "file does not exist")
     if not os.path.isfile(path):
