@@ -52,44 +52,40 @@ MAX_CLIPS_IN_FLIGHT = 2048  # clips_per_read: sampled clips whose JPEGs are held
 REFERENCE_SCALE_RATIO = 256 / 224  # eval frames: short side 256 for 224 crops
 
 
-# --- parse -------------------------------------------------------------------
+# --- the index -----------------------------------------------------------------
 
-def _feature_spec(frame_keys: Sequence[str]):
-    context = {
+def _parser(stream: modalities.Stream):
+    """Serialized index record (`layout`) -> dict of the fields the pipeline uses:
+    ``offsets`` int64 (N + 1,) are the byte offsets of the stream's N frames."""
+    context_spec = {
         schema.MEDIA_ID: tf.io.FixedLenFeature([], tf.string, default_value=""),
         schema.LABEL_INDEX: tf.io.VarLenFeature(tf.int64),
         schema.IMAGE_FRAME_RATE: tf.io.FixedLenFeature([], tf.float32, default_value=0.0),
+        schema.frame_offsets_key(stream.group): tf.io.VarLenFeature(tf.int64),
     }
-    sequence = {key: tf.io.FixedLenSequenceFeature([], tf.string, allow_missing=True)
-                for key in frame_keys}
-    return context, sequence
-
-
-def _parser(frame_keys: Sequence[str]):
-    """Serialized SequenceExample -> dict of the fields the pipeline uses."""
-    context_spec, sequence_spec = _feature_spec(frame_keys)
 
     def parse(serialized):
-        context, sequence = tf.io.parse_single_sequence_example(
-                serialized, context_features=context_spec, sequence_features=sequence_spec)
+        context, _ = tf.io.parse_single_sequence_example(serialized,
+                                                         context_features=context_spec)
         return {
             "media_id": context[schema.MEDIA_ID],
             "labels": tf.sparse.to_dense(context[schema.LABEL_INDEX]),
             "frame_rate": context[schema.IMAGE_FRAME_RATE],
-            "frames": sequence,
+            "offsets": tf.sparse.to_dense(context[schema.frame_offsets_key(stream.group)]),
         }
     return parse
 
 
 def _read_shards(paths, sizes, parse, *, training, seed, deterministic, skip_corrupt):
-    """Dataset of parsed records (dicts with a `shard` path) over all files."""
+    """Dataset of parsed index records (dicts with a `shard` path) over all files;
+    reads no frame."""
     files = tf.data.Dataset.from_tensor_slices((paths, tf.constant(sizes, tf.int64)))
     if training:
         files = files.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
 
     def read(path, size):
-        parsed = records.read_shard(path, size, parse, b"", skip_corrupt)
-        return parsed.map(lambda features: {**features, "shard": path})
+        index = tf.data.Dataset.from_tensor_slices(records.read_index(path, size, skip_corrupt))
+        return index.map(lambda record: {**parse(record), "shard": path})
 
     return files.interleave(read, cycle_length=min(len(paths), 8), block_length=1,
                             num_parallel_calls=AUTOTUNE, deterministic=deterministic)
@@ -105,13 +101,31 @@ def _check(condition, *message):
 
 
 def _frame_count(features, stream: modalities.Stream):
-    """Frames of the modality (flow: min of x and y), asserted > 0."""
-    counts = [tf.size(features["frames"][key]) for key in stream.keys]
-    count = tf.reduce_min(tf.stack(counts))
+    """Frames of the modality in the index, asserted > 0."""
+    count = tf.size(features["offsets"]) - 1
     check = _check(count > 0, "No frames under ", ",".join(stream.keys), " in video ",
                    features["media_id"], " of shard ", features["shard"])
     with tf.control_dependencies([check]):
         return tf.identity(count)
+
+
+def _snippet_jpegs(features, starts, items: int, count, stream: modalities.Stream):
+    """The encoded frames of the snippets starting at `starts` (int32 (S,)), `items`
+    frames each (the last frame repeated past the end): string (keys, S·items).
+
+    Reads only their records: one contiguous run of records per snippet.
+    """
+    keys = len(stream.keys)
+    starts = tf.cast(starts, tf.int32)
+    frames = tf.minimum(items, count - starts)              # frames each run holds, >= 1
+    offsets = features["offsets"]
+    data = records.read_runs(features["shard"], tf.gather(offsets, starts),
+                             tf.gather(offsets, starts + frames), frames * keys,
+                             features["media_id"])
+    first = tf.cumsum(frames * keys, exclusive=True)        # (S,) run starts in `data`
+    local = sampling.snippet_indices(starts, items, count) - starts[:, None]   # (S, items)
+    positions = tf.reshape(first[:, None] + local * keys, [-1])
+    return tf.stack([tf.gather(data, positions + key) for key in range(keys)])
 
 
 def _labels(features, num_classes, multi_label):
@@ -133,8 +147,7 @@ def _sampled_jpegs(features, seed, *, stream, num_segments, length):
     count = _frame_count(features, stream)
     items = length + stream.extra_frames
     offsets = sampling.train_offsets(count, num_segments, items, seed_sample)
-    indices = tf.reshape(sampling.snippet_indices(offsets, items, count), [-1])
-    return tf.stack([tf.gather(features["frames"][key], indices) for key in stream.keys])
+    return _snippet_jpegs(features, offsets, items, count, stream)
 
 
 def _train_items(jpegs, seed, *, stream, num_segments, length, output_size):
@@ -455,7 +468,7 @@ def make_dataset(file_pattern: Union[str, Sequence[str]], *, modality: str,
     items_per_snippet = (length + stream.extra_frames) * len(stream.keys)
     mean_vector, std_vector = modalities.normalization(mean, std, modality, channels)
     paths, sizes = records.list_shards(file_pattern)
-    parse = _parser(stream.keys)
+    parse = _parser(stream)
     examples = _read_shards(paths, sizes, parse, training=training, seed=seed,
                             deterministic=deterministic, skip_corrupt=skip_corrupt)
     if cache:
@@ -504,7 +517,12 @@ def make_dataset(file_pattern: Union[str, Sequence[str]], *, modality: str,
                                                 length + stream.extra_frames)
             elif offsets is None:
                 offsets = _untrimmed_offsets(features, count, untrimmed_fps)
-            views = _eval_clip(features, offsets, count, eval_crops=eval_crops, **common)
+            items = length + stream.extra_frames
+            jpegs = _snippet_jpegs(features, offsets, items, count, stream)
+            sampled = {"frames": dict(zip(stream.keys, tf.unstack(jpegs)))}
+            consecutive = tf.range(tf.size(offsets)) * items   # the frames read, in order
+            views = _eval_clip(sampled, consecutive, tf.size(offsets) * items,
+                               eval_crops=eval_crops, **common)
             extras = {"media_id": features["media_id"]}
             if untrimmed_fps is not None:
                 extras["timestamps"] = tf.cast(offsets, tf.float32) / features["frame_rate"]

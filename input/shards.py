@@ -2,7 +2,7 @@
 
 Layout of an output folder (local path or TF filesystem URL):
 
-    train-00000-of-00004.tfrecord   one serialized SequenceExample per video
+    train-00000-of-00004.tfrecord   the videos' frames, audio and index (`layout`)
     label_map.txt                   class name per line, line i = index i
     manifest.json                   counts, frames, flow settings, failures
     _ingest_state/<shard>.json      done-marker of each complete shard
@@ -46,7 +46,8 @@ class ShardSpec:
 
 @dataclasses.dataclass
 class VideoResult:
-    """What a worker returns for one video: the serialized record or why it failed."""
+    """What a worker returns for one video: its serialized full SequenceExample
+    (split into the shard's records by the writer) or why it failed."""
     media_id: str
     path: str
     split: str
@@ -204,15 +205,15 @@ def write_shard(output: str, spec: ShardSpec, results: Iterable[VideoResult],
                 shard_fingerprint: str) -> dict:
     """Writes the ok records of `results` (in order) to a temp file, renames it into
     place, then writes the done-marker. Returns the marker."""
-    import tensorflow as tf
+    from tsn_tf.input import layout
 
     final = shard_path(output, spec)
     temp = storage.join(output, f".{spec.name}.tmp-{os.getpid()}")
     videos, failures = [], []
-    with tf.io.TFRecordWriter(temp) as writer:
+    with layout.ShardWriter(temp) as writer:
         for result in results:
             if result.ok:
-                writer.write(result.record)
+                writer.add(result.record)
                 videos.append({"media_id": result.media_id, "labels": list(result.label_strings),
                                "frames": result.num_frames,
                                "flow_frames": result.num_flow_frames})

@@ -11,7 +11,7 @@ import time
 import pytest
 import tensorflow as tf
 
-from tsn_tf.input import encode, ingest_local, lists, schema, shards
+from tsn_tf.input import encode, ingest_local, layout, lists, schema, shards
 
 DIS = encode.IngestOptions(flow_algorithm="dis")
 CLI = [sys.executable, "-m", "tsn_tf.input.ingest_main"]
@@ -38,12 +38,11 @@ def make_dataset(root, data_dir, broken=True):
 
 
 def read_records(output, pattern="*.tfrecord"):
-    """media_id -> serialized record for every shard matching `pattern` in `output`."""
+    """media_id -> serialized full SequenceExample for every shard matching `pattern`."""
     records = {}
     for path in tf.io.gfile.glob(f"{output}/{pattern}"):
-        for record in tf.data.TFRecordDataset(path):
-            record = record.numpy()
-            records[schema.from_sequence_example(record).media_id] = record
+        for example in layout.read_videos(path):
+            records[schema.media_id_of(example)] = example.SerializeToString()
     return records
 
 
