@@ -148,17 +148,15 @@ def write_shard_file(path: str, examples: Iterable) -> str:
 
 # --- reading in Python (tests, tools, checks before TensorFlow's runtime) ------------------
 
-def _read_record(f, offset: int) -> bytes:
-    """The data of the record at `offset` of the open file `f` (no CRC check)."""
+def _read_record(f, offset: int, size: int) -> bytes:
+    """The data of the record at `offset` of the open file `f` of `size` bytes (no
+    CRC check)."""
     f.seek(offset)
     header = f.read(12)
-    if len(header) < 12:
-        raise ValueError(f"no record at byte {offset}")
-    length = struct.unpack("<Q", header[:8])[0]
-    data = f.read(length)
-    if len(data) != length:
-        raise ValueError(f"the record at byte {offset} is cut off")
-    return data
+    length = struct.unpack("<Q", header[:8])[0] if len(header) == 12 else size
+    if offset + length + RECORD_OVERHEAD_BYTES > size:
+        raise ValueError(f"no whole record at byte {offset}")
+    return f.read(length)
 
 
 def read_index(path: str) -> List[tf.train.SequenceExample]:
@@ -168,14 +166,14 @@ def read_index(path: str) -> List[tf.train.SequenceExample]:
     size = tf.io.gfile.stat(path).length
     with tf.io.gfile.GFile(path, "rb") as f:
         try:
-            footer = _read_record(f, size - FOOTER_RECORD_BYTES) \
+            footer = _read_record(f, size - FOOTER_RECORD_BYTES, size) \
                 if size >= FOOTER_RECORD_BYTES else b""
             if len(footer) != FOOTER_DATA_BYTES or not footer.startswith(FOOTER_MAGIC):
                 raise ValueError("no footer")
             position, count = struct.unpack("<QQ", footer[len(FOOTER_MAGIC):])
             index = []
             for _ in range(count):
-                data = _read_record(f, position)
+                data = _read_record(f, position, size)
                 index.append(tf.train.SequenceExample.FromString(data))
                 position += len(data) + RECORD_OVERHEAD_BYTES
         except ValueError as error:
@@ -214,5 +212,7 @@ def join_video(index: tf.train.SequenceExample, read) -> tf.train.SequenceExampl
 def read_videos(path: str) -> List[tf.train.SequenceExample]:
     """Every video of shard `path` as its full SequenceExample (reads all frames)."""
     index = read_index(path)
+    size = tf.io.gfile.stat(path).length
     with tf.io.gfile.GFile(path, "rb") as f:
-        return [join_video(video, lambda offset: _read_record(f, offset)) for video in index]
+        return [join_video(video, lambda offset: _read_record(f, offset, size))
+                for video in index]

@@ -18,7 +18,7 @@ from tsn_tf import backbones
 from tsn_tf.consensus import MODES
 from tsn_tf.modalities import MODALITIES
 from tsn_tf.schedules import SCHEDULES, TSNSchedule
-from tsn_tf.input import modalities, pipeline, records, schema
+from tsn_tf.input import layout, modalities, pipeline, records, schema
 from tsn_tf.trainers import flags_common, summaries, train_loop
 from tsn_tf.trainers.model_dir import (LABEL_MAP, RunConfig, read_class_names, restore_model,
                                        write_label_map)
@@ -112,16 +112,20 @@ def validate_flags():
 
 
 def check_stream(path, modality):
-    """Fails if the first record of shard `path` lacks the frames `modality` reads."""
-    serialized = records.first_record(path)  # without starting TF: multi_worker comes later
-    if serialized is None:
+    """Fails if shard `path` is not in the indexed layout or its first video lacks
+    the frames `modality` reads."""
+    try:
+        index = layout.read_index(path)  # gfile only: multi_worker must start TF first
+    except ValueError as error:
+        raise app.UsageError(str(error)) from None
+    if not index:
         raise app.UsageError(f"Shard {path} holds no video.")
-    example = tf.train.SequenceExample.FromString(serialized)
+    context = index[0].context.feature
     if modality == "audio":  # a video without a track has no frames: the context flag
-        needed, keys = (schema.AUDIO_PRESENT,), example.context.feature
+        needed = (schema.AUDIO_PRESENT,)
     else:
-        needed, keys = modalities.get_stream(modality).keys, example.feature_lists.feature_list
-    missing = [key for key in needed if key not in keys]
+        needed = (schema.frame_offsets_key(modalities.get_stream(modality).group),)
+    missing = [key for key in needed if key not in context]
     if missing:
         raise app.UsageError(f"--modality={modality} reads {missing}, which shard {path} does "
                              "not have: ingest with that modality or pick another --modality.")
