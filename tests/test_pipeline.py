@@ -1,4 +1,7 @@
 """End to end: shards written here -> `make_dataset` -> which frames and pixels came out."""
+import subprocess
+import sys
+
 import cv2
 import numpy as np
 import pytest
@@ -243,14 +246,31 @@ def test_frames_not_sampled_are_not_read(tmp_path):
     np.testing.assert_array_equal(_index(clips.numpy()[0, 0].mean(axis=(1, 2, 3))), [3, 10, 16])
 
 
-def test_old_layout_shard_is_refused_with_the_conversion_command(tmp_path):
-    path = str(tmp_path / "old.tfrecord")
+def test_old_layout_shard_is_refused_then_converted_by_the_command_it_names(tmp_path):
+    old = tmp_path / "old"
+    old.mkdir()
+    path = str(old / "train-00000-of-00001.tfrecord")
+    videos = [_flat_video("v0", 6), _flat_video("v1", 4, labels=(1,))]
     with tf.io.TFRecordWriter(path) as writer:
-        writer.write(schema.to_sequence_example(_flat_video("v0", 6)).SerializeToString())
-    with pytest.raises(tf.errors.InvalidArgumentError, match="old.tfrecord.*convert_main"):
+        for video in videos:
+            writer.write(schema.to_sequence_example(video).SerializeToString())
+    (old / "label_map.txt").write_text("a\nb\n")
+    with pytest.raises(tf.errors.InvalidArgumentError, match="train-00000-of-00001.tfrecord.*"
+                       "python -m tsn_tf.input.convert_main --input=GLOB --output=DIR"):
         list(_dataset(path, modality="rgb", training=True, seed=0))
-    with pytest.raises(ValueError, match="old.tfrecord has no readable .*convert_main"):
+    with pytest.raises(ValueError, match="00001.tfrecord has no readable .*convert_main"):
         layout.read_index(path)
+    result = subprocess.run([sys.executable, "-m", "tsn_tf.input.convert_main",
+                             f"--input={old}/train-*", f"--output={tmp_path / 'new'}"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    converted = str(tmp_path / "new" / "train-00000-of-00001.tfrecord")
+    back = [schema.from_sequence_example(v) for v in layout.read_videos(converted)]
+    assert [vars(v) for v in back] == [vars(v) for v in videos]
+    assert (tmp_path / "new" / "label_map.txt").read_text() == "a\nb\n"
+    _, labels, extras = next(iter(_dataset(converted, modality="rgb", training=False,
+                                           batch_size=2)))
+    assert extras["media_id"].numpy().tolist() == [b"v0", b"v1"] and labels.numpy().tolist() == [3, 1]
 
 
 def test_read_runs_returns_the_records_of_each_byte_run(tmp_path):
