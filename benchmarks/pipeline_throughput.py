@@ -10,11 +10,8 @@ L=1) and flow (K=3, L=5) at 224x224, batch 32:
   pipeline   - `make_dataset(..., training=True)` as by default (the paper's
                sampling: one clip per video per epoch), reading only the
                sampled frames' records, crops resized and normalized in tf.data;
-  M=8        - the same sampling 8 clips from each video (`clips_per_read`);
   step       - `defer_resize=True`: uint8 crops batched, resizing left to the
                train step on the accelerator (`finish_deferred`);
-  step M=8   - both: what `tsn-train --clips_per_read=8` feeds a GPU (and
-               M=16);
   finish/CPU - `finish_deferred` alone on this CPU (what the step adds when
                there is no accelerator); finish/XLA: its matmul method
                compiled by XLA on this CPU (what an `--xla` step runs);
@@ -155,12 +152,12 @@ def decode_limit(videos, modality):
             .map(decode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE))
 
 
-def full_pipeline(pattern, modality, batch_size, clips_per_read=1, defer_resize=False):
+def full_pipeline(pattern, modality, batch_size, defer_resize=False):
     config = CONFIGS[modality]
     return pipeline.make_dataset(
             pattern, modality=modality, training=True, batch_size=batch_size,
             output_size=OUTPUT, shuffle_buffer=16, seed=0, repeat=True,
-            clips_per_read=clips_per_read, defer_resize=defer_resize, **config)
+            defer_resize=defer_resize, **config)
 
 
 def finish_on_cpu(inputs, modality, method="crop_and_resize"):
@@ -240,13 +237,11 @@ def main():
     parser.add_argument("--batch_size", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--clips_per_read", type=int, default=8,
-                        help="M of the rows reading M clips per video")
     parser.add_argument("--modalities", default="rgb,flow")
     parser.add_argument("--stages", action="store_true", help="also time the cut pipelines")
     args = parser.parse_args()
     print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()}")
-    m, batch = args.clips_per_read, args.batch_size
+    batch = args.batch_size
     with tempfile.TemporaryDirectory() as folder:
         rng = np.random.default_rng(0)
         videos = (real_videos(args.real) if args.real else
@@ -261,9 +256,7 @@ def main():
                 for name, dataset, per in [
                         ("limit", decode_limit(videos, modality), 1),
                         ("pipeline", full_pipeline(pattern, modality, batch), batch),
-                        (f"M={m}", full_pipeline(pattern, modality, batch, m), batch),
-                        ("step", full_pipeline(pattern, modality, batch, 1, True), batch),
-                        (f"step M={m}", full_pipeline(pattern, modality, batch, m, True), batch),
+                        ("step", full_pipeline(pattern, modality, batch, True), batch),
                         ("finish/CPU", finish_on_cpu(deferred, modality), batch),
                         ("finish/XLA", finish_on_cpu(deferred, modality, "matmul"), batch)]:
                     rate = clips_per_second(dataset, per, args.seconds)

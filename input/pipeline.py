@@ -1,7 +1,8 @@
 """The TSN tf.data input pipeline: shards -> batches of normalized snippets.
 
-    list files -> (shuffle files) -> interleave shards, parse -> (cache)
-    -> (shuffle examples) -> sample K segments -> gather the K·L sampled JPEGs
+    list files -> (shuffle files) -> interleave the shards' indexes, parse
+    -> (cache) -> (shuffle videos) -> sample K segments -> read only the
+    sampled frames' records (one byte run per snippet, `records.read_runs`)
     training:   -> decode only the crop window -> resize, flip, normalize
                 -> batch -> prefetch; with `defer_resize`: -> uint8 crops on
                 a canvas -> batch -> prefetch (the train step runs
@@ -9,11 +10,10 @@
     evaluation: -> decode -> stack modality -> eval views -> flip
                 -> normalize -> batch -> prefetch
 
-Reading and parsing a whole video record costs more CPU than decoding one
-clip's sampled frames (7.8 MB vs 98 kB of JPEGs for a 150-frame 340x256
-video), and resizing a crop to 224x224 in float costs about as much as
-decoding it; `clips_per_read` and `defer_resize` take both off the CPU
-(README, Speed).
+A clip reads its K·L frame records and its video's index record (101 kB for
+98 kB of JPEGs, RGB K = 3, 340x256), never the rest of the video (shard
+layout: `layout`). Resizing a crop to 224x224 in float costs about as much
+as decoding it; `defer_resize` moves it to the accelerator (README, Speed).
 
 Outputs of `make_dataset`:
 - training: ``(clips, labels)`` with clips float32 (B, K, S, S, C·L); with
@@ -36,7 +36,6 @@ Outputs of `make_dataset`:
 Labels: int32 (B,) class index (the first of ``clip/label/index``), or with
 `multi_label` a float32 (B, num_classes) multi-hot vector.
 """
-import functools
 from typing import Optional, Sequence, Union
 
 import tensorflow as tf
@@ -48,7 +47,6 @@ from tsn_tf.input import sampling
 from tsn_tf.input import schema
 
 AUTOTUNE = tf.data.AUTOTUNE
-MAX_CLIPS_IN_FLIGHT = 2048  # clips_per_read: sampled clips whose JPEGs are held
 REFERENCE_SCALE_RATIO = 256 / 224  # eval frames: short side 256 for 224 crops
 
 
@@ -376,11 +374,10 @@ def make_dataset(file_pattern: Union[str, Sequence[str]], *, modality: str,
                  mean, std, output_size: int = 224, snippet_length: Optional[int] = None,
                  eval_crops: int = 1, untrimmed_fps: Optional[float] = None,
                  num_classes: Optional[int] = None, multi_label: bool = False,
-                 shuffle_buffer: int = 64, cache: bool = False, seed: Optional[int] = None,
+                 shuffle_buffer: int = 1024, cache: bool = False, seed: Optional[int] = None,
                  deterministic: bool = False, skip_corrupt: bool = False,
                  drop_remainder: Optional[bool] = None, repeat: bool = False,
-                 snippets_per_chunk: Optional[int] = None, clips_per_read: int = 1,
-                 defer_resize: bool = False,
+                 snippets_per_chunk: Optional[int] = None, defer_resize: bool = False,
                  canvas_size: Optional[int] = None) -> tf.data.Dataset:
     """Batches of TSN clips from SequenceExample shards (see the module doc).
 
@@ -406,9 +403,10 @@ def make_dataset(file_pattern: Union[str, Sequence[str]], *, modality: str,
       num_classes: number of classes; required with `multi_label`, and when
         given labels are checked to lie in [0, num_classes).
       multi_label: multi-hot labels instead of one index.
-      shuffle_buffer: examples in the training shuffle buffer (each holds a
-        whole video's encoded frames).
-      cache: cache parsed records in memory after the first pass.
+      shuffle_buffer: videos in the training shuffle buffer (index entries:
+        a few kB each).
+      cache: cache the parsed index in memory after the first pass (frames
+        are always read from the shards).
       seed: seed of shuffling and augmentation; with `deterministic=True`
         two iterations over the same files give the same batches.
       deterministic: keep the order of parallel stages fixed (always so in
@@ -423,15 +421,6 @@ def make_dataset(file_pattern: Union[str, Sequence[str]], *, modality: str,
         bounded however long the video; ``extras`` then add ``chunk`` and
         ``num_chunks`` (int32), and ``timestamps`` / ``num_snippets`` are
         the chunk's. Chunks of one video arrive in order.
-      clips_per_read: training only: clips sampled from each video read (M).
-        Reading and parsing a record costs more than decoding one clip's
-        frames; M > 1 spreads it over M clips, each with its own offsets, crop
-        and flip ("repeated augmentation"). The M clips' JPEGs are kept (not
-        the record) and ``M * batch_size`` videos are interleaved, so a batch
-        holds different videos and a video's clips come one every M batches
-        (closer together when ``M * M * batch_size`` exceeds 2048 clips, the
-        most whose JPEGs are held: ~0.3 MB per flow clip at 340x256). An
-        epoch (without `repeat`) has M clips per video.
       defer_resize: training only: leave resizing, mirroring and
         normalization to the training step (`finish_deferred`, on the
         accelerator). Clips are then ``{"frames": uint8 (B, K, I, P, P, c),
@@ -444,13 +433,11 @@ def make_dataset(file_pattern: Union[str, Sequence[str]], *, modality: str,
       A `tf.data.Dataset` (see the module doc for the element structure).
     """
     deterministic = deterministic or not training
-    if clips_per_read < 1 or (not training and (clips_per_read != 1 or defer_resize)):
-        raise ValueError("clips_per_read >= 1 and defer_resize are for training. Received: "
-                         f"clips_per_read={clips_per_read}, defer_resize={defer_resize}, "
-                         f"training={training}")
+    if defer_resize and (not training or modality == "audio"):
+        raise ValueError("defer_resize is for training the video streams. Received: "
+                         f"defer_resize={defer_resize}, training={training}, "
+                         f"modality={modality!r}")
     if modality == "audio":
-        if clips_per_read != 1 or defer_resize:
-            raise ValueError("clips_per_read and defer_resize are not implemented for audio.")
         return _audio_dataset(file_pattern, num_segments=num_segments, training=training,
                               batch_size=batch_size, mean=mean, std=std,
                               untrimmed_fps=untrimmed_fps, num_classes=num_classes,
@@ -481,34 +468,22 @@ def make_dataset(file_pattern: Union[str, Sequence[str]], *, modality: str,
     if training:
         examples = examples.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-        examples = tf.data.Dataset.zip((examples, seeds.batch(2 * clips_per_read)))
+        examples = tf.data.Dataset.zip((examples, seeds.batch(2)))
         canvas = canvas_size or default_canvas_size(output_size)
-        sample = functools.partial(_sampled_jpegs, stream=stream, num_segments=num_segments,
-                                   length=length)
+        sampling_args = dict(stream=stream, num_segments=num_segments, length=length)
 
-        def clip_of(jpegs, clip_seed):
-            items, flip = _train_items(jpegs, clip_seed, stream=stream, length=length,
-                                       num_segments=num_segments, output_size=output_size)
+        def make(features, clip_seed):
+            jpegs = _sampled_jpegs(features, clip_seed, **sampling_args)
+            items, flip = _train_items(jpegs, clip_seed, output_size=output_size,
+                                       **sampling_args)
             items = tf.ensure_shape(items, [num_segments, items_per_snippet, None, None,
                                             stream.jpeg_channels])
             if defer_resize:
-                return _deferred_clip(items, flip, canvas_size=canvas)
-            return tf.ensure_shape(_finish_clip(items, flip, **common),
-                                   [num_segments, output_size, output_size, channels])
-
-        def make(features, clip_seed):
-            return (clip_of(sample(features, clip_seed), clip_seed),
-                    _labels(features, num_classes, multi_label))
-
-        def sample_video(features, video_seeds):
-            """The JPEGs of M clips: the video's record is dropped after this."""
-            seeds = tf.reshape(video_seeds, [clips_per_read, 2])
-            jpegs = tf.stack([sample(features, seeds[i]) for i in range(clips_per_read)])
-            return seeds, jpegs, _labels(features, num_classes, multi_label)
-
-        def clips_of_video(seeds, jpegs, labels):
-            clips = tf.data.Dataset.from_tensor_slices((jpegs, seeds))
-            return clips.map(lambda clip_jpegs, clip_seed: (clip_jpegs, clip_seed, labels))
+                clip = _deferred_clip(items, flip, canvas_size=canvas)
+            else:
+                clip = tf.ensure_shape(_finish_clip(items, flip, **common),
+                                       [num_segments, output_size, output_size, channels])
+            return clip, _labels(features, num_classes, multi_label)
     else:
         def make(features, offsets=None):
             count = _frame_count(features, stream)
@@ -542,16 +517,6 @@ def make_dataset(file_pattern: Union[str, Sequence[str]], *, modality: str,
 
     if not training and untrimmed_fps is not None and snippets_per_chunk:
         clips = examples.flat_map(chunks)
-    elif training and clips_per_read > 1:
-        # round robin over many videos' sampled JPEGs (cheap, sequential), then
-        # decode in parallel: a parallel interleave over hundreds of videos
-        # buffers decoded clips per video and thrashes
-        videos = examples.map(sample_video, num_parallel_calls=AUTOTUNE,
-                              deterministic=deterministic)
-        cycle = max(1, min(clips_per_read * batch_size, MAX_CLIPS_IN_FLIGHT // clips_per_read))
-        clips = videos.interleave(clips_of_video, cycle_length=cycle, block_length=1).map(
-                lambda jpegs, clip_seed, labels: (clip_of(jpegs, clip_seed), labels),
-                num_parallel_calls=AUTOTUNE, deterministic=deterministic)
     else:
         clips = examples.map(make, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
     if skip_corrupt:

@@ -49,7 +49,7 @@ def _wait_for(predicate, process, timeout=240):
     ("--num_segments=0", "--num_segments must be >= 1"),
     ("--modality=warped_flow", "does not have"),
     ("--train_shards=/nonexistent/*.tfrecord", "No TFRecord shards match"),
-    ("--clips_per_read=0", "--clips_per_read must be >= 1"),
+    ("--modality=audio --resize_in=step", "--resize_in=step is for the video streams"),
 ])
 def test_bad_flags_fail_early_naming_the_flag(tiny_shards, tmp_path, flag, message):
     result = _train(tiny_shards, tmp_path, *flag.split(), check=False)
@@ -133,8 +133,7 @@ def _weights(model_dir):
 
 @pytest.mark.slow
 def test_deterministic_runs_repeat_exactly_for_a_seed(tiny_shards, tmp_path):
-    flags = ["--modality=flow", "--train_steps=6", "--save_every=6", "--deterministic",
-             "--clips_per_read=2"]
+    flags = ["--modality=flow", "--train_steps=6", "--save_every=6", "--deterministic"]
     runs = {name: tmp_path / name for name in ("a", "b", "other_seed")}
     for name, model_dir in runs.items():
         _train(tiny_shards, model_dir, *flags, f"--seed={7 if name == 'other_seed' else 3}")
@@ -155,9 +154,9 @@ def _event_tags(model_dir):
 
 @pytest.mark.slow
 def test_tensorboard_scalars_clip_images_and_profile_trace(tiny_shards, tmp_path):
-    # also the deferred path: crops resized in the step, 2 clips per video read
+    # also the deferred path: crops resized in the step
     _train(tiny_shards, tmp_path, "--modality=flow", "--train_steps=4", "--log_every=1",
-           "--profile_steps=1,2", "--resize_in=step", "--clips_per_read=2")
+           "--profile_steps=1,2", "--resize_in=step")
     assert {"loss", "accuracy", "learning_rate", "grad_norm", "clips_per_second",
             "input_wait_fraction", "input/clip_0"} <= _event_tags(tmp_path)
     traces = tf.io.gfile.glob(str(tmp_path / "train" / "plugins" / "profile" / "*" / "*.xplane.pb"))

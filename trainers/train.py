@@ -27,13 +27,9 @@ from tsn_tf.trainers.model_dir import (LABEL_MAP, RunConfig, read_class_names, r
 flags.DEFINE_string("train_shards", None, "Glob of training TFRecord shards (any TF filesystem).")
 flags.DEFINE_string("label_map", None, "Class names, one per line (default: label_map.txt "
                     "beside the shards, written by tsn-ingest).")
-flags.DEFINE_integer("shuffle_buffer", 64, "Videos in the shuffle buffer.")
-flags.DEFINE_bool("cache", False, "Cache parsed records in memory after the first epoch.")
-flags.DEFINE_integer("clips_per_read", 1, "Clips sampled from each video read, each with its "
-                     "own offsets, crop and flip; clips_per_read x the batch of videos are "
-                     "interleaved. Reading and parsing a whole video costs more than decoding "
-                     "one clip's frames: 8 gave 1.2-2.9x the input clips/s here (README, "
-                     "Speed). 1 is the paper's sampling.")
+flags.DEFINE_integer("shuffle_buffer", 1024, "Videos in the shuffle buffer (index entries, "
+                     "a few kB each).")
+flags.DEFINE_bool("cache", False, "Cache the parsed shard index in memory after the first epoch.")
 flags.DEFINE_bool("deterministic", False, "Same --seed, same run: parallel input stages keep "
                   "their order and TF ops run deterministically (input clips/s 0.99x of the "
                   "default on a 2-core CPU; an op without a deterministic kernel on your device "
@@ -93,11 +89,8 @@ def validate_flags():
         raise app.UsageError(f"--num_segments must be >= 1, got {FLAGS.num_segments}.")
     if FLAGS.train_steps < 1:
         raise app.UsageError(f"--train_steps must be >= 1, got {FLAGS.train_steps}.")
-    if FLAGS.clips_per_read < 1:
-        raise app.UsageError(f"--clips_per_read must be >= 1, got {FLAGS.clips_per_read}.")
-    if FLAGS.modality == "audio" and (FLAGS.clips_per_read > 1 or FLAGS.resize_in == "step"):
-        raise app.UsageError("--clips_per_read > 1 and --resize_in=step are for the video "
-                             "streams; --modality is audio.")
+    if FLAGS.modality == "audio" and FLAGS.resize_in == "step":
+        raise app.UsageError("--resize_in=step is for the video streams; --modality is audio.")
     if FLAGS.profile_steps and len(FLAGS.profile_steps) != 2:
         raise app.UsageError(f"--profile_steps takes first,last; got {FLAGS.profile_steps}.")
     if FLAGS.cross_modality_from and FLAGS.modality == "rgb":
@@ -214,8 +207,8 @@ def main(argv):
             training=True, batch_size=micro_batch, mean=mean, std=std,
             output_size=config.input_size, num_classes=config.num_classes,
             shuffle_buffer=FLAGS.shuffle_buffer, cache=FLAGS.cache,
-            seed=data_seed + pipeline_id, repeat=True, clips_per_read=FLAGS.clips_per_read,
-            defer_resize=resize_in_step, deterministic=FLAGS.deterministic)
+            seed=data_seed + pipeline_id, repeat=True, defer_resize=resize_in_step,
+            deterministic=FLAGS.deterministic)
 
     batches = train_loop.distributed_dataset(strategy, replica_dataset, FLAGS.accumulation)
 
