@@ -1,4 +1,5 @@
 """End to end: shards written here -> `make_dataset` -> which frames and pixels came out."""
+import os
 import subprocess
 import sys
 
@@ -307,3 +308,14 @@ def test_layout_round_trip_and_index_without_frames(tmp_path):
                                          flow_bytes[2] + flow_bytes[3]]
     back = [schema.from_sequence_example(video) for video in layout.read_videos(path)]
     assert [vars(video) for video in back] == [vars(video) for video in videos]
+
+
+def test_training_and_eval_read_shards_on_a_tf_filesystem_url():
+    root = f"ram://pipeline_test_{os.getpid()}"
+    tf.io.gfile.makedirs(root)
+    pattern = write_records(f"{root}/a.tfrecord", [_flat_video("v0", 20), _flat_video("v1", 9)])
+    _, labels, extras = next(iter(_dataset(pattern, modality="flow", training=False,
+                                           batch_size=2)))
+    assert extras["media_id"].numpy().tolist() == [b"v0", b"v1"]
+    clips, _ = next(iter(_dataset(pattern, modality="rgb", training=True, batch_size=2, seed=0)))
+    assert clips.shape == (2, 3, 32, 32, 3)
