@@ -27,12 +27,16 @@ is kept, since the machine may be shared.
     .venv/bin/python benchmarks/pipeline_throughput.py --real tests/data  # real clips instead
 
 With --real, every video file in the folder is ingested (340x256, DIS flow,
-JPEG quality 95) in place of the synthetic videos.
+JPEG quality 95) in place of the synthetic videos, each stored --real_copies
+times (default 4: tests/data's 4 clips make 16 videos, 4 per shard like the
+synthetic set; a shard's index is read once per epoch, so 1 video per shard
+would charge every clip a whole shard's index read).
 
 Rates are printed as wall clips/s and cpu-normalized clips/s (clips per
 CPU-second of this process x cores), the steadier one on a shared machine.
 """
 import argparse
+import dataclasses
 import os
 import tempfile
 import time
@@ -80,14 +84,17 @@ def synthetic_video(rng, media_id, num_frames):
             flow_x_jpegs=flow_x, flow_y_jpegs=flow_y)
 
 
-def real_videos(folder):
-    """The videos of `folder` ingested as tsn-ingest would (340x256, DIS flow, q95)."""
+def real_videos(folder, copies):
+    """The videos of `folder` ingested as tsn-ingest would (340x256, DIS flow, q95),
+    each `copies` times under its own media id."""
     from tsn_tf.input import encode
 
     options = encode.IngestOptions(flow_algorithm="dis", jpeg_quality=95)
     paths = sorted(p for p in os.listdir(folder) if p.endswith((".mp4", ".avi")))
-    return [encode.ingest_video(os.path.join(folder, p), media_id=p, label_indices=[0],
-                                label_strings=["c"], options=options) for p in paths]
+    videos = [encode.ingest_video(os.path.join(folder, p), media_id=p, label_indices=[0],
+                                  label_strings=["c"], options=options) for p in paths]
+    return [dataclasses.replace(video, media_id=f"{video.media_id}#{copy}")
+            for copy in range(copies) for video in videos]
 
 
 def write_shards(folder, videos, prefix="train", num_shards=4):
@@ -234,6 +241,7 @@ def main():
     parser.add_argument("--videos", type=int, default=16)
     parser.add_argument("--frames", type=int, default=150)
     parser.add_argument("--real", default="", help="folder of real videos to use instead")
+    parser.add_argument("--real_copies", type=int, default=4, help="copies of each real video")
     parser.add_argument("--batch_size", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--repeats", type=int, default=2)
@@ -244,7 +252,7 @@ def main():
     batch = args.batch_size
     with tempfile.TemporaryDirectory() as folder:
         rng = np.random.default_rng(0)
-        videos = (real_videos(args.real) if args.real else
+        videos = (real_videos(args.real, args.real_copies) if args.real else
                   [synthetic_video(rng, f"video{i}", args.frames) for i in range(args.videos)])
         print(f"videos: {len(videos)}, frames {[len(v.rgb_jpegs) for v in videos]}, "
               f"{videos[0].width}x{videos[0].height}")

@@ -1,8 +1,9 @@
 """The `audio` stream's tf.data pipeline: shards -> batches of log-mel patches.
 
     list files -> interleave shard indexes, parse -> (training: drop videos
-    without audio) -> read the video's audio record -> sample K segment patches -> normalize -> (training: SpecAugment
-    time/frequency masks) -> batch -> prefetch
+    without audio) -> read the video's audio record -> sample K segment
+    patches -> normalize -> (training: SpecAugment time/frequency masks)
+    -> batch -> prefetch
 
 Segment rule (the frames' rule of sampling.py on the log-mel frame axis,
 which ingestion puts on the video clock): segment k of K is the k-th of K

@@ -379,10 +379,10 @@ def make_dataset(file_pattern: Union[str, Sequence[str]], *, modality: str,
                  drop_remainder: Optional[bool] = None, repeat: bool = False,
                  snippets_per_chunk: Optional[int] = None, defer_resize: bool = False,
                  canvas_size: Optional[int] = None) -> tf.data.Dataset:
-    """Batches of TSN clips from SequenceExample shards (see the module doc).
+    """Batches of TSN clips from indexed shards (`layout`; see the module doc).
 
     Args:
-      file_pattern: glob (any TF filesystem) or list of globs of TFRecord shards.
+      file_pattern: glob (any TF filesystem) or list of globs of tsn-ingest shards.
       modality: "rgb", "flow", "warped_flow", "rgb_diff", or "audio": log-mel
         patches by `audio_pipeline.make_audio_dataset` (scalar mean/std on
         log-mel values; output_size, snippet_length and eval_crops do not

@@ -70,6 +70,7 @@ def frame_offsets_key(group: str) -> str:
 
 
 def media_id_of(example: "tf.train.SequenceExample") -> str:
+    """The `MEDIA_ID` of a video's SequenceExample ("?" when it has none)."""
     feature = example.context.feature.get(MEDIA_ID)
     return feature.bytes_list.value[0].decode() if feature and feature.bytes_list.value else "?"
 
