@@ -319,3 +319,18 @@ def test_training_and_eval_read_shards_on_a_tf_filesystem_url():
     assert extras["media_id"].numpy().tolist() == [b"v0", b"v1"]
     clips, _ = next(iter(_dataset(pattern, modality="rgb", training=True, batch_size=2, seed=0)))
     assert clips.shape == (2, 3, 32, 32, 3)
+
+
+def test_warped_flow_reads_its_own_group_beside_rgb_and_flow(tmp_path):
+    video = _flat_video("v0", 20)
+    size = (32, 48)
+    video.warped_flow_x_jpegs = [schema.jpeg_bytes(np.full(size, 100 + 5 * i, np.uint8))
+                                 for i in range(19)]
+    video.warped_flow_y_jpegs = [schema.jpeg_bytes(np.full(size, 200 - 5 * i, np.uint8))
+                                 for i in range(19)]
+    pattern = write_records(tmp_path / "a.tfrecord", [video])
+    clips, _, _ = next(iter(_dataset(pattern, modality="warped_flow", training=False)))
+    values = clips.numpy()[0, 0].mean(axis=(1, 2))                        # (K, 10)
+    indices = sampling.np_snippet_indices(sampling.np_eval_offsets(19, 3, 5), 5, 19)
+    np.testing.assert_allclose(values[:, 0::2], 100 + 5 * indices, atol=1.5)
+    np.testing.assert_allclose(values[:, 1::2], 200 - 5 * indices, atol=1.5)
