@@ -33,7 +33,7 @@ import tensorflow as tf
 
 from tsn_tf.input import schema
 
-FOOTER_MAGIC = b"TSNIDX01"
+FOOTER_MAGIC = b"TSNIDX01"  # also shards.LAYOUT_VERSION
 FOOTER_DATA_BYTES = len(FOOTER_MAGIC) + 16
 RECORD_OVERHEAD_BYTES = 16  # uint64 length + uint32 CRC + data + uint32 CRC
 FOOTER_RECORD_BYTES = FOOTER_DATA_BYTES + RECORD_OVERHEAD_BYTES

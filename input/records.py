@@ -52,6 +52,9 @@ def read_records(path, offset, count, buffer_size):
       count: int scalar, records to read.
       buffer_size: int64 scalar, bytes the reader fetches at a time (the
         records' bytes, to read exactly them; 0 reads unbuffered).
+    Use it inside a function (a tf.data map, `get_single_element`): TF 2.17
+    cannot serialize this dataset (its kernel writes 3 of the op's 4 inputs to
+    a graph), which iterating it eagerly does.
     """
     variant = tf.raw_ops.TFRecordDatasetV2(
             filenames=path, compression_type="", byte_offsets=tf.cast(offset, tf.int64),

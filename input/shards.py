@@ -29,6 +29,7 @@ from tsn_tf.input.lists import VideoEntry, format_label_map
 STATE_DIR = "_ingest_state"
 LABEL_MAP_FILE = "label_map.txt"
 MANIFEST_FILE = "manifest.json"
+LAYOUT_VERSION = "TSNIDX01"  # layout.FOOTER_MAGIC (shards.py imports no TensorFlow)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,6 +104,7 @@ def fingerprint(spec: ShardSpec, label_map: Dict[str, int], options) -> str:
     """Hash of everything that determines a shard's bytes except the video contents."""
     content = {
         "name": spec.name, "options": options_dict(options),
+        "layout": LAYOUT_VERSION,  # shards of an older layout are rewritten on a rerun
         "labels": sorted(label_map.items()),
         "videos": [dataclasses.astuple(e)[:5] for e in spec.entries],
     }

@@ -83,6 +83,18 @@ def test_plan_is_deterministic_balanced_and_per_split():
         shards.plan_shards(entries)
 
 
+def test_done_markers_carry_the_shard_layout():
+    # a rerun over shards of another layout must rewrite them, not keep them
+    assert shards.LAYOUT_VERSION.encode() == layout.FOOTER_MAGIC
+    spec = shards.plan_shards([lists.VideoEntry("v", "/v.mp4", ("a",), "train")], 1)[0]
+    current = shards.fingerprint(spec, {"a": 0}, DIS)
+    shards.LAYOUT_VERSION, saved = "OLD", shards.LAYOUT_VERSION
+    try:
+        assert shards.fingerprint(spec, {"a": 0}, DIS) != current
+    finally:
+        shards.LAYOUT_VERSION = saved
+
+
 # --- local driver through the CLI ----------------------------------------------------
 
 def run_cli(*flags, timeout=300):
