@@ -271,7 +271,8 @@ def test_old_layout_shard_is_refused_then_converted_by_the_command_it_names(tmp_
     assert (tmp_path / "new" / "label_map.txt").read_text() == "a\nb\n"
     _, labels, extras = next(iter(_dataset(converted, modality="rgb", training=False,
                                            batch_size=2)))
-    assert extras["media_id"].numpy().tolist() == [b"v0", b"v1"] and labels.numpy().tolist() == [3, 1]
+    assert extras["media_id"].numpy().tolist() == [b"v0", b"v1"]
+    assert labels.numpy().tolist() == [3, 1]
 
 
 def test_read_runs_returns_the_records_of_each_byte_run(tmp_path):
