@@ -335,3 +335,11 @@ def test_warped_flow_reads_its_own_group_beside_rgb_and_flow(tmp_path):
     indices = sampling.np_snippet_indices(sampling.np_eval_offsets(19, 3, 5), 5, 19)
     np.testing.assert_allclose(values[:, 0::2], 100 + 5 * indices, atol=1.5)
     np.testing.assert_allclose(values[:, 1::2], 200 - 5 * indices, atol=1.5)
+
+
+def test_writer_refuses_streams_of_a_group_with_different_frame_counts(tmp_path):
+    video = _flat_video("v0", 5)
+    video.warped_flow_x_jpegs = video.flow_x_jpegs
+    video.warped_flow_y_jpegs = video.flow_y_jpegs[:2]
+    with pytest.raises(ValueError, match=r"v0: the streams .*WARPED_FLOW_X.* found \[4, 2\]"):
+        write_records(tmp_path / "a.tfrecord", [video])
