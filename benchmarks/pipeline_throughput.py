@@ -7,26 +7,30 @@ L=1) and flow (K=3, L=5) at 224x224, batch 32:
 
   limit      - a tf.data pipeline that only decodes exactly the K·L sampled
                JPEGs of each clip (held in memory; map_fn decode, AUTOTUNE);
-  pipeline   - `make_dataset(..., training=True)` as by default: one clip per
-               video read, crops resized and normalized in tf.data;
-  own shards - the default pipeline on shards that hold only this stream's
-               frames (what `tsn-ingest --modalities=rgb` or `=flow` writes);
-  M=8        - the same reading 8 clips from each video (`clips_per_read`);
+  pipeline   - `make_dataset(..., training=True)` as by default (the paper's
+               sampling: one clip per video per epoch), reading only the
+               sampled frames' records, crops resized and normalized in tf.data;
   step       - `defer_resize=True`: uint8 crops batched, resizing left to the
                train step on the accelerator (`finish_deferred`);
-  step M=8   - both: what `tsn-train --clips_per_read=8` feeds a GPU (and
-               M=16);
   finish/CPU - `finish_deferred` alone on this CPU (what the step adds when
                there is no accelerator); finish/XLA: its matmul method
                compiled by XLA on this CPU (what an `--xla` step runs);
   ratio      - each pipeline / limit (target >= 0.7);
-and with --stages the pipeline cut one stage after another (read+parse,
-+sample+gather, +decode of the crop window, +canvas), plus bytes read per
-clip (the whole record: shards are read sequentially) and the sampled JPEG
-bytes per clip. Measurements are interleaved and the best of `--repeats` is
-kept, since the machine may be shared.
+and with --stages the pipeline cut one stage after another (index read+parse,
++sample+read the frame records, +decode of the crop window, +canvas). It
+prints the bytes a training clip reads (its frame records with their
+framing, from the shard index, plus its video's index record) against the
+sampled JPEG bytes. Measurements are interleaved and the best of `--repeats`
+is kept, since the machine may be shared.
 
     .venv/bin/python benchmarks/pipeline_throughput.py [--videos 16] [--frames 150] [--stages]
+    .venv/bin/python benchmarks/pipeline_throughput.py --real tests/data  # real clips instead
+
+With --real, every video file in the folder is ingested (340x256, DIS flow,
+JPEG quality 95) in place of the synthetic videos, each stored --real_copies
+times (default 4: tests/data's 4 clips make 16 videos, 4 per shard like the
+synthetic set; a shard's index is read once per epoch, so 1 video per shard
+would charge every clip a whole shard's index read).
 
 Rates are printed as wall clips/s and cpu-normalized clips/s (clips per
 CPU-second of this process x cores), the steadier one on a shared machine.
@@ -41,7 +45,7 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
-from tsn_tf.input import modalities, pipeline, records, sampling, schema
+from tsn_tf.input import layout, modalities, pipeline, records, sampling, schema
 
 SIZE = (256, 340)
 OUTPUT = 224
@@ -80,21 +84,25 @@ def synthetic_video(rng, media_id, num_frames):
             flow_x_jpegs=flow_x, flow_y_jpegs=flow_y)
 
 
+def real_videos(folder, copies):
+    """The videos of `folder` ingested as tsn-ingest would (340x256, DIS flow, q95),
+    each `copies` times under its own media id."""
+    from tsn_tf.input import encode
+
+    options = encode.IngestOptions(flow_algorithm="dis", jpeg_quality=95)
+    paths = sorted(p for p in os.listdir(folder) if p.endswith((".mp4", ".avi")))
+    videos = [encode.ingest_video(os.path.join(folder, p), media_id=p, label_indices=[0],
+                                  label_strings=["c"], options=options) for p in paths]
+    return [dataclasses.replace(video, media_id=f"{video.media_id}#{copy}")
+            for copy in range(copies) for video in videos]
+
+
 def write_shards(folder, videos, prefix="train", num_shards=4):
-    """Writes the videos round-robin into shards; returns (pattern, mean bytes per record)."""
-    records = [schema.to_sequence_example(video).SerializeToString() for video in videos]
+    """Writes the videos round-robin into shards (the ingestion's layout); returns the glob."""
     for shard in range(num_shards):
-        with tf.io.TFRecordWriter(os.path.join(folder, f"{prefix}-{shard:05d}.tfrecord")) as out:
-            for record in records[shard::num_shards]:
-                out.write(record)
-    return os.path.join(folder, f"{prefix}-*.tfrecord"), np.mean([len(r) for r in records])
-
-
-def only(video, modality):
-    """The video's record as an ingestion of this one stream writes it."""
-    if modality == "rgb":
-        return dataclasses.replace(video, flow_x_jpegs=[], flow_y_jpegs=[])
-    return dataclasses.replace(video, rgb_jpegs=[], timestamps_us=[])
+        layout.write_shard_file(os.path.join(folder, f"{prefix}-{shard:05d}.tfrecord"),
+                                map(schema.to_sequence_example, videos[shard::num_shards]))
+    return os.path.join(folder, f"{prefix}-*.tfrecord")
 
 
 # --- measured datasets -------------------------------------------------------
@@ -151,12 +159,12 @@ def decode_limit(videos, modality):
             .map(decode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE))
 
 
-def full_pipeline(pattern, modality, batch_size, clips_per_read=1, defer_resize=False):
+def full_pipeline(pattern, modality, batch_size, defer_resize=False):
     config = CONFIGS[modality]
     return pipeline.make_dataset(
             pattern, modality=modality, training=True, batch_size=batch_size,
             output_size=OUTPUT, shuffle_buffer=16, seed=0, repeat=True,
-            clips_per_read=clips_per_read, defer_resize=defer_resize, **config)
+            defer_resize=defer_resize, **config)
 
 
 def finish_on_cpu(inputs, modality, method="crop_and_resize"):
@@ -175,19 +183,17 @@ def cut_pipeline(pattern, modality, stage):
     stream = modalities.get_stream(modality)
     config = CONFIGS[modality]
     paths, sizes = records.list_shards(pattern)
-    parse = pipeline._parser(stream.keys)
-    examples = pipeline._read_shards(paths, sizes, parse, training=True, seed=0,
-                                     deterministic=False, skip_corrupt=False).repeat()
-    if stage == "parse":
-        return examples.map(lambda f: tf.size(f["frames"][stream.keys[0]]))
+    examples = pipeline._read_shards(paths, sizes, pipeline._parser(stream), training=True,
+                                     seed=0, deterministic=False, skip_corrupt=False).repeat()
+    if stage == "index":
+        return examples.map(lambda f: tf.size(f["offsets"]))
     seeds = tf.data.Dataset.random(seed=0).batch(2)
     examples = tf.data.Dataset.zip((examples.shuffle(16, seed=0), seeds))
-    length = config["snippet_length"]
-
-    common = dict(stream=stream, num_segments=config["num_segments"], length=length)
+    common = dict(stream=stream, num_segments=config["num_segments"],
+                  length=config["snippet_length"])
     gathered = lambda f, s: pipeline._sampled_jpegs(f, s, **common)
     items = lambda f, s: pipeline._train_items(gathered(f, s), s, output_size=OUTPUT, **common)
-    if stage == "gather":
+    if stage == "read":
         fn = lambda f, s: tf.strings.length(gathered(f, s))
     elif stage == "decode":
         fn = lambda f, s: tf.shape(items(f, s)[0])
@@ -201,48 +207,70 @@ def cut_pipeline(pattern, modality, stage):
 
 def sampled_bytes(videos, modality):
     return np.mean([sum(len(j) for stream in clip for j in stream)
-                    for clip in sampled_jpegs(videos, modality, 64)])
+                    for clip in sampled_jpegs(videos, modality, 256)])
+
+
+def bytes_read_per_clip(pattern, modality, num_clips=256, seed=0):
+    """Mean bytes one training clip reads: (frame records, index record), from the index.
+
+    The frame records are the snippets' runs (`pipeline._snippet_jpegs`), 16
+    bytes of framing each; the index record is the clip's video's (read once
+    per epoch, i.e. per clip with one clip per video).
+    """
+    stream = modalities.get_stream(modality)
+    config = CONFIGS[modality]
+    items = config["snippet_length"] + stream.extra_frames
+    key = schema.frame_offsets_key(stream.group)
+    index = [video for path in sorted(tf.io.gfile.glob(pattern))
+             for video in layout.read_index(path)]
+    rng = np.random.default_rng(seed)
+    frames, index_bytes = [], []
+    for i in range(num_clips):
+        video = index[i % len(index)]
+        offsets = np.array(video.context.feature[key].int64_list.value)
+        count = len(offsets) - 1
+        starts = sampling.np_train_offsets(count, config["num_segments"], items, rng)
+        ends = np.minimum(starts + items, count)
+        frames.append(np.sum(offsets[ends] - offsets[starts]))
+        index_bytes.append(video.ByteSize() + layout.RECORD_OVERHEAD_BYTES)
+    return np.mean(frames), np.mean(index_bytes)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--videos", type=int, default=16)
     parser.add_argument("--frames", type=int, default=150)
+    parser.add_argument("--real", default="", help="folder of real videos to use instead")
+    parser.add_argument("--real_copies", type=int, default=4, help="copies of each real video")
     parser.add_argument("--batch_size", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--clips_per_read", type=int, default=8,
-                        help="M of the rows reading M clips per video (one step row also 2M)")
     parser.add_argument("--modalities", default="rgb,flow")
     parser.add_argument("--stages", action="store_true", help="also time the cut pipelines")
     args = parser.parse_args()
     print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()}")
-    m, batch = args.clips_per_read, args.batch_size
+    batch = args.batch_size
     with tempfile.TemporaryDirectory() as folder:
         rng = np.random.default_rng(0)
-        videos = [synthetic_video(rng, f"video{i}", args.frames) for i in range(args.videos)]
-        pattern, record = write_shards(folder, videos)
+        videos = (real_videos(args.real, args.real_copies) if args.real else
+                  [synthetic_video(rng, f"video{i}", args.frames) for i in range(args.videos)])
+        print(f"videos: {len(videos)}, frames {[len(v.rgb_jpegs) for v in videos]}, "
+              f"{videos[0].width}x{videos[0].height}")
+        pattern = write_shards(folder, videos)
         for modality in args.modalities.split(","):
-            own_pattern, own_record = write_shards(
-                    folder, [only(video, modality) for video in videos], prefix=modality)
             deferred, _ = next(iter(full_pipeline(pattern, modality, batch, defer_resize=True)))
             best = {}
             for _ in range(args.repeats):
                 for name, dataset, per in [
                         ("limit", decode_limit(videos, modality), 1),
                         ("pipeline", full_pipeline(pattern, modality, batch), batch),
-                        ("own shards", full_pipeline(own_pattern, modality, batch), batch),
-                        (f"M={m}", full_pipeline(pattern, modality, batch, m), batch),
-                        ("step", full_pipeline(pattern, modality, batch, 1, True), batch),
-                        (f"step M={m}", full_pipeline(pattern, modality, batch, m, True), batch),
-                        (f"step M={2 * m}", full_pipeline(pattern, modality, batch, 2 * m, True),
-                         batch),
+                        ("step", full_pipeline(pattern, modality, batch, True), batch),
                         ("finish/CPU", finish_on_cpu(deferred, modality), batch),
                         ("finish/XLA", finish_on_cpu(deferred, modality, "matmul"), batch)]:
                     rate = clips_per_second(dataset, per, args.seconds)
                     best[name] = np.maximum(best.get(name, rate), rate)
             if args.stages:
-                for stage in ["parse", "gather", "decode", "canvas"]:
+                for stage in ["index", "read", "decode", "canvas"]:
                     best[f"cut:{stage}"] = clips_per_second(
                             cut_pipeline(pattern, modality, stage), 1, args.seconds)
             print(f"\n{modality}: K={CONFIGS[modality]['num_segments']} "
@@ -253,9 +281,11 @@ def main():
                 shown = "" if name == "limit" or name.startswith(("cut:", "finish/")) \
                     else f"   {ratio[0]:.2f} {ratio[1]:.2f}"
                 print(f"  {name:12s} {wall:8.1f} {cpu:9.1f}{shown}")
-            print(f"  bytes read per clip {record / 1e6:.2f} MB (whole record; "
-                  f"{record / m / 1e6:.2f} MB with M={m}; {own_record / 1e6:.2f} MB "
-                  f"from own shards); sampled JPEGs {sampled_bytes(videos, modality) / 1e3:.1f} kB")
+            frames, index = bytes_read_per_clip(pattern, modality)
+            jpegs = sampled_bytes(videos, modality)
+            print(f"  bytes read per clip {(frames + index) / 1e3:.1f} kB (frame records "
+                  f"{frames / 1e3:.1f} kB + index record {index / 1e3:.1f} kB); sampled JPEGs "
+                  f"{jpegs / 1e3:.1f} kB; ratio {(frames + index) / jpegs:.2f}")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """The `audio` stream's tf.data pipeline: shards -> batches of log-mel patches.
 
-    list files -> interleave shards, parse -> (training: drop videos without
-    audio) -> sample K segment patches -> normalize -> (training: SpecAugment
-    time/frequency masks) -> batch -> prefetch
+    list files -> interleave shard indexes, parse -> (training: drop videos
+    without audio) -> read the video's audio record -> sample K segment
+    patches -> normalize -> (training: SpecAugment time/frequency masks)
+    -> batch -> prefetch
 
 Segment rule (the frames' rule of sampling.py on the log-mel frame axis,
 which ingestion puts on the video clock): segment k of K is the k-th of K
@@ -50,23 +51,36 @@ FREQ_MASK_BINS = 16     # up to a quarter of 64 mel bins per band
 # --- parse -------------------------------------------------------------------
 
 def _parser(mel_bins: int):
-    """Serialized SequenceExample -> {media_id, labels, present, log_mel (N, M)}."""
+    """Serialized index record -> {media_id, labels, present, audio_offsets}, and a
+    function adding the video's ``log_mel`` (N, M) read from its audio record."""
     context_spec = {
         schema.MEDIA_ID: tf.io.FixedLenFeature([], tf.string, default_value=""),
         schema.LABEL_INDEX: tf.io.VarLenFeature(tf.int64),
         schema.AUDIO_PRESENT: tf.io.FixedLenFeature([], tf.int64, default_value=-1),
+        schema.AUDIO_RECORD_OFFSET: tf.io.VarLenFeature(tf.int64),
     }
     sequence_spec = {schema.AUDIO_FLOATS: tf.io.FixedLenSequenceFeature(
             [mel_bins], tf.float32, allow_missing=True)}
 
     def parse(serialized):
-        context, sequence = tf.io.parse_single_sequence_example(
-                serialized, context_features=context_spec, sequence_features=sequence_spec)
+        context, _ = tf.io.parse_single_sequence_example(serialized,
+                                                         context_features=context_spec)
         return {"media_id": context[schema.MEDIA_ID],
                 "labels": tf.sparse.to_dense(context[schema.LABEL_INDEX]),
                 "present": context[schema.AUDIO_PRESENT],
-                "log_mel": sequence[schema.AUDIO_FLOATS]}
-    return parse
+                "audio_offsets": tf.sparse.to_dense(context[schema.AUDIO_RECORD_OFFSET])}
+
+    def read_log_mel(features):
+        offsets = features["audio_offsets"]
+
+        def read():
+            record = records.read_runs(features["shard"], offsets[:1], offsets[1:], [1],
+                                       features["media_id"])[0]
+            return tf.io.parse_single_sequence_example(
+                    record, sequence_features=sequence_spec)[1][schema.AUDIO_FLOATS]
+
+        return tf.cond(tf.size(offsets) == 2, read, lambda: tf.zeros([0, mel_bins]))
+    return parse, read_log_mel
 
 
 def _present(features):
@@ -75,7 +89,7 @@ def _present(features):
                             " in video ", features["media_id"], " of shard ", features["shard"],
                             ": ingest with --modalities including audio")
     with tf.control_dependencies([check]):
-        return tf.logical_and(features["present"] > 0, tf.shape(features["log_mel"])[0] > 0)
+        return tf.logical_and(features["present"] > 0, tf.size(features["audio_offsets"]) == 2)
 
 
 # --- sampling and augmentation -------------------------------------------------
@@ -211,7 +225,8 @@ def make_audio_dataset(file_pattern: Union[str, Sequence[str]], *, num_segments:
     if multi_label and num_classes is None:
         raise ValueError("multi_label=True needs num_classes. Received: num_classes=None")
     paths, sizes = records.list_shards(file_pattern)
-    examples = pipeline._read_shards(paths, sizes, _parser(mel_bins), training=training,
+    parse, read_log_mel = _parser(mel_bins)
+    examples = pipeline._read_shards(paths, sizes, parse, training=training,
                                      seed=seed, deterministic=deterministic,
                                      skip_corrupt=skip_corrupt)
     if training:
@@ -233,11 +248,13 @@ def make_audio_dataset(file_pattern: Union[str, Sequence[str]], *, num_segments:
         examples = tf.data.Dataset.zip((examples, seeds))
 
         def make(features, clip_seed):
+            features = dict(features, log_mel=read_log_mel(features))
             clip = _train_clip(features, clip_seed, augment=augment, **common)
             return clip, labels(features)
     else:
         def make(features):
             present = _present(features)
+            features = dict(features, log_mel=read_log_mel(features))
             extras = {"media_id": features["media_id"], "audio_present": present}
             return _eval_clip(features, present, **common), labels(features), extras
 

@@ -8,28 +8,27 @@ from typing import Optional
 
 import tensorflow as tf
 
-from tsn_tf.input import schema
+from tsn_tf.input import layout, schema
 
 JPEG_MAGIC = b"\xff\xd8\xff"
 DECODE_ERROR_HINTS = ("image file format", "jpeg", "image data")
 
 
 def first_bad_frame(file_pattern: str) -> Optional[str]:
-    """'shard S, record R (video V): <key> frame F is not a JPEG' for the first frame of
-    the shards matching `file_pattern` that does not decode, or None if all do."""
+    """'shard S, video V: <key> frame F is not a JPEG' for the first frame of the
+    shards matching `file_pattern` that does not decode, or None if all do."""
     for path in sorted(tf.io.gfile.glob(file_pattern)):
-        for index, serialized in enumerate(tf.data.TFRecordDataset(path).as_numpy_iterator()):
-            example = tf.train.SequenceExample.FromString(serialized)
+        for example in layout.read_videos(path):
             media_id = example.context.feature[schema.MEDIA_ID].bytes_list.value
-            for key, feature_list in example.feature_lists.feature_list.items():
+            for key, feature_list in sorted(example.feature_lists.feature_list.items()):
                 if not key.endswith("image/encoded"):
                     continue
                 for number, feature in enumerate(feature_list.feature):
                     data = feature.bytes_list.value[0] if feature.bytes_list.value else b""
                     if not _decodes(data):
                         video = media_id[0].decode() if media_id else "?"
-                        return (f"shard {path}, record {index} (video {video}): {key} frame "
-                                f"{number} is not a JPEG (starts with {data[:8]!r})")
+                        return (f"shard {path}, video {video}: {key} frame {number} is not "
+                                f"a JPEG (starts with {data[:8]!r})")
     return None
 
 
@@ -50,5 +49,5 @@ def explain(error: BaseException, file_pattern: Optional[str]) -> Optional[str]:
         return None
     try:
         return first_bad_frame(file_pattern)
-    except tf.errors.OpError:  # a corrupt file: leave the original error
+    except (tf.errors.OpError, ValueError):  # a corrupt file: leave the original error
         return None

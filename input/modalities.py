@@ -29,6 +29,7 @@ from tsn_tf.input import schema
 class Stream:
     """How one modality is stored and stacked."""
     keys: tuple              # feature-list keys of the encoded frames
+    group: str               # their group in the shard index (schema.FRAME_GROUPS)
     jpeg_channels: int       # channels of one decoded JPEG (3 RGB, 1 flow)
     default_length: int      # L of the reference code
     extra_frames: int        # frames read beyond L per snippet (rgb_diff: 1)
@@ -37,12 +38,13 @@ class Stream:
 
 
 STREAMS = {
-    "rgb": Stream((schema.IMAGE_ENCODED,), 3, 1, 0, crops.RGB_SCALES, False),
-    "flow": Stream((schema.FLOW_X_ENCODED, schema.FLOW_Y_ENCODED), 1, 5, 0,
+    "rgb": Stream((schema.IMAGE_ENCODED,), schema.RGB_GROUP, 3, 1, 0, crops.RGB_SCALES, False),
+    "flow": Stream((schema.FLOW_X_ENCODED, schema.FLOW_Y_ENCODED), schema.FLOW_PREFIX, 1, 5, 0,
                    crops.MOTION_SCALES, True),
-    "warped_flow": Stream((schema.WARPED_FLOW_X_ENCODED, schema.WARPED_FLOW_Y_ENCODED), 1, 5, 0,
-                          crops.MOTION_SCALES, True),
-    "rgb_diff": Stream((schema.IMAGE_ENCODED,), 3, 5, 1, crops.MOTION_SCALES, False),
+    "warped_flow": Stream((schema.WARPED_FLOW_X_ENCODED, schema.WARPED_FLOW_Y_ENCODED),
+                          schema.WARPED_FLOW_PREFIX, 1, 5, 0, crops.MOTION_SCALES, True),
+    "rgb_diff": Stream((schema.IMAGE_ENCODED,), schema.RGB_GROUP, 3, 5, 1, crops.MOTION_SCALES,
+                       False),
 }
 
 

@@ -1,7 +1,8 @@
 """The TSN tf.data input pipeline: shards -> batches of normalized snippets.
 
-    list files -> (shuffle files) -> interleave shards, parse -> (cache)
-    -> (shuffle examples) -> sample K segments -> gather the K·L sampled JPEGs
+    list files -> (shuffle files) -> interleave the shards' indexes, parse
+    -> (cache) -> (shuffle videos) -> sample K segments -> read only the
+    sampled frames' records (one byte run per snippet, `records.read_runs`)
     training:   -> decode only the crop window -> resize, flip, normalize
                 -> batch -> prefetch; with `defer_resize`: -> uint8 crops on
                 a canvas -> batch -> prefetch (the train step runs
@@ -9,11 +10,10 @@
     evaluation: -> decode -> stack modality -> eval views -> flip
                 -> normalize -> batch -> prefetch
 
-Reading and parsing a whole video record costs more CPU than decoding one
-clip's sampled frames (7.8 MB vs 98 kB of JPEGs for a 150-frame 340x256
-video), and resizing a crop to 224x224 in float costs about as much as
-decoding it; `clips_per_read` and `defer_resize` take both off the CPU
-(README, Speed).
+A clip reads its K·L frame records and its video's index record (101 kB for
+98 kB of JPEGs, RGB K = 3, 340x256), never the rest of the video (shard
+layout: `layout`). Resizing a crop to 224x224 in float costs about as much
+as decoding it; `defer_resize` moves it to the accelerator (README, Speed).
 
 Outputs of `make_dataset`:
 - training: ``(clips, labels)`` with clips float32 (B, K, S, S, C·L); with
@@ -36,7 +36,6 @@ Outputs of `make_dataset`:
 Labels: int32 (B,) class index (the first of ``clip/label/index``), or with
 `multi_label` a float32 (B, num_classes) multi-hot vector.
 """
-import functools
 from typing import Optional, Sequence, Union
 
 import tensorflow as tf
@@ -48,48 +47,43 @@ from tsn_tf.input import sampling
 from tsn_tf.input import schema
 
 AUTOTUNE = tf.data.AUTOTUNE
-MAX_CLIPS_IN_FLIGHT = 2048  # clips_per_read: sampled clips whose JPEGs are held
 REFERENCE_SCALE_RATIO = 256 / 224  # eval frames: short side 256 for 224 crops
 
 
-# --- parse -------------------------------------------------------------------
+# --- the index -----------------------------------------------------------------
 
-def _feature_spec(frame_keys: Sequence[str]):
-    context = {
+def _parser(stream: modalities.Stream):
+    """Serialized index record (`layout`) -> dict of the fields the pipeline uses:
+    ``offsets`` int64 (N + 1,) are the byte offsets of the stream's N frames."""
+    context_spec = {
         schema.MEDIA_ID: tf.io.FixedLenFeature([], tf.string, default_value=""),
         schema.LABEL_INDEX: tf.io.VarLenFeature(tf.int64),
         schema.IMAGE_FRAME_RATE: tf.io.FixedLenFeature([], tf.float32, default_value=0.0),
+        schema.frame_offsets_key(stream.group): tf.io.VarLenFeature(tf.int64),
     }
-    sequence = {key: tf.io.FixedLenSequenceFeature([], tf.string, allow_missing=True)
-                for key in frame_keys}
-    return context, sequence
-
-
-def _parser(frame_keys: Sequence[str]):
-    """Serialized SequenceExample -> dict of the fields the pipeline uses."""
-    context_spec, sequence_spec = _feature_spec(frame_keys)
 
     def parse(serialized):
-        context, sequence = tf.io.parse_single_sequence_example(
-                serialized, context_features=context_spec, sequence_features=sequence_spec)
+        context, _ = tf.io.parse_single_sequence_example(serialized,
+                                                         context_features=context_spec)
         return {
             "media_id": context[schema.MEDIA_ID],
             "labels": tf.sparse.to_dense(context[schema.LABEL_INDEX]),
             "frame_rate": context[schema.IMAGE_FRAME_RATE],
-            "frames": sequence,
+            "offsets": tf.sparse.to_dense(context[schema.frame_offsets_key(stream.group)]),
         }
     return parse
 
 
 def _read_shards(paths, sizes, parse, *, training, seed, deterministic, skip_corrupt):
-    """Dataset of parsed records (dicts with a `shard` path) over all files."""
+    """Dataset of parsed index records (dicts with a `shard` path) over all files;
+    reads no frame."""
     files = tf.data.Dataset.from_tensor_slices((paths, tf.constant(sizes, tf.int64)))
     if training:
         files = files.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
 
     def read(path, size):
-        parsed = records.read_shard(path, size, parse, b"", skip_corrupt)
-        return parsed.map(lambda features: {**features, "shard": path})
+        index = tf.data.Dataset.from_tensor_slices(records.read_index(path, size, skip_corrupt))
+        return index.map(lambda record: {**parse(record), "shard": path})
 
     return files.interleave(read, cycle_length=min(len(paths), 8), block_length=1,
                             num_parallel_calls=AUTOTUNE, deterministic=deterministic)
@@ -105,13 +99,31 @@ def _check(condition, *message):
 
 
 def _frame_count(features, stream: modalities.Stream):
-    """Frames of the modality (flow: min of x and y), asserted > 0."""
-    counts = [tf.size(features["frames"][key]) for key in stream.keys]
-    count = tf.reduce_min(tf.stack(counts))
+    """Frames of the modality in the index, asserted > 0."""
+    count = tf.size(features["offsets"]) - 1
     check = _check(count > 0, "No frames under ", ",".join(stream.keys), " in video ",
                    features["media_id"], " of shard ", features["shard"])
     with tf.control_dependencies([check]):
         return tf.identity(count)
+
+
+def _snippet_jpegs(features, starts, items: int, count, stream: modalities.Stream):
+    """The encoded frames of the snippets starting at `starts` (int32 (S,)), `items`
+    frames each (the last frame repeated past the end): string (keys, S·items).
+
+    Reads only their records: one contiguous run of records per snippet.
+    """
+    keys = len(stream.keys)
+    starts = tf.cast(starts, tf.int32)
+    frames = tf.minimum(items, count - starts)              # frames each run holds, >= 1
+    offsets = features["offsets"]
+    data = records.read_runs(features["shard"], tf.gather(offsets, starts),
+                             tf.gather(offsets, starts + frames), frames * keys,
+                             features["media_id"])
+    first = tf.cumsum(frames * keys, exclusive=True)        # (S,) run starts in `data`
+    local = sampling.snippet_indices(starts, items, count) - starts[:, None]   # (S, items)
+    positions = tf.reshape(first[:, None] + local * keys, [-1])
+    return tf.stack([tf.gather(data, positions + key) for key in range(keys)])
 
 
 def _labels(features, num_classes, multi_label):
@@ -133,8 +145,7 @@ def _sampled_jpegs(features, seed, *, stream, num_segments, length):
     count = _frame_count(features, stream)
     items = length + stream.extra_frames
     offsets = sampling.train_offsets(count, num_segments, items, seed_sample)
-    indices = tf.reshape(sampling.snippet_indices(offsets, items, count), [-1])
-    return tf.stack([tf.gather(features["frames"][key], indices) for key in stream.keys])
+    return _snippet_jpegs(features, offsets, items, count, stream)
 
 
 def _train_items(jpegs, seed, *, stream, num_segments, length, output_size):
@@ -363,16 +374,15 @@ def make_dataset(file_pattern: Union[str, Sequence[str]], *, modality: str,
                  mean, std, output_size: int = 224, snippet_length: Optional[int] = None,
                  eval_crops: int = 1, untrimmed_fps: Optional[float] = None,
                  num_classes: Optional[int] = None, multi_label: bool = False,
-                 shuffle_buffer: int = 64, cache: bool = False, seed: Optional[int] = None,
+                 shuffle_buffer: int = 1024, cache: bool = False, seed: Optional[int] = None,
                  deterministic: bool = False, skip_corrupt: bool = False,
                  drop_remainder: Optional[bool] = None, repeat: bool = False,
-                 snippets_per_chunk: Optional[int] = None, clips_per_read: int = 1,
-                 defer_resize: bool = False,
+                 snippets_per_chunk: Optional[int] = None, defer_resize: bool = False,
                  canvas_size: Optional[int] = None) -> tf.data.Dataset:
-    """Batches of TSN clips from SequenceExample shards (see the module doc).
+    """Batches of TSN clips from indexed shards (`layout`; see the module doc).
 
     Args:
-      file_pattern: glob (any TF filesystem) or list of globs of TFRecord shards.
+      file_pattern: glob (any TF filesystem) or list of globs of tsn-ingest shards.
       modality: "rgb", "flow", "warped_flow", "rgb_diff", or "audio": log-mel
         patches by `audio_pipeline.make_audio_dataset` (scalar mean/std on
         log-mel values; output_size, snippet_length and eval_crops do not
@@ -393,9 +403,10 @@ def make_dataset(file_pattern: Union[str, Sequence[str]], *, modality: str,
       num_classes: number of classes; required with `multi_label`, and when
         given labels are checked to lie in [0, num_classes).
       multi_label: multi-hot labels instead of one index.
-      shuffle_buffer: examples in the training shuffle buffer (each holds a
-        whole video's encoded frames).
-      cache: cache parsed records in memory after the first pass.
+      shuffle_buffer: videos in the training shuffle buffer (index entries:
+        a few kB each).
+      cache: cache the parsed index in memory after the first pass (frames
+        are always read from the shards).
       seed: seed of shuffling and augmentation; with `deterministic=True`
         two iterations over the same files give the same batches.
       deterministic: keep the order of parallel stages fixed (always so in
@@ -410,15 +421,6 @@ def make_dataset(file_pattern: Union[str, Sequence[str]], *, modality: str,
         bounded however long the video; ``extras`` then add ``chunk`` and
         ``num_chunks`` (int32), and ``timestamps`` / ``num_snippets`` are
         the chunk's. Chunks of one video arrive in order.
-      clips_per_read: training only: clips sampled from each video read (M).
-        Reading and parsing a record costs more than decoding one clip's
-        frames; M > 1 spreads it over M clips, each with its own offsets, crop
-        and flip ("repeated augmentation"). The M clips' JPEGs are kept (not
-        the record) and ``M * batch_size`` videos are interleaved, so a batch
-        holds different videos and a video's clips come one every M batches
-        (closer together when ``M * M * batch_size`` exceeds 2048 clips, the
-        most whose JPEGs are held: ~0.3 MB per flow clip at 340x256). An
-        epoch (without `repeat`) has M clips per video.
       defer_resize: training only: leave resizing, mirroring and
         normalization to the training step (`finish_deferred`, on the
         accelerator). Clips are then ``{"frames": uint8 (B, K, I, P, P, c),
@@ -431,13 +433,11 @@ def make_dataset(file_pattern: Union[str, Sequence[str]], *, modality: str,
       A `tf.data.Dataset` (see the module doc for the element structure).
     """
     deterministic = deterministic or not training
-    if clips_per_read < 1 or (not training and (clips_per_read != 1 or defer_resize)):
-        raise ValueError("clips_per_read >= 1 and defer_resize are for training. Received: "
-                         f"clips_per_read={clips_per_read}, defer_resize={defer_resize}, "
-                         f"training={training}")
+    if defer_resize and (not training or modality == "audio"):
+        raise ValueError("defer_resize is for training the video streams. Received: "
+                         f"defer_resize={defer_resize}, training={training}, "
+                         f"modality={modality!r}")
     if modality == "audio":
-        if clips_per_read != 1 or defer_resize:
-            raise ValueError("clips_per_read and defer_resize are not implemented for audio.")
         return _audio_dataset(file_pattern, num_segments=num_segments, training=training,
                               batch_size=batch_size, mean=mean, std=std,
                               untrimmed_fps=untrimmed_fps, num_classes=num_classes,
@@ -455,7 +455,7 @@ def make_dataset(file_pattern: Union[str, Sequence[str]], *, modality: str,
     items_per_snippet = (length + stream.extra_frames) * len(stream.keys)
     mean_vector, std_vector = modalities.normalization(mean, std, modality, channels)
     paths, sizes = records.list_shards(file_pattern)
-    parse = _parser(stream.keys)
+    parse = _parser(stream)
     examples = _read_shards(paths, sizes, parse, training=training, seed=seed,
                             deterministic=deterministic, skip_corrupt=skip_corrupt)
     if cache:
@@ -468,34 +468,22 @@ def make_dataset(file_pattern: Union[str, Sequence[str]], *, modality: str,
     if training:
         examples = examples.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-        examples = tf.data.Dataset.zip((examples, seeds.batch(2 * clips_per_read)))
+        examples = tf.data.Dataset.zip((examples, seeds.batch(2)))
         canvas = canvas_size or default_canvas_size(output_size)
-        sample = functools.partial(_sampled_jpegs, stream=stream, num_segments=num_segments,
-                                   length=length)
+        sampling_args = dict(stream=stream, num_segments=num_segments, length=length)
 
-        def clip_of(jpegs, clip_seed):
-            items, flip = _train_items(jpegs, clip_seed, stream=stream, length=length,
-                                       num_segments=num_segments, output_size=output_size)
+        def make(features, clip_seed):
+            jpegs = _sampled_jpegs(features, clip_seed, **sampling_args)
+            items, flip = _train_items(jpegs, clip_seed, output_size=output_size,
+                                       **sampling_args)
             items = tf.ensure_shape(items, [num_segments, items_per_snippet, None, None,
                                             stream.jpeg_channels])
             if defer_resize:
-                return _deferred_clip(items, flip, canvas_size=canvas)
-            return tf.ensure_shape(_finish_clip(items, flip, **common),
-                                   [num_segments, output_size, output_size, channels])
-
-        def make(features, clip_seed):
-            return (clip_of(sample(features, clip_seed), clip_seed),
-                    _labels(features, num_classes, multi_label))
-
-        def sample_video(features, video_seeds):
-            """The JPEGs of M clips: the video's record is dropped after this."""
-            seeds = tf.reshape(video_seeds, [clips_per_read, 2])
-            jpegs = tf.stack([sample(features, seeds[i]) for i in range(clips_per_read)])
-            return seeds, jpegs, _labels(features, num_classes, multi_label)
-
-        def clips_of_video(seeds, jpegs, labels):
-            clips = tf.data.Dataset.from_tensor_slices((jpegs, seeds))
-            return clips.map(lambda clip_jpegs, clip_seed: (clip_jpegs, clip_seed, labels))
+                clip = _deferred_clip(items, flip, canvas_size=canvas)
+            else:
+                clip = tf.ensure_shape(_finish_clip(items, flip, **common),
+                                       [num_segments, output_size, output_size, channels])
+            return clip, _labels(features, num_classes, multi_label)
     else:
         def make(features, offsets=None):
             count = _frame_count(features, stream)
@@ -504,7 +492,12 @@ def make_dataset(file_pattern: Union[str, Sequence[str]], *, modality: str,
                                                 length + stream.extra_frames)
             elif offsets is None:
                 offsets = _untrimmed_offsets(features, count, untrimmed_fps)
-            views = _eval_clip(features, offsets, count, eval_crops=eval_crops, **common)
+            items = length + stream.extra_frames
+            jpegs = _snippet_jpegs(features, offsets, items, count, stream)
+            sampled = {"frames": dict(zip(stream.keys, tf.unstack(jpegs)))}
+            consecutive = tf.range(tf.size(offsets)) * items   # the frames read, in order
+            views = _eval_clip(sampled, consecutive, tf.size(offsets) * items,
+                               eval_crops=eval_crops, **common)
             extras = {"media_id": features["media_id"]}
             if untrimmed_fps is not None:
                 extras["timestamps"] = tf.cast(offsets, tf.float32) / features["frame_rate"]
@@ -524,16 +517,6 @@ def make_dataset(file_pattern: Union[str, Sequence[str]], *, modality: str,
 
     if not training and untrimmed_fps is not None and snippets_per_chunk:
         clips = examples.flat_map(chunks)
-    elif training and clips_per_read > 1:
-        # round robin over many videos' sampled JPEGs (cheap, sequential), then
-        # decode in parallel: a parallel interleave over hundreds of videos
-        # buffers decoded clips per video and thrashes
-        videos = examples.map(sample_video, num_parallel_calls=AUTOTUNE,
-                              deterministic=deterministic)
-        cycle = max(1, min(clips_per_read * batch_size, MAX_CLIPS_IN_FLIGHT // clips_per_read))
-        clips = videos.interleave(clips_of_video, cycle_length=cycle, block_length=1).map(
-                lambda jpegs, clip_seed, labels: (clip_of(jpegs, clip_seed), labels),
-                num_parallel_calls=AUTOTUNE, deterministic=deterministic)
     else:
         clips = examples.map(make, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
     if skip_corrupt:

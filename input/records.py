@@ -1,22 +1,28 @@
-"""Reading TFRecord shards so that a bad file is named, or skipped.
+"""Reading the indexed shards (`layout`) in tf.data, naming or skipping a bad file.
+
+`read_records` wraps TF 2.17's `tf.raw_ops.TFRecordDatasetV2`, whose
+`byte_offsets` start reading a file at a byte (the public
+`tf.data.TFRecordDataset` does not expose it): a clip reads exactly its
+frames' records, on any TF filesystem.
 
 TensorFlow's reader errors ("corrupted record at 1028") do not say which file
-they came from. `read_shard` therefore reads each file with errors ignored
-and counts the bytes of the records it parsed; at the end of the file it
-compares them with the file's size (listed when the dataset is built). A
-mismatch means a truncated, corrupt, unparsable or unreadable file: with
-`skip_corrupt=False` iteration fails with an InvalidArgumentError whose
-message names the file; with `skip_corrupt=True` a warning naming the file
-and the bytes lost is logged and the good records read before the damage are
-kept.
+they came from. The readers here therefore read with errors ignored and
+check what they got against the index: the footer and index records of a
+shard (`read_index`), the number and bytes of a clip's frame records
+(`read_runs`). A mismatch means a truncated, corrupt or old-layout file: it
+fails with an InvalidArgumentError whose message names the file (and the
+video), or, with `skip_corrupt`, logs a warning naming it and skips the shard
+(no index) or the video (bad frames; the caller's `ignore_errors`).
 """
-import struct
-from typing import Callable, Sequence, Union
+from typing import Sequence, Union
 
 import tensorflow as tf
 from absl import logging
 
-RECORD_OVERHEAD_BYTES = 16  # uint64 length + uint32 CRC + data + uint32 CRC
+from tsn_tf.input import layout
+
+INDEX_BUFFER_BYTES = 256 * 1024
+_RECORD = tf.TensorSpec([], tf.string)
 
 
 def list_shards(file_pattern: Union[str, Sequence[str]]):
@@ -37,67 +43,109 @@ def list_shards(file_pattern: Union[str, Sequence[str]]):
     return paths, [tf.io.gfile.stat(path).length for path in paths]
 
 
-def first_record(path):
-    """The first serialized record of TFRecord file `path`, or None if it is empty.
+def read_records(path, offset, count, buffer_size):
+    """Dataset of the (at most) `count` records of TFRecord file `path` from byte `offset`.
 
-    Reads the framing (8-byte length, 4-byte CRC, data) with `tf.io.gfile`
-    only, so it runs before TensorFlow's runtime starts: a multi-worker
-    strategy must be created first.
+    Args:
+      path: string scalar.
+      offset: int64 scalar, where a record starts.
+      count: int scalar, records to read.
+      buffer_size: int64 scalar, bytes the reader fetches at a time (the
+        records' bytes, to read exactly them; 0 reads unbuffered).
+    Use it inside a function (a tf.data map, `get_single_element`): TF 2.17
+    cannot serialize this dataset (its kernel writes 3 of the op's 4 inputs to
+    a graph), which iterating it eagerly does.
     """
-    with tf.io.gfile.GFile(path, "rb") as f:
-        header = f.read(12)
-        if len(header) < 12:
-            return None
-        length = struct.unpack("<Q", header[:8])[0]
-        data = f.read(length)
-    if len(data) != length:
-        raise ValueError(f"Shard {path} is truncated: its first record has {len(data)} of "
-                         f"{length} bytes.")
-    return data
+    variant = tf.raw_ops.TFRecordDatasetV2(
+            filenames=path, compression_type="", byte_offsets=tf.cast(offset, tf.int64),
+            buffer_size=tf.cast(buffer_size, tf.int64))
+    return tf.data.experimental.from_variant(variant, _RECORD).take(tf.cast(count, tf.int64))
 
 
-def _report(path, size, total, skip_corrupt: bool):
-    """An op that fails (or warns when skipping) when `total != size`."""
-    message = tf.strings.join([
-            "Corrupt, truncated or unreadable TFRecord shard ", path, ": only ",
-            tf.strings.as_string(total), " of ", tf.strings.as_string(size),
-            " bytes were read as valid records."])
-    intact = tf.equal(total, size)
+def _all_of(records):
+    """The elements of a dataset of strings as one string vector (empty if none)."""
+    return records.batch(2 ** 31 - 1).concatenate(
+            tf.data.Dataset.from_tensors(tf.zeros([0], tf.string))).take(1).get_single_element()
+
+
+def _message(*parts):
+    return tf.strings.join([part if part.dtype == tf.string else tf.strings.as_string(part)
+                            for part in map(tf.convert_to_tensor, parts)])
+
+
+def _report(intact, message, skip_corrupt: bool, skipped: str):
+    """An op that fails with `message` unless `intact`; with `skip_corrupt` it warns."""
     if not skip_corrupt:
         return tf.debugging.Assert(intact, [message], summarize=1)
     return tf.cond(intact, tf.no_op, lambda: tf.print(
-            tf.strings.join([message, " Skipped the rest of it."]),
-            output_stream=logging.warning))
+            tf.strings.join([message, skipped]), output_stream=logging.warning))
 
 
-def read_shard(path, size, parse: Callable, empty_record: bytes, skip_corrupt: bool):
-    """Parsed records of one shard, checked against the shard's size.
+def read_index(path, size, skip_corrupt: bool):
+    """The serialized index records of one shard: string (videos,).
 
     Args:
-      path: string scalar, file path.
-      size: int64 scalar, the file's size in bytes.
-      parse: serialized record (string scalar) -> nested structure of tensors.
-      empty_record: a serialized record `parse` accepts, used as the end marker.
-      skip_corrupt: log and skip a bad file instead of failing.
-    Returns:
-      Dataset of `parse` outputs.
+      path: string scalar; size: int64 scalar, the file's size in bytes.
+      skip_corrupt: on a file without a valid footer or with unreadable index
+        records, warn and return the records read (none without a footer)
+        instead of failing.
     """
-    def with_bytes(record):
-        length = tf.cast(tf.strings.length(record), tf.int64) + RECORD_OVERHEAD_BYTES
-        return parse(record), length
+    size = tf.cast(size, tf.int64)
+    has_room = size >= layout.FOOTER_RECORD_BYTES
+    footer = _all_of(read_records(path, tf.maximum(size - layout.FOOTER_RECORD_BYTES, 0), 1,
+                                  layout.FOOTER_RECORD_BYTES).ignore_errors())
+    footer = tf.concat([footer, [""]], 0)[0]
+    magic = tf.constant(layout.FOOTER_MAGIC)
+    valid = (has_room & (tf.strings.length(footer) == layout.FOOTER_DATA_BYTES)
+             & tf.equal(tf.strings.substr(footer, 0, len(layout.FOOTER_MAGIC)), magic))
+    footer = tf.where(valid, footer, tf.constant(bytes(layout.FOOTER_DATA_BYTES)))
+    numbers = tf.io.decode_raw(tf.strings.substr(footer, len(layout.FOOTER_MAGIC), 16),
+                               tf.int64, little_endian=True)
+    start, count = numbers[0], numbers[1]  # (tf.unstack here crashed TF 2.17 in a tf.data map)
+    index = _all_of(read_records(path, start, count, INDEX_BUFFER_BYTES).ignore_errors())
+    intact = valid & tf.equal(tf.size(index, tf.int64), count)
+    message = _message(
+            "Shard ", path, " has no readable tsn-tf frame index (", tf.strings.as_string(
+                    tf.size(index)), " of ", tf.strings.as_string(count),
+            " index records; a footer: ", tf.strings.as_string(valid), "): ",
+            layout.CONVERT_HINT, "; or the file is truncated or corrupt.")
+    check = _report(intact, message, skip_corrupt, " Skipped its unreadable videos.")
+    with tf.control_dependencies([check]):
+        return tf.identity(index)
 
-    records = tf.data.TFRecordDataset(path).map(with_bytes).ignore_errors()
-    end = tf.data.Dataset.from_tensors((parse(tf.constant(empty_record)),
-                                        tf.constant(-1, tf.int64)))
 
-    def count(total, element):
-        features, length = element
-        is_end = length < 0
-        check = tf.cond(is_end, lambda: _report(path, size, total, skip_corrupt), tf.no_op)
-        with tf.control_dependencies([check]):
-            total = total + tf.maximum(length, 0)
-        return total, (features, is_end)
+def read_runs(path, starts, ends, counts, media_id):
+    """The records of byte runs of one shard, checked against the index.
 
-    counted = records.concatenate(end).scan(tf.constant(0, tf.int64), count)
-    return counted.filter(lambda features, is_end: tf.logical_not(is_end)).map(
-            lambda features, is_end: features)
+    Args:
+      path: string scalar.
+      starts, ends: int64 (R,), byte offsets: run r is ``[starts[r], ends[r])``.
+      counts: int (R,), records in each run.
+      media_id: string scalar, named in the error.
+    Returns:
+      string (sum(counts),): the runs' records in order. An InvalidArgumentError
+      names the shard and video when fewer records or other bytes were read.
+    """
+    starts, ends = tf.cast(starts, tf.int64), tf.cast(ends, tf.int64)
+
+    def run(start, end, count):
+        return read_records(path, start, count, end - start).ignore_errors()
+
+    if starts.shape[0] is not None:  # a static number of runs: no function per run
+        runs = [run(starts[r], ends[r], counts[r]) for r in range(starts.shape[0])]
+        reads = runs[0]
+        for more in runs[1:]:
+            reads = reads.concatenate(more)
+    else:
+        reads = tf.data.Dataset.from_tensor_slices((starts, ends, counts)).flat_map(run)
+    data = _all_of(reads)
+    read_bytes = tf.reduce_sum(tf.cast(tf.strings.length(data), tf.int64)
+                               + layout.RECORD_OVERHEAD_BYTES)
+    expected_count = tf.reduce_sum(tf.cast(counts, tf.int32))
+    intact = tf.equal(tf.size(data), expected_count) & tf.equal(read_bytes,
+                                                                tf.reduce_sum(ends - starts))
+    check = tf.debugging.Assert(intact, [_message(
+            "Corrupt or truncated frame records in video ", media_id, " of shard ", path,
+            ": read ", tf.size(data), " of ", expected_count, " records")], summarize=1)
+    with tf.control_dependencies([check]):
+        return tf.identity(data)

@@ -1,8 +1,11 @@
-"""Shard schema: one `tf.train.SequenceExample` per video, MediaSequence keys.
+"""Shard schema: a video is a `tf.train.SequenceExample` with MediaSequence keys.
 
-Key names follow mediapipe's `util/sequence/media_sequence.py` so shards are
-readable by other TF video tooling. Extra streams reuse the image keys behind a
-prefix (``FLOW_X/image/encoded``). Units are given beside each key.
+Key names follow mediapipe's `util/sequence/media_sequence.py` so a video's
+record reads in other TF video tooling. Extra streams reuse the image keys
+behind a prefix (``FLOW_X/image/encoded``). Units are given beside each key.
+Shards store a video's frames as records of their own and its context in an
+index record (`layout`); `layout.read_videos` gives back the full
+SequenceExamples.
 """
 import dataclasses
 from typing import Optional, Sequence, Tuple
@@ -44,6 +47,9 @@ AUDIO_FLOATS = "AUDIO/feature/floats"         # float list: one log-mel frame (m
 AUDIO_TIMESTAMP = "AUDIO/feature/timestamp"   # int64: window centre, microseconds
 FLOW_PREFIX = "FLOW"
 WARPED_FLOW_PREFIX = "WARPED_FLOW"
+# --- the shard index (`layout`) ----------------------------------------------
+RGB_GROUP = "image"
+AUDIO_RECORD_OFFSET = "AUDIO/record/offset"   # int64 [start, end): bytes of the audio record
 
 
 def stream_key(prefix: str, axis: str, key: str = IMAGE_ENCODED) -> str:
@@ -55,6 +61,21 @@ FLOW_X_ENCODED = stream_key(FLOW_PREFIX, "X")  # bytes: grayscale JPEG, 128 = 0
 FLOW_Y_ENCODED = stream_key(FLOW_PREFIX, "Y")
 WARPED_FLOW_X_ENCODED = stream_key(WARPED_FLOW_PREFIX, "X")
 WARPED_FLOW_Y_ENCODED = stream_key(WARPED_FLOW_PREFIX, "Y")
+# stream groups stored frame by frame (keys alternate per frame), by index name
+FRAME_GROUPS = ((RGB_GROUP, (IMAGE_ENCODED,)),
+                (FLOW_PREFIX, (FLOW_X_ENCODED, FLOW_Y_ENCODED)),
+                (WARPED_FLOW_PREFIX, (WARPED_FLOW_X_ENCODED, WARPED_FLOW_Y_ENCODED)))
+
+
+def frame_offsets_key(group: str) -> str:
+    """Index key of a group's N + 1 frame byte offsets, e.g. ``FLOW/frame/offset``."""
+    return f"{group}/frame/offset"
+
+
+def media_id_of(example: "tf.train.SequenceExample") -> str:
+    """The `MEDIA_ID` of a video's SequenceExample ("?" when it has none)."""
+    feature = example.context.feature.get(MEDIA_ID)
+    return feature.bytes_list.value[0].decode() if feature and feature.bytes_list.value else "?"
 
 
 @dataclasses.dataclass

@@ -2,7 +2,7 @@
 
 Layout of an output folder (local path or TF filesystem URL):
 
-    train-00000-of-00004.tfrecord   one serialized SequenceExample per video
+    train-00000-of-00004.tfrecord   the videos' frames, audio and index (`layout`)
     label_map.txt                   class name per line, line i = index i
     manifest.json                   counts, frames, flow settings, failures
     _ingest_state/<shard>.json      done-marker of each complete shard
@@ -31,6 +31,7 @@ LABEL_MAP_FILE = "label_map.txt"
 MANIFEST_FILE = "manifest.json"
 # Stored sizes are whole (--short_side: even) pixels, so a kept shape may differ by this.
 ASPECT_TOLERANCE = 0.01
+LAYOUT_VERSION = "TSNIDX01"  # layout.FOOTER_MAGIC (shards.py imports no TensorFlow)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,7 +49,8 @@ class ShardSpec:
 
 @dataclasses.dataclass
 class VideoResult:
-    """What a worker returns for one video: the serialized record or why it failed."""
+    """What a worker returns for one video: its serialized full SequenceExample
+    (split into the shard's records by the writer) or why it failed."""
     media_id: str
     path: str
     split: str
@@ -111,6 +113,7 @@ def fingerprint(spec: ShardSpec, label_map: Dict[str, int], options) -> str:
     """Hash of everything that determines a shard's bytes except the video contents."""
     content = {
         "name": spec.name, "options": options_dict(options),
+        "layout": LAYOUT_VERSION,  # shards of an older layout are rewritten on a rerun
         "labels": sorted(label_map.items()),
         "videos": [dataclasses.astuple(e)[:5] for e in spec.entries],
     }
@@ -214,15 +217,15 @@ def write_shard(output: str, spec: ShardSpec, results: Iterable[VideoResult],
                 shard_fingerprint: str) -> dict:
     """Writes the ok records of `results` (in order) to a temp file, renames it into
     place, then writes the done-marker. Returns the marker."""
-    import tensorflow as tf
+    from tsn_tf.input import layout
 
     final = shard_path(output, spec)
     temp = storage.join(output, f".{spec.name}.tmp-{os.getpid()}")
     videos, failures = [], []
-    with tf.io.TFRecordWriter(temp) as writer:
+    with layout.ShardWriter(temp) as writer:
         for result in results:
             if result.ok:
-                writer.write(result.record)
+                writer.add(result.record)
                 videos.append({"media_id": result.media_id, "labels": list(result.label_strings),
                                "frames": result.num_frames,
                                "flow_frames": result.num_flow_frames,

@@ -16,14 +16,11 @@ def data_dir() -> pathlib.Path:
 
 
 def write_records(path, records) -> str:
-    """Writes `schema.VideoRecord`s to the TFRecord file `path`; returns it as str."""
-    import tensorflow as tf
-    from tsn_tf.input import schema
+    """Writes `schema.VideoRecord`s as the shard `path` (the `layout` tsn-ingest
+    writes); returns it as str."""
+    from tsn_tf.input import layout, schema
 
-    with tf.io.TFRecordWriter(str(path)) as writer:
-        for record in records:
-            writer.write(schema.to_sequence_example(record).SerializeToString())
-    return str(path)
+    return layout.write_shard_file(str(path), map(schema.to_sequence_example, records))
 
 
 def write_tiny_shards(folder, *, num_classes=3, videos_per_class=4, num_frames=12,
@@ -35,15 +32,14 @@ def write_tiny_shards(folder, *, num_classes=3, videos_per_class=4, num_frames=1
     is written beside the shards, as tsn-ingest does.
     """
     import numpy as np
-    import tensorflow as tf
-    from tsn_tf.input import schema
+    from tsn_tf.input import layout, schema
 
     rng = np.random.default_rng(seed)
     folder = pathlib.Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     width, height = size
     palette = np.random.default_rng(1234).uniform(40, 215, (num_classes, 3))  # same for every seed
-    writers = [tf.io.TFRecordWriter(str(folder / f"{split}-{i:05d}-of-{num_shards:05d}.tfrecord"))
+    writers = [layout.ShardWriter(str(folder / f"{split}-{i:05d}-of-{num_shards:05d}.tfrecord"))
                for i in range(num_shards)]
     for index in range(num_classes * videos_per_class):
         label = index % num_classes
@@ -61,7 +57,7 @@ def write_tiny_shards(folder, *, num_classes=3, videos_per_class=4, num_frames=1
             flow_x_jpegs=[frame(flow_value, 1) for _ in range(num_frames - 1)],
             flow_y_jpegs=[frame(256 - flow_value, 1) for _ in range(num_frames - 1)],
             flow_bound=20.0, flow_algorithm="synthetic")
-        writers[index % num_shards].write(schema.to_sequence_example(record).SerializeToString())
+        writers[index % num_shards].add(schema.to_sequence_example(record))
     for writer in writers:
         writer.close()
     (folder / "label_map.txt").write_text("".join(f"class_{c}\n" for c in range(num_classes)))

@@ -11,7 +11,7 @@ import time
 import pytest
 import tensorflow as tf
 
-from tsn_tf.input import encode, ingest_local, lists, schema, shards
+from tsn_tf.input import encode, ingest_local, layout, lists, schema, shards
 
 DIS = encode.IngestOptions(flow_algorithm="dis")
 CLI = [sys.executable, "-m", "tsn_tf.input.ingest_main"]
@@ -38,12 +38,11 @@ def make_dataset(root, data_dir, broken=True):
 
 
 def read_records(output, pattern="*.tfrecord"):
-    """media_id -> serialized record for every shard matching `pattern` in `output`."""
+    """media_id -> serialized full SequenceExample for every shard matching `pattern`."""
     records = {}
     for path in tf.io.gfile.glob(f"{output}/{pattern}"):
-        for record in tf.data.TFRecordDataset(path):
-            record = record.numpy()
-            records[schema.from_sequence_example(record).media_id] = record
+        for example in layout.read_videos(path):
+            records[schema.media_id_of(example)] = example.SerializeToString()
     return records
 
 
@@ -82,6 +81,18 @@ def test_plan_is_deterministic_balanced_and_per_split():
     assert [s.count for s in shards.plan_shards(entries, videos_per_shard=4)] == [1, 3, 3, 3]
     with pytest.raises(ValueError, match="exactly one of num_shards or videos_per_shard"):
         shards.plan_shards(entries)
+
+
+def test_done_markers_carry_the_shard_layout():
+    # a rerun over shards of another layout must rewrite them, not keep them
+    assert shards.LAYOUT_VERSION.encode() == layout.FOOTER_MAGIC
+    spec = shards.plan_shards([lists.VideoEntry("v", "/v.mp4", ("a",), "train")], 1)[0]
+    current = shards.fingerprint(spec, {"a": 0}, DIS)
+    shards.LAYOUT_VERSION, saved = "OLD", shards.LAYOUT_VERSION
+    try:
+        assert shards.fingerprint(spec, {"a": 0}, DIS) != current
+    finally:
+        shards.LAYOUT_VERSION = saved
 
 
 # --- local driver through the CLI ----------------------------------------------------

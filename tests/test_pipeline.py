@@ -1,11 +1,15 @@
 """End to end: shards written here -> `make_dataset` -> which frames and pixels came out."""
+import os
+import subprocess
+import sys
+
 import cv2
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from conftest import write_records
-from tsn_tf.input import crops, pipeline, records, sampling, schema
+from tsn_tf.input import crops, layout, pipeline, records, sampling, schema
 
 RNG = np.random.default_rng(3)
 
@@ -194,43 +198,148 @@ def test_missing_files_named():
         _dataset("/nonexistent/nowhere-*.tfrecord", modality="rgb", training=True)
 
 
+def _damage_frame(path, video, frame):
+    """Flips a byte inside frame `frame` of the `video`-th video of shard `path`
+    (its CRC no longer matches)."""
+    index = layout.read_index(str(path))[video]
+    offset = index.context.feature[schema.frame_offsets_key("image")].int64_list.value[frame]
+    data = bytearray(path.read_bytes())
+    data[offset + 12 + 5] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
 def _corrupt_shards(tmp_path):
+    """good: g0, g1; truncated: its footer cut off; bad_frame: b1's frame 3 damaged."""
     good = write_records(tmp_path / "good.tfrecord", [_flat_video("g0", 6), _flat_video("g1", 6)])
-    data = open(write_records(tmp_path / "tmp.tfrecord", [_flat_video("b0", 6), _flat_video("b1", 6)]),
-                "rb").read()
+    data = open(write_records(tmp_path / "tmp.tfrecord", [_flat_video("t0", 6)]), "rb").read()
     (tmp_path / "tmp.tfrecord").unlink()
     (tmp_path / "truncated.tfrecord").write_bytes(data[:len(data) - 100])
-    with tf.io.TFRecordWriter(str(tmp_path / "not_a_sequence_example.tfrecord")) as writer:
-        writer.write(b"\x07garbage that is no proto")
+    bad = tmp_path / "bad_frame.tfrecord"
+    write_records(bad, [_flat_video("b0", 6), _flat_video("b1", 6)])
+    _damage_frame(bad, 1, 3)  # eval K=3 of 6 frames reads frames 1, 3, 5
     return good
 
 
-@pytest.mark.parametrize("bad", ["truncated", "not_a_sequence_example"])
-def test_corrupt_shard_error_names_the_file(tmp_path, bad):
+def test_corrupt_shard_error_names_the_file_and_video(tmp_path):
     _corrupt_shards(tmp_path)
-    dataset = _dataset(str(tmp_path / f"{bad}.tfrecord"), modality="rgb", training=False)
-    with pytest.raises(tf.errors.InvalidArgumentError, match=f"{bad}.tfrecord"):
+    dataset = _dataset(str(tmp_path / "truncated.tfrecord"), modality="rgb", training=False)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="truncated.tfrecord.*convert_main"):
+        list(dataset)
+    dataset = _dataset(str(tmp_path / "bad_frame.tfrecord"), modality="rgb", training=False)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="video b1 of shard .*bad_frame"):
         list(dataset)
 
 
-def test_skip_corrupt_keeps_the_good_records(tmp_path):
+def test_skip_corrupt_keeps_the_good_videos(tmp_path):
     _corrupt_shards(tmp_path)
     dataset = _dataset(str(tmp_path / "*.tfrecord"), modality="rgb", training=False,
                        skip_corrupt=True)
     ids = sorted(extras["media_id"].numpy()[0] for _, _, extras in dataset)
-    assert ids == [b"b0", b"g0", b"g1"]  # b1 was cut off
+    assert ids == [b"b0", b"g0", b"g1"]  # the truncated shard has no index, b1 a bad frame
 
 
-def test_first_record_reads_the_framing_without_tensorflow_runtime(tmp_path):
-    path = str(tmp_path / "two.tfrecord")
+def test_frames_not_sampled_are_not_read(tmp_path):
+    path = tmp_path / "a.tfrecord"
+    write_records(path, [_flat_video("v0", 20)])
+    for frame in set(range(20)) - {3, 10, 16}:  # eval K=3 of 20 frames reads 3, 10, 16
+        _damage_frame(path, 0, frame)
+    clips, _, _ = next(iter(_dataset(str(path), modality="rgb", training=False)))
+    np.testing.assert_array_equal(_index(clips.numpy()[0, 0].mean(axis=(1, 2, 3))), [3, 10, 16])
+
+
+def test_old_layout_shard_is_refused_then_converted_by_the_command_it_names(tmp_path):
+    old = tmp_path / "old"
+    old.mkdir()
+    path = str(old / "train-00000-of-00001.tfrecord")
+    videos = [_flat_video("v0", 6), _flat_video("v1", 4, labels=(1,))]
     with tf.io.TFRecordWriter(path) as writer:
-        writer.write(b"first record")
-        writer.write(b"second")
-    assert records.first_record(path) == b"first record"
-    open(tmp_path / "empty.tfrecord", "wb").close()
-    assert records.first_record(str(tmp_path / "empty.tfrecord")) is None
-    with open(path, "rb") as f:
-        head = f.read(14)
-    (tmp_path / "cut.tfrecord").write_bytes(head)
-    with pytest.raises(ValueError, match="truncated"):
-        records.first_record(str(tmp_path / "cut.tfrecord"))
+        for video in videos:
+            writer.write(schema.to_sequence_example(video).SerializeToString())
+    (old / "label_map.txt").write_text("a\nb\n")
+    with pytest.raises(tf.errors.InvalidArgumentError, match="train-00000-of-00001.tfrecord.*"
+                       "python -m tsn_tf.input.convert_main --input=GLOB --output=DIR"):
+        list(_dataset(path, modality="rgb", training=True, seed=0))
+    with pytest.raises(ValueError, match="00001.tfrecord has no readable .*convert_main"):
+        layout.read_index(path)
+    result = subprocess.run([sys.executable, "-m", "tsn_tf.input.convert_main",
+                             f"--input={old}/train-*", f"--output={tmp_path / 'new'}"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    converted = str(tmp_path / "new" / "train-00000-of-00001.tfrecord")
+    back = [schema.from_sequence_example(v) for v in layout.read_videos(converted)]
+    assert [vars(v) for v in back] == [vars(v) for v in videos]
+    assert (tmp_path / "new" / "label_map.txt").read_text() == "a\nb\n"
+    _, labels, extras = next(iter(_dataset(converted, modality="rgb", training=False,
+                                           batch_size=2)))
+    assert extras["media_id"].numpy().tolist() == [b"v0", b"v1"]
+    assert labels.numpy().tolist() == [3, 1]
+
+
+def test_read_runs_returns_the_records_of_each_byte_run(tmp_path):
+    path = str(tmp_path / "plain.tfrecord")
+    data = [bytes([i]) * (i + 1) for i in range(6)]
+    with tf.io.TFRecordWriter(path) as writer:
+        for item in data:
+            writer.write(item)
+    ends = np.cumsum([len(d) + 16 for d in data])        # TFRecord framing: 16 bytes per record
+    starts = ends - [len(d) + 16 for d in data]
+    runs = ([starts[1], starts[4]], [ends[2], ends[4]], [2, 1])
+    read = records.read_runs(path, *runs, "v")
+    assert read.numpy().tolist() == [data[1], data[2], data[4]]
+    dynamic = tf.function(lambda s, e, c: records.read_runs(path, s, e, c, "v"),
+                          input_signature=[tf.TensorSpec([None], tf.int64)] * 2
+                          + [tf.TensorSpec([None], tf.int32)])
+    assert dynamic(*runs).numpy().tolist() == [data[1], data[2], data[4]]
+    with pytest.raises(tf.errors.InvalidArgumentError, match="video v of shard .*plain"):
+        records.read_runs(path, [starts[1]], [ends[1] + 1], [1], "v")   # wrong byte count
+
+
+def test_layout_round_trip_and_index_without_frames(tmp_path):
+    videos = [_flat_video("v0", 7), _flat_video("v1", 3, labels=(1, 2))]
+    path = write_records(tmp_path / "a.tfrecord", videos)
+    index = layout.read_index(path)
+    assert [schema.media_id_of(video) for video in index] == ["v0", "v1"]
+    assert not any(key.endswith("encoded") for video in index
+                   for key in video.feature_lists.feature_list)
+    offsets = index[1].context.feature["FLOW/frame/offset"].int64_list.value
+    assert len(offsets) == 3                             # 2 flow frames, x and y each
+    flow_bytes = [len(f) + 16 for pair in zip(videos[1].flow_x_jpegs, videos[1].flow_y_jpegs)
+                  for f in pair]
+    assert np.diff(offsets).tolist() == [flow_bytes[0] + flow_bytes[1],
+                                         flow_bytes[2] + flow_bytes[3]]
+    back = [schema.from_sequence_example(video) for video in layout.read_videos(path)]
+    assert [vars(video) for video in back] == [vars(video) for video in videos]
+
+
+def test_training_and_eval_read_shards_on_a_tf_filesystem_url():
+    root = f"ram://pipeline_test_{os.getpid()}"
+    tf.io.gfile.makedirs(root)
+    pattern = write_records(f"{root}/a.tfrecord", [_flat_video("v0", 20), _flat_video("v1", 9)])
+    _, labels, extras = next(iter(_dataset(pattern, modality="flow", training=False,
+                                           batch_size=2)))
+    assert extras["media_id"].numpy().tolist() == [b"v0", b"v1"]
+    clips, _ = next(iter(_dataset(pattern, modality="rgb", training=True, batch_size=2, seed=0)))
+    assert clips.shape == (2, 3, 32, 32, 3)
+
+
+def test_warped_flow_reads_its_own_group_beside_rgb_and_flow(tmp_path):
+    video = _flat_video("v0", 20)
+    size = (32, 48)
+    video.warped_flow_x_jpegs = [schema.jpeg_bytes(np.full(size, 100 + 5 * i, np.uint8))
+                                 for i in range(19)]
+    video.warped_flow_y_jpegs = [schema.jpeg_bytes(np.full(size, 200 - 5 * i, np.uint8))
+                                 for i in range(19)]
+    pattern = write_records(tmp_path / "a.tfrecord", [video])
+    clips, _, _ = next(iter(_dataset(pattern, modality="warped_flow", training=False)))
+    values = clips.numpy()[0, 0].mean(axis=(1, 2))                        # (K, 10)
+    indices = sampling.np_snippet_indices(sampling.np_eval_offsets(19, 3, 5), 5, 19)
+    np.testing.assert_allclose(values[:, 0::2], 100 + 5 * indices, atol=1.5)
+    np.testing.assert_allclose(values[:, 1::2], 200 - 5 * indices, atol=1.5)
+
+
+def test_writer_refuses_streams_of_a_group_with_different_frame_counts(tmp_path):
+    video = _flat_video("v0", 5)
+    video.warped_flow_x_jpegs = video.flow_x_jpegs
+    video.warped_flow_y_jpegs = video.flow_y_jpegs[:2]
+    with pytest.raises(ValueError, match=r"v0: the streams .*WARPED_FLOW_X.* found \[4, 2\]"):
+        write_records(tmp_path / "a.tfrecord", [video])

@@ -50,7 +50,7 @@ def _wait_for(predicate, process, timeout=240):
     ("--batch_size=0", "flag --batch_size=0: 0 is not a positive integer"),
     ("--modality=warped_flow", "does not have"),
     ("--train_shards=/nonexistent/*.tfrecord", "No TFRecord shards match"),
-    ("--clips_per_read=0", "flag --clips_per_read=0: 0 is not a positive integer"),
+    ("--modality=audio --resize_in=step", "--resize_in=step is for the video streams"),
 ])
 def test_bad_flags_fail_early_naming_the_flag(tiny_shards, tmp_path, flag, message):
     result = _train(tiny_shards, tmp_path, *flag.split(), check=False)
@@ -134,8 +134,7 @@ def _weights(model_dir):
 
 @pytest.mark.slow
 def test_deterministic_runs_repeat_exactly_for_a_seed(tiny_shards, tmp_path):
-    flags = ["--modality=flow", "--train_steps=6", "--save_every=6", "--deterministic",
-             "--clips_per_read=2"]
+    flags = ["--modality=flow", "--train_steps=6", "--save_every=6", "--deterministic"]
     runs = {name: tmp_path / name for name in ("a", "b", "other_seed")}
     for name, model_dir in runs.items():
         _train(tiny_shards, model_dir, *flags, f"--seed={7 if name == 'other_seed' else 3}")
@@ -156,9 +155,9 @@ def _event_tags(model_dir):
 
 @pytest.mark.slow
 def test_tensorboard_scalars_clip_images_and_profile_trace(tiny_shards, tmp_path):
-    # also the deferred path: crops resized in the step, 2 clips per video read
+    # also the deferred path: crops resized in the step
     _train(tiny_shards, tmp_path, "--modality=flow", "--train_steps=4", "--log_every=1",
-           "--profile_steps=1,2", "--resize_in=step", "--clips_per_read=2")
+           "--profile_steps=1,2", "--resize_in=step")
     assert {"loss", "accuracy", "learning_rate", "grad_norm", "clips_per_second",
             "input_wait_fraction", "input/clip_0"} <= _event_tags(tmp_path)
     traces = tf.io.gfile.glob(str(tmp_path / "train" / "plugins" / "profile" / "*" / "*.xplane.pb"))

@@ -147,34 +147,12 @@ def test_frames_larger_than_the_canvas_are_shrunk_to_fit(tmp_path):
     assert np.abs(clips.numpy()[0] - 10 * frames[:, None, None, None]).max() <= 2
 
 
-def test_clips_per_read_samples_each_video_m_times_one_every_m_batches(tmp_path):
-    pattern = write_records(tmp_path / "a.tfrecord", [_flat_video(f"v{i}", 25, labels=(i,))
-                                                for i in range(6)])
-    batches = list(_dataset(pattern, modality="rgb", training=True, batch_size=2, seed=3,
-                            clips_per_read=3, deterministic=True, output_size=16))
-    assert len(batches) == 9                                  # 6 videos x 3 clips / 2
-    batch_of = {video: [] for video in range(6)}
-    samplings = {video: set() for video in range(6)}
-    for index, (clips, labels) in enumerate(batches):
-        assert len(set(labels.numpy().tolist())) == 2         # two different videos
-        for clip, label in zip(clips.numpy(), labels.numpy()):
-            frames = tuple(_index(clip.mean(axis=(1, 2, 3))))
-            assert frames[0] < frames[1] < frames[2]
-            samplings[int(label)].add(frames)
-            batch_of[int(label)].append(index)
-    for video, indices in batch_of.items():                   # 3 clips, 3 batches apart
-        assert np.diff(indices).tolist() == [3, 3], (video, indices)
-    assert all(len(found) > 1 for found in samplings.values())  # each clip its own offsets
-
-
-def test_clips_per_read_and_defer_resize_are_for_training(tmp_path):
+def test_defer_resize_is_for_training_the_video_streams(tmp_path):
     pattern = write_records(tmp_path / "a.tfrecord", [_flat_video("v0", 5)])
-    with pytest.raises(ValueError, match="clips_per_read=0"):
-        _dataset(pattern, modality="rgb", training=True, clips_per_read=0)
     with pytest.raises(ValueError, match="defer_resize=True.*training=False"):
         _dataset(pattern, modality="rgb", training=False, defer_resize=True)
-    with pytest.raises(ValueError, match="not implemented for audio"):
-        _dataset(pattern, modality="audio", training=True, clips_per_read=2)
+    with pytest.raises(ValueError, match="modality='audio'"):
+        _dataset(pattern, modality="audio", training=True, defer_resize=True)
 
 
 def test_finish_deferred_names_an_unknown_method():

@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from tsn_tf import temporal_integration
-from tsn_tf.input import pipeline, schema
+from tsn_tf.input import layout, pipeline, schema
 from tsn_tf.model import build_tsn
 from tsn_tf.trainers import untrimmed
 
@@ -20,7 +20,7 @@ def write_untrimmed_shard(path, lengths, fps=2.0, size=(40, 32)):
     """Videos of `lengths` frames at `fps`; video i has label i % CLASSES."""
     rng = np.random.default_rng(0)
     width, height = size
-    with tf.io.TFRecordWriter(str(path)) as writer:
+    with layout.ShardWriter(str(path)) as writer:
         for index, length in enumerate(lengths):
             frames = [schema.jpeg_bytes(rng.integers(0, 255, (height, width, 3), dtype=np.uint8))
                       for _ in range(length)]
@@ -29,7 +29,7 @@ def write_untrimmed_shard(path, lengths, fps=2.0, size=(40, 32)):
                 label_strings=[f"c{index % CLASSES}"], height=height, width=width,
                 frame_rate=fps, rgb_jpegs=frames,
                 timestamps_us=[int(i * 1e6 / fps) for i in range(length)])
-            writer.write(schema.to_sequence_example(record).SerializeToString())
+            writer.add(schema.to_sequence_example(record))
     return str(path)
 
 

@@ -72,7 +72,8 @@ def error_message(error: BaseException) -> str:
     function and node names and an assertion's brackets."""
     text = getattr(error, "message", None) or str(error) or type(error).__name__
     text = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", text)
-    text = re.sub(r"^assertion failed: \[(.*)\]$", r"\1", text.strip(), flags=re.M)
+    # tf.debugging.Assert inside tf.data: "<iterator path>: assertion failed: [message]"
+    text = re.sub(r"^(?:.*: )?assertion failed: \[(.*)\]$", r"\1", text.strip(), flags=re.M)
     lines = [line for line in text.splitlines() if line.strip()
              and not line.lstrip().startswith("[[")][:2]
     return "\n".join(lines)

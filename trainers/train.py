@@ -21,7 +21,7 @@ from tsn_tf.backbones.weights import NORMALIZATION_FIELDS, read_normalization
 from tsn_tf.consensus import MODES
 from tsn_tf.modalities import MODALITIES
 from tsn_tf.schedules import SCHEDULES, TSNSchedule
-from tsn_tf.input import frame_check, modalities, pipeline, records, schema
+from tsn_tf.input import frame_check, layout, modalities, pipeline, records, schema
 from tsn_tf.input.preprocessing import Preprocessing
 from tsn_tf.trainers import flags_common, summaries, train_loop
 from tsn_tf.trainers.model_dir import (LABEL_MAP, RunConfig, read_class_names, restore_model,
@@ -31,13 +31,9 @@ from tsn_tf.trainers.model_dir import (LABEL_MAP, RunConfig, read_class_names, r
 flags.DEFINE_string("train_shards", None, "Glob of training TFRecord shards (any TF filesystem).")
 flags.DEFINE_string("label_map", None, "Class names, one per line (default: label_map.txt "
                     "beside the shards, written by tsn-ingest).")
-flags.DEFINE_integer("shuffle_buffer", 64, "Videos in the shuffle buffer.", lower_bound=1)
-flags.DEFINE_bool("cache", False, "Cache parsed records in memory after the first epoch.")
-flags.DEFINE_integer("clips_per_read", 1, "Clips sampled from each video read, each with its "
-                     "own offsets, crop and flip; clips_per_read x the batch of videos are "
-                     "interleaved. Reading and parsing a whole video costs more than decoding "
-                     "one clip's frames: 8 gave 1.2-2.9x the input clips/s here (README, "
-                     "Speed). 1 is the paper's sampling.", lower_bound=1)
+flags.DEFINE_integer("shuffle_buffer", 1024, "Videos in the shuffle buffer (index entries, "
+                     "a few kB each).", lower_bound=1)
+flags.DEFINE_bool("cache", False, "Cache the parsed shard index in memory after the first epoch.")
 flags.DEFINE_bool("deterministic", False, "Same --seed, same run: parallel input stages keep "
                   "their order and TF ops run deterministically (input clips/s 0.99x of the "
                   "default on a 2-core CPU; an op without a deterministic kernel on your device "
@@ -99,9 +95,8 @@ def validate_flags():
         raise app.UsageError("--model_dir is required.")
     if not FLAGS.train_shards:
         raise app.UsageError("--train_shards is required (a glob of tsn-ingest shards).")
-    if FLAGS.modality == "audio" and (FLAGS.clips_per_read > 1 or FLAGS.resize_in == "step"):
-        raise app.UsageError("--clips_per_read > 1 and --resize_in=step are for the video "
-                             "streams; --modality is audio.")
+    if FLAGS.modality == "audio" and FLAGS.resize_in == "step":
+        raise app.UsageError("--resize_in=step is for the video streams; --modality is audio.")
     if FLAGS.profile_steps and len(FLAGS.profile_steps) != 2:
         raise app.UsageError(f"--profile_steps takes first,last; got {FLAGS.profile_steps}.")
     if FLAGS.cross_modality_from and FLAGS.modality == "rgb":
@@ -116,16 +111,20 @@ def validate_flags():
 
 
 def check_stream(path, modality):
-    """Fails if the first record of shard `path` lacks the frames `modality` reads."""
-    serialized = records.first_record(path)  # without starting TF: multi_worker comes later
-    if serialized is None:
+    """Fails if shard `path` is not in the indexed layout or its first video lacks
+    the frames `modality` reads."""
+    try:
+        index = layout.read_index(path)  # gfile only: multi_worker must start TF first
+    except ValueError as error:
+        raise app.UsageError(str(error)) from None
+    if not index:
         raise app.UsageError(f"Shard {path} holds no video.")
-    example = tf.train.SequenceExample.FromString(serialized)
+    context = index[0].context.feature
     if modality == "audio":  # a video without a track has no frames: the context flag
-        needed, keys = (schema.AUDIO_PRESENT,), example.context.feature
+        needed = (schema.AUDIO_PRESENT,)
     else:
-        needed, keys = modalities.get_stream(modality).keys, example.feature_lists.feature_list
-    missing = [key for key in needed if key not in keys]
+        needed = (schema.frame_offsets_key(modalities.get_stream(modality).group),)
+    missing = [key for key in needed if key not in context]
     if missing:
         raise app.UsageError(f"--modality={modality} reads {missing}, which shard {path} does "
                              "not have: ingest with that modality or pick another --modality.")
@@ -226,8 +225,8 @@ def main(argv):
             training=True, batch_size=micro_batch, mean=mean, std=std,
             output_size=config.input_size, num_classes=config.num_classes,
             shuffle_buffer=FLAGS.shuffle_buffer, cache=FLAGS.cache,
-            seed=data_seed + pipeline_id, repeat=True, clips_per_read=FLAGS.clips_per_read,
-            defer_resize=resize_in_step, deterministic=FLAGS.deterministic)
+            seed=data_seed + pipeline_id, repeat=True, defer_resize=resize_in_step,
+            deterministic=FLAGS.deterministic)
 
     batches = train_loop.distributed_dataset(strategy, replica_dataset, FLAGS.accumulation)
 
