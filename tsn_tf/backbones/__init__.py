@@ -22,6 +22,7 @@ from tsn_tf.backbones.bn_inception import build_bn_inception
 from tsn_tf.backbones.keras_apps import APPS, build_keras_app
 from tsn_tf.backbones.specs import SPECS, BackboneSpec
 from tsn_tf.backbones.tiny import build_small, build_tiny
+from tsn_tf.backbones.vgg import build_vgg16
 from tsn_tf.backbones.weights import WEIGHTS_SUFFIXES, load_weights_file
 
 __all__ = ["BackboneSpec", "get_backbone", "names", "spec"]
@@ -48,6 +49,7 @@ def _keras_app(name):
 _REGISTRY = {
     "bn_inception": _Entry(_without_imagenet(build_bn_inception), False),
     **{name: _Entry(_keras_app(name), True) for name in APPS},
+    "vgg16": _Entry(build_vgg16, True),
     "tiny": _Entry(_without_imagenet(build_tiny), False),
     "small": _Entry(_without_imagenet(build_small), False),
     "audio_small": _Entry(_without_imagenet(build_audio_small), False),
