@@ -108,3 +108,12 @@ def test_short_video_branch_draws_k_independent_offsets(num_frames, num_segments
     assert set(drawn) <= set(probabilities)
     cells = sorted(probabilities)
     assert_fits([drawn[cell] for cell in cells], [probabilities[cell] for cell in cells])
+
+
+def test_short_branch_needs_more_frames_than_segments():
+    """By hand, L = 3: N = K = 5 gives span 3 < K and N > K false: zeros (tsn-pytorch's
+    third branch); N = 6 > K = 5 gives span 4: sorted draws from range(4)."""
+    seeds = np.stack([np.arange(50), np.full(50, 5)], axis=1)
+    np.testing.assert_array_equal(_train_in_map(5, 5, 3, seeds), np.zeros((50, 5)))
+    drawn = _train_in_map(6, 5, 3, seeds)
+    assert set(drawn.ravel()) == {0, 1, 2, 3}
