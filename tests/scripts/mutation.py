@@ -172,6 +172,34 @@ def run_target(name: str, work: pathlib.Path) -> dict:
     return counts
 
 
+def recheck(name: str, work: pathlib.Path) -> dict:
+    """Runs the current tests on each mutant that survived the last run of `name`
+    in `work` (after tests were added): {mutant id: killed}."""
+    relative, _, _, tests = TARGETS[name]
+    env = dict(os.environ, PYTHONPATH=str(work), PYTHONDONTWRITEBYTECODE="1",
+               TF_CPP_MIN_LOG_LEVEL="2")
+    mutmut = [sys.executable, "-m", "mutmut"]
+    survivors = subprocess.run(mutmut + ["result-ids", "survived"], cwd=work, env=env,
+                               capture_output=True, text=True).stdout.split()
+    shutil.copytree(ROOT / "tests", work / "tests", dirs_exist_ok=True)
+    original = (ROOT / relative).read_text()
+    killed = {}
+    try:
+        for mutant in filter(str.isdigit, survivors):
+            (work / relative).write_text(original)
+            subprocess.run(mutmut + ["apply", mutant], cwd=work, env=env, check=True,
+                           capture_output=True)
+            result = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p",
+                                     "no:cacheprovider", "-m", "not slow"] + tests,
+                                    cwd=work, env=env, capture_output=True)
+            killed[int(mutant)] = result.returncode != 0
+    finally:
+        (work / relative).write_text(original)
+    print(f"== {name} recheck: {sum(killed.values())} of {len(killed)} survivors now killed; "
+          f"still surviving: {sorted(m for m, k in killed.items() if not k)}")
+    return killed
+
+
 def main():
     if sys.argv[1:2] == ["--ask"]:
         sys.exit(ask(sys.argv[2], sys.argv[3:]))
@@ -180,6 +208,8 @@ def main():
     parser.add_argument("--work", default="/tmp/tsn-mutation", help="scratch folder")
     parser.add_argument("--serve", metavar="SOCKET", help=argparse.SUPPRESS)
     parser.add_argument("--timeout", type=float, default=600.0, help=argparse.SUPPRESS)
+    parser.add_argument("--recheck", action="store_true",
+                        help="only rerun the survivors of the last run with the current tests")
     args = parser.parse_args()
     if args.serve:
         return serve(args.serve, args.work, args.timeout)
@@ -187,7 +217,7 @@ def main():
     if unknown:
         parser.error(f"unknown targets {unknown}; known: {sorted(TARGETS)}")
     for name in args.targets or sorted(TARGETS):
-        run_target(name, pathlib.Path(args.work) / name)
+        (recheck if args.recheck else run_target)(name, pathlib.Path(args.work) / name)
 
 
 if __name__ == "__main__":
