@@ -11,7 +11,10 @@ where ``tsn_tf/input``, ``tsn_tf/trainers`` and ``tsn_tf/export`` are
 symlinks to the copy's folders and the copy comes first on PYTHONPATH: the
 copy is imported, not the editable install (setup.py maps input/ to
 tsn_tf.input, which mutmut alone does not follow). Prints mutants, killed
-and survived per target, and the diff of every survivor.
+and survived per target, and the diff of every survivor. Do not run
+``mutmut results`` in a work folder while its run goes on: it rewrites the
+cache's copy of the (then mutated) file and mutmut 2.5.1 stops with
+"Attribute Mutant.line is required".
 
 Speed: importing TensorFlow costs more than most tests, so mutmut's runner
 asks a server (this script, ``--serve``) that imported TensorFlow, Keras and
@@ -150,9 +153,6 @@ def run_target(name: str, work: pathlib.Path) -> dict:
     try:
         subprocess.run(mutmut + ["run", "--paths-to-mutate", relative, "--runner", runner,
                                  "--tests-dir", "tests", "--use-patch-file", "mutation.patch",
-                                 # removing a decorator leaves an empty line that
-                                 # mutmut 2.5.1 cannot store (it stops there)
-                                 "--disable-mutation-types", "decorator",
                                  "--no-progress", "--simple-output"], cwd=work, env=env)
     finally:
         server.kill()
