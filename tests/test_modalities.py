@@ -140,3 +140,18 @@ def test_streams_are_the_reference_settings(modality, keys, jpeg_channels, lengt
     assert (stream.keys, stream.jpeg_channels, stream.default_length, stream.extra_frames,
             stream.scales, stream.inverts_x_on_flip) == (keys, jpeg_channels, length, extra,
                                                          scales, inverts)
+
+
+def test_flip_mirrors_the_width_axis_at_any_rank():
+    """(..., H, W, C): also a single image (rank 3) and eval views (rank 5)."""
+    for shape in [(3, 4, 10), (2, 2, 3, 4, 10)]:
+        snippets = RNG.integers(0, 256, shape).astype(np.float32)
+        flipped = modalities.flip_snippets(snippets, True).numpy()
+        mirrored = snippets[..., ::-1, :]
+        np.testing.assert_array_equal(flipped[..., 1::2], mirrored[..., 1::2])
+        np.testing.assert_array_equal(flipped[..., 0::2], 255 - mirrored[..., 0::2])
+
+
+def test_normalization_names_a_bad_std():
+    with pytest.raises(ValueError, match=r"flow: std has 3 values.*10 channels"):
+        modalities.normalization(128.0, (1.0, 2.0, 3.0), "flow", 10)
