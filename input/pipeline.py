@@ -21,12 +21,12 @@ Outputs of `make_dataset`:
 - evaluation: ``(clips, labels, extras)`` with clips float32
   (B, crops, K, S, S, C·L): crops is the view axis (1, 3 or 10; for 10 the
   5 unflipped views come first, then their 5 mirrors), cut from frames whose
-  short side is rescaled to ``round(S * 256/224)`` (no resize for 340x256
-  frames and S = 224). As tsn-pytorch's test script, the evaluator scores
-  all B·crops·K snippets, averages the pre-softmax scores over crops (axis
-  1), then applies the consensus over segments (for the average consensus,
-  running the TSN model on clips reshaped to (B·crops, K, ...) and averaging
-  over crops is the same). ``extras["media_id"]`` is a string (B,).
+  short side is rescaled to ``S * 256 // 224`` (tsn-pytorch's
+  ``scale_size``; no resize for 340x256 frames and S = 224). As tsn-pytorch's
+  test script, the evaluator scores all B·crops·K snippets, averages the
+  pre-softmax scores over crops (axis 1), then applies the consensus over
+  segments (for the average consensus, running the TSN model on clips
+  reshaped to (B·crops, K, ...) and averaging over crops is the same). ``extras["media_id"]`` is a string (B,).
 - untrimmed evaluation (`untrimmed_fps` set): K is the number of snippets of
   each video, padded to the longest in the batch; ``extras`` adds
   ``timestamps`` float32 (B, K) seconds and ``num_snippets`` int32 (B,).
@@ -47,7 +47,6 @@ from tsn_tf.input import sampling
 from tsn_tf.input import schema
 
 AUTOTUNE = tf.data.AUTOTUNE
-REFERENCE_SCALE_RATIO = 256 / 224  # eval frames: short side 256 for 224 crops
 
 
 # --- the index -----------------------------------------------------------------
@@ -215,11 +214,17 @@ def _on_canvas(items, canvas_size: int):
     return extend(extend(items, 3), 2)
 
 
+def eval_short_side(output_size: int) -> int:
+    """Short side of evaluation frames for S x S inputs: tsn-pytorch's
+    ``scale_size``, ``S * 256 // 224`` (256 for 224, 341 for 299)."""
+    return output_size * 256 // 224
+
+
 def default_canvas_size(output_size: int) -> int:
     """Side of the canvas of deferred crops: the largest crop of frames whose
-    short side is ``output_size * 256/224`` (256 for 224 inputs), plus a
-    1-pixel border on each side."""
-    return round(output_size * REFERENCE_SCALE_RATIO) + 2
+    short side is `eval_short_side` (256 for 224 inputs), plus a 1-pixel
+    border on each side."""
+    return eval_short_side(output_size) + 2
 
 
 def _deferred_clip(items, flip, *, canvas_size):
@@ -329,20 +334,24 @@ def finish_deferred(inputs, *, modality: str, output_size: int, mean, std,
                                 std_vector, invert_x)
 
 
+def rescaled_size(height, width, short_side: int):
+    """int32 (2,) (height, width) after scaling the short side to `short_side`:
+    the long side is ``short_side * long // short``, tsn-pytorch's
+    ``int(size * h / w)`` (torchvision `Scale`) in integers, so min(H, W)
+    becomes exactly `short_side`. Elementwise for arrays of sizes."""
+    height, width = tf.cast(height, tf.int64), tf.cast(width, tf.int64)
+    short = tf.cast(short_side, tf.int64)
+    tall = width < height
+    return tf.cast(tf.stack([tf.where(tall, short * height // width, short),
+                             tf.where(tall, short, short * width // height)]), tf.int32)
+
+
 def _rescale_short_side(snippets, short_side: int):
     """(S, H, W, C) -> float32 with min(H, W) == short_side (kept when already so)."""
     shape = tf.shape(snippets)
-    height, width = shape[1], shape[2]
-
-    def resize():
-        scale = short_side / tf.cast(tf.minimum(height, width), tf.float64)
-        size = tf.where(height < width,
-                        [short_side, tf.cast(tf.cast(width, tf.float64) * scale, tf.int32)],
-                        [tf.cast(tf.cast(height, tf.float64) * scale, tf.int32), short_side])
-        return tf.image.resize(snippets, size)
-
-    return tf.cond(tf.minimum(height, width) == short_side, lambda: tf.cast(snippets, tf.float32),
-                   resize)
+    size = rescaled_size(shape[1], shape[2], short_side)
+    return tf.cond(tf.reduce_all(size == shape[1:3]), lambda: tf.cast(snippets, tf.float32),
+                   lambda: tf.image.resize(snippets, size))
 
 
 def _eval_clip(features, offsets, count, *, stream, modality, length, output_size, eval_crops,
@@ -354,7 +363,7 @@ def _eval_clip(features, offsets, count, *, stream, modality, length, output_siz
                                         stream.jpeg_channels) for key in stream.keys]
     snippets = _rescale_short_side(
             modalities.items_to_channels(modalities.stack_snippets(decoded, items)),
-            round(output_size * REFERENCE_SCALE_RATIO))
+            eval_short_side(output_size))
     shape = tf.shape(snippets)
     boxes, flips = crops.eval_views(shape[1], shape[2], output_size, eval_crops)
     views = []

@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from tsn_tf.input import encode
 from tsn_tf.input import flow as flow_lib
-from tsn_tf.input import records
+from tsn_tf.input import layout
 from tsn_tf.input import schema
 from tsn_tf.input import video as video_lib
 
@@ -50,10 +50,10 @@ class Preprocessing:
     @classmethod
     def from_shard(cls, path: str) -> "Preprocessing":
         """From the first video of the TFRecord shard `path`."""
-        serialized = records.first_record(path)
-        if serialized is None:
+        index = layout.read_index(path)
+        if not index:
             raise ValueError(f"Shard {path} holds no video.")
-        return cls.from_record(schema.from_sequence_example(serialized))
+        return cls.from_record(schema.from_sequence_example(index[0].SerializeToString()))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

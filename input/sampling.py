@@ -4,10 +4,10 @@ Formulas of DESIGN.md §5 (0-based; N frames, K segments, snippet length L),
 as in tsn-pytorch `dataset.py`:
 
 - train: ``avg = (N - L + 1) // K``; if ``avg > 0`` the offset of segment i is
-  ``i*avg + randint(avg)``; elif ``N > K`` K sorted draws from
-  ``range(N - L + 1)`` (tsn-pytorch draws one value for all K, a bug; we draw
-  K, as the paper and mmaction do; the range is at least ``range(1)``);
-  else zeros.
+  ``i*avg + randint(avg)``; elif ``N > K`` K independent draws from
+  ``range(N - L + 1)``, sorted (as tsn-pytorch since its "fix corner case
+  sampling" commit of 2017-09; its first release drew one value for all K);
+  the range is at least ``range(1)``; else zeros.
 - test/val: ``tick = (N - L + 1) / K``; offset ``int(tick/2 + i*tick)``,
   clamped at 0 when N < L makes tick negative.
 - a snippet reads frames ``p .. p+L-1``, repeating the last frame past the end.

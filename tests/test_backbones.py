@@ -80,15 +80,15 @@ def test_every_backbone_builds_and_pools_to_feature_dim(name, channels):
 def test_names_lists_the_registered_backbones():
     assert backbones.names() == ["audio_small", "bn_inception", "inception_v3", "resnet101",
                                  "resnet101_pt", "resnet152", "resnet152_pt", "resnet50",
-                                 "resnet50_pt", "small", "tiny"]
+                                 "resnet50_pt", "small", "tiny", "vgg16"]
 
 
 @pytest.mark.parametrize("call", [
-    lambda: backbones.spec("vgg16"),
-    lambda: backbones.get_backbone("vgg16", input_shape=(32, 32, 3)),
+    lambda: backbones.spec("googlenet"),
+    lambda: backbones.get_backbone("googlenet", input_shape=(32, 32, 3)),
 ])
 def test_unknown_name_raises_listing_known_names(call):
-    match = "Unknown backbone 'vgg16'. Known: audio_small, bn_inception, .*, tiny"
+    match = "Unknown backbone 'googlenet'. Known: audio_small, bn_inception, .*, vgg16"
     with pytest.raises(ValueError, match=match):
         call()
 
@@ -103,6 +103,7 @@ SPEC_GOLDEN = {
     # torchvision / mmaction2 ImageNet mean and std; mmaction2 flow 128 / 128
     **{name: (224, (123.675, 116.28, 103.53), (58.395, 57.12, 57.375), 128, 128, 2048)
        for name in ("resnet50_pt", "resnet101_pt", "resnet152_pt")},
+    "vgg16": (224, (123.68, 116.779, 103.939), (1, 1, 1), 128, 1, 4096),
     "tiny": (32, (127.5,) * 3, (127.5,) * 3, 128, 127.5, 32),
     "small": (64, (127.5,) * 3, (127.5,) * 3, 128, 127.5, 128),
     "audio_small": (96, (0, 0, 0), (1, 1, 1), 0, 1, 128),
@@ -243,6 +244,54 @@ def test_resnet_takes_rgb_and_feeds_keras_resnet_bgr():
     np.testing.assert_allclose(np.asarray(model(rgb)), np.asarray(plain(bgr)),
                                rtol=1e-5, atol=1e-6)
     assert not np.allclose(np.asarray(model(rgb)), np.asarray(plain(rgb)))
+
+
+# VGG16, configuration D of Simonyan & Zisserman: 3x3 convs, "M" = 2x2 max pool
+VGG16_CONFIG_D = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M",
+                  512, 512, 512, "M"]
+
+
+@pytest.mark.parametrize("size, channels", [(32, 3), (32, 10), (64, 3)])
+def test_vgg16_parameter_count_by_hand(size, channels):
+    """Convs of configuration D, then fc6 on the flattened (size/32)^2 x 512 map and
+    fc7, 4096 each (fc8 is TSN's classifier, not the backbone's)."""
+    count, width = 0, channels
+    for item in VGG16_CONFIG_D:
+        if item != "M":
+            count += 3 * 3 * width * item + item
+            width = item
+    count += (size // 32) ** 2 * 512 * 4096 + 4096 + 4096 * 4096 + 4096
+    model = backbones.get_backbone("vgg16", input_shape=(size, size, channels))
+    assert model.count_params() == count
+    assert len([layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]) == 13
+
+
+def test_vgg16_224_rgb_is_the_paper_count():
+    # 138,357,544 weights of VGG16 less fc8 (4096 x 1000 + 1000 = 4,097,000)
+    model = backbones.get_backbone("vgg16", input_shape=(224, 224, 3))
+    assert model.count_params() == 138_357_544 - 4_097_000
+
+
+def test_vgg16_takes_rgb_and_feeds_keras_vgg16_bgr_fc7():
+    model = backbones.get_backbone("vgg16", input_shape=(32, 32, 3))
+    plain = keras.applications.VGG16(include_top=True, weights=None, input_shape=(32, 32, 3))
+    plain.set_weights(model.get_weights() + [np.zeros((4096, 1000), "float32"),
+                                             np.zeros(1000, "float32")])
+    fc7 = keras.Model(plain.input, plain.get_layer("fc2").output)
+    rgb = _images(32, 3, batch=1)
+    np.testing.assert_allclose(np.asarray(model(rgb)), np.asarray(fc7(rgb[..., ::-1].copy())),
+                               rtol=1e-5, atol=1e-6)
+    assert not np.allclose(np.asarray(model(rgb)), np.asarray(fc7(rgb)))
+    assert np.all(np.asarray(model(rgb)) >= 0)  # fc7 after its ReLU
+
+
+@pytest.mark.parametrize("input_shape, weights, match", [
+    ((None, None, 3), None, "fixed height and width"),
+    ((112, 112, 3), "imagenet", "224 x 224"),
+])
+def test_vgg16_shape_errors(input_shape, weights, match):
+    with pytest.raises(ValueError, match=match):
+        backbones.get_backbone("vgg16", input_shape=input_shape, weights=weights)
 
 
 def test_inception_v3_takes_rgb_unreversed():

@@ -25,6 +25,7 @@ def test_all_paper_settings_are_present():
     for dataset in ("ucf101", "hmdb51"):
         assert {f"{dataset}_{m}" for m in ("rgb", "flow", "rgb_diff", "warped_flow")} <= names
     assert {"kinetics400_rgb_resnet50", "synthetic_demo"} <= names
+    assert {f"{d}_{m}_k7" for d in ("ucf101", "hmdb51") for m in ("rgb", "flow")} <= names
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
@@ -51,3 +52,13 @@ def test_synthetic_config_matches_what_the_demo_runs():
     from tsn_tf.trainers.commands import FROM_SCRATCH_FLAGS
     lines = (CONFIGS[0].parent / "synthetic_demo.cfg").read_text().splitlines()
     assert set(FROM_SCRATCH_FLAGS) <= {line.strip() for line in lines}
+
+
+@pytest.mark.parametrize("stem", ["ucf101_rgb", "ucf101_flow", "hmdb51_rgb", "hmdb51_flow"])
+def test_k7_config_is_its_k3_config_with_7_segments(parsed, stem):
+    """The TPAMI paper's K = 7 beside the ECCV paper's K = 3, all else equal."""
+    folder = CONFIGS[0].parent
+    k3 = dict(parsed(folder / f"{stem}.cfg").flag_values_dict())
+    k7 = dict(parsed(folder / f"{stem}_k7.cfg").flag_values_dict())
+    assert (k3.pop("num_segments"), k7.pop("num_segments")) == (3, 7)
+    assert k7 == k3

@@ -152,3 +152,68 @@ def test_bad_arguments_name_the_value():
         SegmentConsensus("median")
     with pytest.raises(ValueError, match="num_segments"):
         SegmentConsensus("weighted")
+
+
+# --- added after mutation testing (tests/scripts/mutation.py) -------------------
+
+def test_interpolation_keeps_a_sum_other_than_one():
+    weights = np.array([1.0, 2.0, 3.0], "float32")
+    # 5 positions at (i + 0.5) / 5 * 3 - 0.5 = -0.2, 0.4, 1, 1.6, 2.2 -> clipped to [0, 2]
+    reference = np.array([1.0, 1.4, 2.0, 2.6, 3.0])
+    np.testing.assert_allclose(interpolate_segment_weights(weights, 5),
+                               reference * 6.0 / reference.sum(), rtol=1e-6)
+
+
+def test_defaults_are_average_and_top_3():
+    scores = _scores()
+    np.testing.assert_allclose(SegmentConsensus()(scores), scores.mean(1), rtol=1e-6, atol=1e-6)
+    assert SegmentConsensus("topk").k == 3
+
+
+def test_topk_caps_k_at_the_segments_not_the_classes():
+    scores = np.random.default_rng(5).normal(size=(2, 3, 2)).astype("float32")   # K 3, C 2
+    np.testing.assert_allclose(SegmentConsensus("topk", k=3)(scores), scores.mean(1), rtol=1e-6)
+    np.testing.assert_allclose(SegmentConsensus("topk", k=5)(scores), scores.mean(1), rtol=1e-6)
+    np.testing.assert_allclose(SegmentConsensus("topk", k=1)(scores), scores.max(1), rtol=1e-6)
+
+
+def test_topk_with_unknown_segment_count():
+    layer = SegmentConsensus("topk", k=2)
+    traced = tf.function(layer, input_signature=[tf.TensorSpec((None, None, C))])
+    scores = _scores()
+    np.testing.assert_allclose(traced(scores), np.sort(scores, axis=1)[:, -2:].mean(1), rtol=1e-6)
+
+
+def test_weighted_interpolates_when_segments_differ_but_equal_the_classes():
+    layer = SegmentConsensus("weighted", num_segments=3)
+    scores = np.random.default_rng(6).normal(size=(2, 5, 3)).astype("float32")   # K 5, C 3
+    layer.build((None, 3, 3))
+    np.testing.assert_allclose(layer(scores), scores.mean(1), rtol=1e-5, atol=1e-6)
+
+
+def test_topk_k_is_checked_only_for_topk():
+    with pytest.raises(ValueError, match="k=0"):
+        SegmentConsensus("topk", k=0)
+    SegmentConsensus("topk", k=1)
+    SegmentConsensus("avg", k=0)
+
+
+def test_attention_needs_two_inputs():
+    with pytest.raises(ValueError, match=r"takes \[scores"):
+        SegmentConsensus("attention").build((B, K, C))
+
+
+def test_output_shapes():
+    assert SegmentConsensus("avg").compute_output_shape((2, 3, 5)) == (2, 5)
+    assert SegmentConsensus("attention").compute_output_shape([(2, 3, 5), (2, 3, 7)]) == (2, 5)
+
+
+def test_registered_and_weight_names():
+    """Saved models refer to these names."""
+    assert keras.saving.get_registered_name(SegmentConsensus) == "tsn_tf>SegmentConsensus"
+    weighted = SegmentConsensus("weighted", num_segments=3)
+    weighted.build((None, 3, C))
+    attention = SegmentConsensus("attention")
+    attention.build([(None, 3, C), (None, 3, D)])
+    assert (weighted.segment_weights.name, attention.attention_kernel.name) == \
+        ("segment_weights", "attention_kernel")

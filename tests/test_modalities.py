@@ -123,3 +123,35 @@ def test_normalize_inverts_x_per_leading_item():
     values = snippets.astype(np.float32)
     values[invert, ..., 0::2] = 255 - values[invert, ..., 0::2]
     np.testing.assert_allclose(out, (values - mean) / std, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("modality, keys, jpeg_channels, length, extra, scales, inverts", [
+    ("rgb", (schema.IMAGE_ENCODED,), 3, 1, 0, (1, .875, .75, .66), False),
+    ("flow", (schema.FLOW_X_ENCODED, schema.FLOW_Y_ENCODED), 1, 5, 0, (1, .875, .75), True),
+    ("warped_flow", (schema.WARPED_FLOW_X_ENCODED, schema.WARPED_FLOW_Y_ENCODED), 1, 5, 0,
+     (1, .875, .75), True),
+    ("rgb_diff", (schema.IMAGE_ENCODED,), 3, 5, 1, (1, .875, .75), False),
+])
+def test_streams_are_the_reference_settings(modality, keys, jpeg_channels, length, extra,
+                                            scales, inverts):
+    """tsn-pytorch: new_length 1 RGB, 5 flow and RGB diff (6 frames -> 5 diffs); crop scales
+    [1, .875, .75, .66] for RGB, [1, .875, .75] otherwise; flip inverts flow x only."""
+    stream = modalities.get_stream(modality)
+    assert (stream.keys, stream.jpeg_channels, stream.default_length, stream.extra_frames,
+            stream.scales, stream.inverts_x_on_flip) == (keys, jpeg_channels, length, extra,
+                                                         scales, inverts)
+
+
+def test_flip_mirrors_the_width_axis_at_any_rank():
+    """(..., H, W, C): also a single image (rank 3) and eval views (rank 5)."""
+    for shape in [(3, 4, 10), (2, 2, 3, 4, 10)]:
+        snippets = RNG.integers(0, 256, shape).astype(np.float32)
+        flipped = modalities.flip_snippets(snippets, True).numpy()
+        mirrored = snippets[..., ::-1, :]
+        np.testing.assert_array_equal(flipped[..., 1::2], mirrored[..., 1::2])
+        np.testing.assert_array_equal(flipped[..., 0::2], 255 - mirrored[..., 0::2])
+
+
+def test_normalization_names_a_bad_std():
+    with pytest.raises(ValueError, match=r"flow: std has 3 values.*10 channels"):
+        modalities.normalization(128.0, (1.0, 2.0, 3.0), "flow", 10)

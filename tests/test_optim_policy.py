@@ -43,3 +43,35 @@ def test_sgd_step_matches_numpy_reference():
         rule = rules[variable.path]
         step = (grad.numpy() + decay * rule.decay_mult * old) * rule.lr_mult
         np.testing.assert_allclose(variable.numpy(), old - lr * step, rtol=1e-5, atol=1e-7)
+
+
+# --- added after mutation testing (tests/scripts/mutation.py) -------------------
+
+def test_warped_flow_first_conv_is_a_flow_first_conv():
+    model = build_tsn(3, backbone="tiny", modality="warped_flow", num_segments=2, input_size=SIZE)
+    rules = {path.rsplit("/", 2)[-2] + "/" + path.rsplit("/", 1)[-1]: rule
+             for path, rule in optim_policy(model, "warped_flow").items()}
+    assert (rules["conv1/kernel"], rules["conv1/bias"]) == (VariableRule(5, 1), VariableRule(10, 0))
+
+
+class _Table(keras.layers.Layer):
+    """A 2-D weight that is not a kernel."""
+
+    def build(self, input_shape):
+        self.table = self.add_weight(shape=(input_shape[-1], 2), name="table")
+
+    def call(self, inputs):
+        return inputs @ self.table
+
+
+def test_only_kernels_decay_among_2d_variables():
+    """A 2-D variable not named kernel is an 'other' weight: lr 1, no decay."""
+    inputs = keras.Input((8, 8, 3))
+    features = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(3, 3)(inputs))
+    model = keras.Model(inputs, _Table(name="lookup")(features))
+    assert optim_policy(model, "rgb")["lookup/table"] == VariableRule(1, 0)
+
+
+def test_rules_are_frozen():
+    with pytest.raises(AttributeError):
+        VariableRule(1, 1).lr_mult = 2

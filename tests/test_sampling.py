@@ -1,8 +1,12 @@
 """Segment sampling against the NumPy references of DESIGN.md §5."""
+import collections
+import itertools
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from distribution import assert_fits
 from tsn_tf.input import sampling
 
 RNG = np.random.default_rng(0)
@@ -77,3 +81,39 @@ def test_untrimmed_offsets_equal_reference(num_frames, frame_rate, fps):
     offsets = sampling.untrimmed_offsets(num_frames, frame_rate, fps).numpy()
     np.testing.assert_array_equal(offsets, expected)
     assert offsets[0] == 0 and offsets[-1] <= num_frames - 1
+
+
+def _sorted_draw_probabilities(span, num_segments):
+    """{sorted K-tuple: probability} of K independent uniform draws from range(span), sorted."""
+    outcomes = list(itertools.product(range(span), repeat=num_segments))
+    counts = collections.Counter(tuple(sorted(draw)) for draw in outcomes)
+    return {key: count / len(outcomes) for key, count in counts.items()}
+
+
+def test_short_video_draws_by_hand():
+    # N=4, K=3, L=3: span 2 < K and N > K. Three fair bits, sorted: the number
+    # of ones is Binomial(3, 1/2).
+    assert _sorted_draw_probabilities(2, 3) == {
+            (0, 0, 0): 1 / 8, (0, 0, 1): 3 / 8, (0, 1, 1): 3 / 8, (1, 1, 1): 1 / 8}
+
+
+@pytest.mark.parametrize("num_frames,num_segments,length", [(4, 3, 3), (7, 4, 5), (6, 5, 5)])
+def test_short_video_branch_draws_k_independent_offsets(num_frames, num_segments, length):
+    """N > K but N - L + 1 < K: K independent uniform draws, sorted (not one for all K)."""
+    span = num_frames - length + 1
+    assert 0 < span < num_segments < num_frames
+    probabilities = _sorted_draw_probabilities(span, num_segments)
+    seeds = np.stack([np.arange(4000), np.full(4000, 11)], axis=1)
+    drawn = collections.Counter(map(tuple, _train_in_map(num_frames, num_segments, length, seeds)))
+    assert set(drawn) <= set(probabilities)
+    cells = sorted(probabilities)
+    assert_fits([drawn[cell] for cell in cells], [probabilities[cell] for cell in cells])
+
+
+def test_short_branch_needs_more_frames_than_segments():
+    """By hand, L = 3: N = K = 5 gives span 3 < K and N > K false: zeros (tsn-pytorch's
+    third branch); N = 6 > K = 5 gives span 4: sorted draws from range(4)."""
+    seeds = np.stack([np.arange(50), np.full(50, 5)], axis=1)
+    np.testing.assert_array_equal(_train_in_map(5, 5, 3, seeds), np.zeros((50, 5)))
+    drawn = _train_in_map(6, 5, 3, seeds)
+    assert set(drawn.ravel()) == {0, 1, 2, 3}

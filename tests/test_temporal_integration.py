@@ -165,3 +165,37 @@ def test_bad_inputs_name_the_value():
     aggregate = tf.function(mtwi, input_signature=[tf.TensorSpec((None, 4), tf.float32)])
     with pytest.raises(tf.errors.InvalidArgumentError, match="at least one snippet"):
         aggregate(np.zeros((0, 4), "float32"))
+
+
+# --- added after mutation testing (tests/scripts/mutation.py) -------------------
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(snippet_rate=0), "snippet_rate=0"),
+    (dict(spans_s=(0,)), r"spans_s=\(0,\)"),
+    (dict(spans_s=(1, -2)), r"spans_s=\(1, -2\)"),
+    (dict(spans_s=()), r"spans_s=\(\)"),
+    (dict(min_top_k=0), "min_top_k=0"),
+    (dict(top_k_fraction=-0.1), "top_k_fraction=-0.1"),
+])
+def test_bad_mtwi_arguments_name_the_value(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        mtwi(HAND_SCORES, **kwargs)
+
+
+def test_boundary_arguments_are_valid():
+    # k = 1 is the max; top_k_fraction 0 leaves k = min_top_k
+    np.testing.assert_allclose(top_k_pooling(HAND_SCORES, 1, normalize=False), [5.0])
+    scores = _random_scores(40, seed=9)
+    np.testing.assert_allclose(mtwi(scores, top_k_fraction=0.0, min_top_k=3),
+                               _mtwi_reference(scores, top_k_fraction=0.0, min_top_k=3),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_integer_scores_are_averaged_as_floats():
+    scores = np.array([[1], [2]], np.int32)
+    np.testing.assert_allclose(average_pooling(scores, normalize=False), [1.5])
+
+
+def test_mtwi_batch_rejects_a_dense_tensor():
+    with pytest.raises(ValueError, match="tf.RaggedTensor"):
+        mtwi_batch(tf.zeros((2, 3, 4)))

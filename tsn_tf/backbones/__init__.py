@@ -26,6 +26,7 @@ from tsn_tf.backbones.keras_apps import APPS, build_keras_app
 from tsn_tf.backbones.resnet_pt import DEPTHS as RESNET_PT_DEPTHS, build_resnet_pt
 from tsn_tf.backbones.specs import SPECS, BackboneSpec
 from tsn_tf.backbones.tiny import build_small, build_tiny
+from tsn_tf.backbones.vgg import build_vgg16
 from tsn_tf.backbones.weights import WEIGHTS_SUFFIXES, load_weights_file
 
 __all__ = ["BackboneSpec", "get_backbone", "names", "spec"]
@@ -54,6 +55,7 @@ _REGISTRY = {
     **{name: _Entry(_keras_app(name), True) for name in APPS},
     **{name: _Entry(_without_imagenet(functools.partial(build_resnet_pt, name)), False)
        for name in RESNET_PT_DEPTHS},
+    "vgg16": _Entry(build_vgg16, True),
     "tiny": _Entry(_without_imagenet(build_tiny), False),
     "small": _Entry(_without_imagenet(build_small), False),
     "audio_small": _Entry(_without_imagenet(build_audio_small), False),

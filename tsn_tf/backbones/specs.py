@@ -76,6 +76,12 @@ SPECS = {
     "resnet101": _resnet_spec("resnet101"),
     "resnet152": _resnet_spec("resnet152"),
     **{name: _resnet_pt_spec(name) for name in ("resnet50_pt", "resnet101_pt", "resnet152_pt")},
+    # keras.applications VGG16 "caffe" mode, as its ResNets (BGR inside the
+    # model); features: fc7, 4096.
+    "vgg16": BackboneSpec(
+        name="vgg16", input_size=224, min_input_size=32,
+        rgb_mean=_CAFFE_RESNET_MEAN, rgb_std=(1.0, 1.0, 1.0),
+        flow_mean=128.0, flow_std=1.0, feature_dim=4096),
     # Test backbone: inputs scaled to about [-1, 1].
     "tiny": BackboneSpec(
         name="tiny", input_size=32, min_input_size=32,
