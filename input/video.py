@@ -1,8 +1,10 @@
 """Video decoding with OpenCV: frames, presentation timestamps, frame rate, resizing.
 
 Timestamps are the decoder's presentation timestamps (FFmpeg's best-effort
-PTS, which OpenCV reports as ``CAP_PROP_POS_MSEC`` after each frame), relative
-to the stream's start, in microseconds. A frame without one (FFmpeg gives none
+PTS, which OpenCV reports as ``CAP_PROP_POS_MSEC`` after each frame), in
+microseconds from the first decoded frame (which is at 0, as the audio track's
+start: an AVI with B-frames gives its first frame a PTS of one frame period, a
+decoding delay, not a gap before the video). A frame without one (FFmpeg gives none
 to the last frame of an AVI) or one not after its predecessor gets the
 previous timestamp plus one container frame period. The frame rate is derived
 from them: ``(N - 1) / (t[N-1] - t[0])`` frames per second over the decoded
@@ -207,8 +209,8 @@ class VideoReader:
 
     def timestamps_us(self) -> List[int]:
         """Presentation timestamp of each decoded frame, microseconds (module doc)."""
-        return [int(round(t)) for t in presentation_times_us(self._positions_ms,
-                                                             self.container_frame_rate)]
+        times = presentation_times_us(self._positions_ms, self.container_frame_rate)
+        return [int(round(t - times[0])) for t in times] if times else []
 
     @property
     def frame_rate(self) -> float:
