@@ -67,7 +67,7 @@ def read_encoded_video(path, modalities: Sequence[str], *,
                                            allow_truncated=allow_truncated)
     reader = video_lib.VideoReader(path, size=options.size, short_side=options.short_side,
                                    max_frames=max_frames)
-    bar = encode.flow_progress(reader, options, os.path.basename(str(path)), delay=1.0) \
+    bar = encode.flow_progress(reader, options, os.path.basename(str(path)), delay=0.0) \
         if progress else contextlib.nullcontext()
     # DIS and Farneback take milliseconds a pair: less than starting the workers
     workers = flow_workers if options.flow_algorithm in PARALLEL_FLOW else 1

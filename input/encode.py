@@ -147,15 +147,16 @@ def encode_frames(frames_bgr: Iterable[np.ndarray], options: IngestOptions, *,
 
 
 def flow_progress(reader: video_lib.VideoReader, options: IngestOptions, description: str,
-                  delay: float = 2.0):
-    """A bar of the flow pairs of `reader`'s video (`progress.pairs_bar`); a no-op
-    context without flow."""
+                  delay: float = None):
+    """A bar of the flow pairs of `reader`'s video (`progress.pairs_bar`), shown after
+    `delay` s (default `progress.PAIRS_BAR_DELAY_S`); a no-op context without flow."""
     if not options.has_flow:
         return contextlib.nullcontext()
     expected = reader.header_frame_count
     if options.max_frames:
         expected = min(expected, options.max_frames) if expected else options.max_frames
-    return progress.pairs_bar(expected - 1 if expected else None, description, delay=delay)
+    return progress.pairs_bar(expected - 1 if expected else None, description,
+                              delay=progress.PAIRS_BAR_DELAY_S if delay is None else delay)
 
 
 def segments_to_us(segments: Sequence[Tuple[float, float, int, str]], media_id: str):

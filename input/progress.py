@@ -12,6 +12,7 @@ import sys
 from tqdm import tqdm
 
 WORKER_POSITION = None  # set in a worker process: its bar's line below the main bar
+PAIRS_BAR_DELAY_S = 2.0  # ingestion: a video's pairs bar appears once it has taken this long
 FORMAT = ("{desc}{percentage:3.0f}%|{bar:20}| {n_fmt}/{total_fmt} {unit}s "
           "{rate_fmt} ETA {remaining} elapsed {elapsed}{postfix}")
 
@@ -56,7 +57,7 @@ def count_video(bar: tqdm, failed: bool = False):
     bar.update(1)
 
 
-def pairs_bar(total, description: str, stream=None, delay: float = 2.0) -> tqdm:
+def pairs_bar(total, description: str, stream=None, delay: float = PAIRS_BAR_DELAY_S) -> tqdm:
     """Flow pairs done inside one video, shown once the video has taken `delay` s."""
     stream, interval = _output(stream)
     return tqdm(total=total, file=stream, unit="pair", desc=f"{description} flow: ",

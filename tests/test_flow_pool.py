@@ -34,8 +34,10 @@ def test_parallel_flow_of_a_real_clip_has_the_serial_bytes(data_dir):
 
 
 @pytest.mark.slow
-def test_ingest_shows_progress_inside_a_slow_video(data_dir, capsys):
-    """TV-L1 at 340x256 (seconds a pair): the video's bar counts its pairs on stderr."""
+def test_ingest_shows_progress_inside_a_slow_video(data_dir, capsys, monkeypatch):
+    """TV-L1 at 340x256: the video's bar counts its pairs on stderr (shown at once here;
+    ingestion's 2 s delay would hide it on a fast, idle CPU)."""
+    monkeypatch.setattr(progress, "PAIRS_BAR_DELAY_S", 0.0)
     options = encode.IngestOptions(modalities=("flow",), max_frames=5)
     record = encode.ingest_video(data_dir / "part_0.mp4", media_id="part_0",
                                  label_indices=[0], label_strings=["a"], options=options)
