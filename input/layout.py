@@ -38,7 +38,7 @@ FOOTER_DATA_BYTES = len(FOOTER_MAGIC) + 16
 RECORD_OVERHEAD_BYTES = 16  # uint64 length + uint32 CRC + data + uint32 CRC
 FOOTER_RECORD_BYTES = FOOTER_DATA_BYTES + RECORD_OVERHEAD_BYTES
 CONVERT_HINT = ("convert a shard of the old layout (one SequenceExample per video) with "
-                "`python -m tsn_tf.input.convert_main --input=GLOB --output=DIR`, or ingest again")
+                "`python -m tsn_tf.input.relayout_main --input=GLOB --output=DIR`, or ingest again")
 
 
 def split_video(example) -> Tuple[List[bytes], tf.train.SequenceExample]:

@@ -223,7 +223,7 @@ def _corrupt_shards(tmp_path):
 def test_corrupt_shard_error_names_the_file_and_video(tmp_path):
     _corrupt_shards(tmp_path)
     dataset = _dataset(str(tmp_path / "truncated.tfrecord"), modality="rgb", training=False)
-    with pytest.raises(tf.errors.InvalidArgumentError, match="truncated.tfrecord.*convert_main"):
+    with pytest.raises(tf.errors.InvalidArgumentError, match="truncated.tfrecord.*relayout_main"):
         list(dataset)
     dataset = _dataset(str(tmp_path / "bad_frame.tfrecord"), modality="rgb", training=False)
     with pytest.raises(tf.errors.InvalidArgumentError, match="video b1 of shard .*bad_frame"):
@@ -257,11 +257,11 @@ def test_old_layout_shard_is_refused_then_converted_by_the_command_it_names(tmp_
             writer.write(schema.to_sequence_example(video).SerializeToString())
     (old / "label_map.txt").write_text("a\nb\n")
     with pytest.raises(tf.errors.InvalidArgumentError, match="train-00000-of-00001.tfrecord.*"
-                       "python -m tsn_tf.input.convert_main --input=GLOB --output=DIR"):
+                       "python -m tsn_tf.input.relayout_main --input=GLOB --output=DIR"):
         list(_dataset(path, modality="rgb", training=True, seed=0))
-    with pytest.raises(ValueError, match="00001.tfrecord has no readable .*convert_main"):
+    with pytest.raises(ValueError, match="00001.tfrecord has no readable .*relayout_main"):
         layout.read_index(path)
-    result = subprocess.run([sys.executable, "-m", "tsn_tf.input.convert_main",
+    result = subprocess.run([sys.executable, "-m", "tsn_tf.input.relayout_main",
                              f"--input={old}/train-*", f"--output={tmp_path / 'new'}"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]

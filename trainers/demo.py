@@ -9,8 +9,7 @@ user would type it; the commands are printed before they run.
 The steps run without TensorFlow's oneDNN kernels (TF_ENABLE_ONEDNN_OPTS=0
 unless set): on Linux TF turns them on only for CPUs with AVX512_VNNI,
 AVX512_BF16, AVX_VNNI or AMX, and they change the rounding enough that 200
-steps from scratch end elsewhere (here: top-1 RGB 25.0 / flow 66.7 / fused
-87.5 % with them, 33.3 / 62.5 / 70.8 % without).
+steps from scratch end elsewhere (README: the figures measured both ways).
 """
 import json
 import os

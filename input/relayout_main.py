@@ -1,6 +1,6 @@
 """Rewrites shards of the old layout (one SequenceExample per video) in the indexed layout.
 
-    python -m tsn_tf.input.convert_main --input='old/train-*' --output=new/
+    python -m tsn_tf.input.relayout_main --input='old/train-*' --output=new/
 
 Each matching file is written under the same name in --output (any TF
 filesystem; a temp name renamed when complete), with the videos in the same
@@ -10,6 +10,7 @@ and manifest.json beside the input are copied too.
 """
 import os
 
+from tsn_tf.trainers import cli  # first: quiets TensorFlow before it loads
 from absl import app, flags
 import tensorflow as tf
 
@@ -59,4 +60,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)
