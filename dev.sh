@@ -45,10 +45,20 @@ ensure_venv() {
   "$VENV/bin/python" -m pip install --quiet -c "$CONSTRAINTS" -e ".[cpu,beam,profile,test]"
   # Its `tensorflow` requirement would pull the GPU wheel next to tensorflow-cpu.
   "$VENV/bin/python" -m pip install --quiet --no-deps -c "$CONSTRAINTS" tensorflow-serving-api
-  # Tests only: the reference BN-Inception of tsn-convert's tests (torchvision, munch
-  # and tqdm are not needed by the one module the tests load).
-  "$VENV/bin/python" -m pip install --quiet --no-deps -c "$CONSTRAINTS" pretrainedmodels
   rm -f "$VENV"/.installed-*
+  touch "$stamp"
+}
+
+ensure_test_references() {
+  # Tests only (the demo does not need them): PyTorch builds the reference networks
+  # tsn-convert is checked against; pretrainedmodels' BN-Inception module is loaded
+  # by path, so its torchvision, munch and tqdm requirements are skipped.
+  local stamp
+  stamp="$VENV/.references-$(sha256sum "$CONSTRAINTS" | cut -c1-16)"
+  [ -f "$stamp" ] && return
+  "$VENV/bin/python" -m pip install --quiet -c "$CONSTRAINTS" torch
+  "$VENV/bin/python" -m pip install --quiet --no-deps -c "$CONSTRAINTS" pretrainedmodels
+  rm -f "$VENV"/.references-*
   touch "$stamp"
 }
 
@@ -61,6 +71,7 @@ case "$command" in
     ;;
   test)
     ensure_venv
+    ensure_test_references
     export TF_CPP_MIN_LOG_LEVEL=2
     status=0
     "$VENV/bin/python" -m pytest "$@" || status=$?

@@ -50,12 +50,13 @@ setup(
         "cpu": ["tensorflow-cpu>=2.17,<2.18"],
         "gpu": ["tensorflow[and-cuda]>=2.17,<2.18"],
         "beam": ["apache-beam>=2.60", "protobuf>=4.25,<5"],
-        # torch (CPU wheel) builds the reference networks the converter is checked
-        # against; tsn-convert itself never imports it.
-        "test": ["pytest>=8", "torch==2.13.0"],
+        # torch 2.13.0 (pinned in the constraints) builds the reference networks the
+        # converter is checked against; `dev.sh test` installs it, tsn-convert never
+        # imports it, and the demo does without.
+        "test": ["pytest>=8"],
         "profile": ["tensorboard-plugin-profile>=2.17,<2.18"],  # TensorBoard's profiler tab
         # tensorflow-serving-api is not an extra: it requires `tensorflow` (the GPU
         # wheel), so it is installed with `pip install --no-deps` (README, dev.sh);
-        # so is pretrainedmodels (tests only: its torchvision does not fit torch 2.13).
+        # so is pretrainedmodels (tests only, by dev.sh: its torchvision does not fit torch 2.13).
     },
 )
