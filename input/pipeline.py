@@ -354,13 +354,22 @@ def _rescale_short_side(snippets, short_side: int):
                    lambda: tf.image.resize(snippets, size))
 
 
-def _eval_clip(features, offsets, count, *, stream, modality, length, output_size, eval_crops,
-               mean_vector, std_vector):
-    """Eval views of the snippets at `offsets`: float32 (crops, S, c, c, C·L)."""
+def _eval_clip(features, offsets, count, *, stream, length, **view_args):
+    """Eval views of the snippets at `offsets` of the frames in ``features["frames"]``
+    (a dict of string (N,) per stream key): float32 (crops, S, c, c, C·L)."""
+    indices = tf.reshape(sampling.snippet_indices(offsets, length + stream.extra_frames,
+                                                  count), [-1])
+    jpegs = tf.stack([tf.gather(features["frames"][key], indices) for key in stream.keys])
+    return _eval_views(jpegs, stream=stream, length=length, **view_args)
+
+
+def _eval_views(jpegs, *, stream, modality, length, output_size, eval_crops, mean_vector,
+                std_vector):
+    """Eval views of snippets whose frames `jpegs` string (keys, S·items) holds in snippet
+    order: float32 (crops, S, c, c, C·L)."""
     items = length + stream.extra_frames
-    indices = tf.reshape(sampling.snippet_indices(offsets, items, count), [-1])
-    decoded = [modalities.decode_frames(tf.gather(features["frames"][key], indices),
-                                        stream.jpeg_channels) for key in stream.keys]
+    decoded = [modalities.decode_frames(jpegs[key], stream.jpeg_channels)
+               for key in range(len(stream.keys))]
     snippets = _rescale_short_side(
             modalities.items_to_channels(modalities.stack_snippets(decoded, items)),
             eval_short_side(output_size))
@@ -501,12 +510,9 @@ def make_dataset(file_pattern: Union[str, Sequence[str]], *, modality: str,
                                                 length + stream.extra_frames)
             elif offsets is None:
                 offsets = _untrimmed_offsets(features, count, untrimmed_fps)
-            items = length + stream.extra_frames
-            jpegs = _snippet_jpegs(features, offsets, items, count, stream)
-            sampled = {"frames": dict(zip(stream.keys, tf.unstack(jpegs)))}
-            consecutive = tf.range(tf.size(offsets)) * items   # the frames read, in order
-            views = _eval_clip(sampled, consecutive, tf.size(offsets) * items,
-                               eval_crops=eval_crops, **common)
+            jpegs = _snippet_jpegs(features, offsets, length + stream.extra_frames, count,
+                                   stream)
+            views = _eval_views(jpegs, eval_crops=eval_crops, **common)
             extras = {"media_id": features["media_id"]}
             if untrimmed_fps is not None:
                 extras["timestamps"] = tf.cast(offsets, tf.float32) / features["frame_rate"]

@@ -105,9 +105,8 @@ def read_index(path, size, skip_corrupt: bool):
     index = _all_of(read_records(path, start, count, INDEX_BUFFER_BYTES).ignore_errors())
     intact = valid & tf.equal(tf.size(index, tf.int64), count)
     message = _message(
-            "Shard ", path, " has no readable tsn-tf frame index (", tf.strings.as_string(
-                    tf.size(index)), " of ", tf.strings.as_string(count),
-            " index records; a footer: ", tf.strings.as_string(valid), "): ",
+            "Shard ", path, " has no readable tsn-tf frame index (", tf.size(index), " of ",
+            count, " index records; a footer: ", valid, "): ",
             layout.CONVERT_HINT, "; or the file is truncated or corrupt.")
     check = _report(intact, message, skip_corrupt, " Skipped its unreadable videos.")
     with tf.control_dependencies([check]):
