@@ -117,3 +117,16 @@ def test_short_branch_needs_more_frames_than_segments():
     np.testing.assert_array_equal(_train_in_map(5, 5, 3, seeds), np.zeros((50, 5)))
     drawn = _train_in_map(6, 5, 3, seeds)
     assert set(drawn.ravel()) == {0, 1, 2, 3}
+
+
+@pytest.mark.parametrize("num_frames,num_segments,length,expected", [
+    # tick = (N - L + 1) / K; offset i = int(tick / 2 + i * tick), worked by hand
+    (10, 3, 1, [1, 5, 8]),      # tick 3.33: 1.67, 5.00, 8.33
+    (10, 3, 5, [1, 3, 5]),      # tick 2: 1, 3, 5
+    (100, 4, 1, [12, 37, 62, 87]),   # tick 25: 12.5, 37.5, 62.5, 87.5
+    (3, 5, 1, [0, 0, 1, 2, 2]),      # tick 0.6: 0.3, 0.9, 1.5, 2.1, 2.7
+])
+def test_eval_offsets_worked_by_hand(num_frames, num_segments, length, expected):
+    """Golden values independent of the module's NumPy reference."""
+    assert sampling.eval_offsets(num_frames, num_segments, length).numpy().tolist() == expected
+    assert sampling.np_eval_offsets(num_frames, num_segments, length).tolist() == expected
