@@ -1,4 +1,4 @@
-"""tsn-export: a tsn-train run folder -> SavedModel version for TF Serving.
+r"""tsn-export: a tsn-train run folder -> SavedModel version for TF Serving.
 
     tsn-export --model_dir=runs/ucf101_rgb --export_base=/models --model_name=tsn_rgb \
         [--version=3] [--checkpoint=runs/ucf101_rgb/ckpt/ckpt-3500] [--eval_crops=10]

@@ -19,15 +19,14 @@ def first_bad_frame(file_pattern: str) -> Optional[str]:
     shards matching `file_pattern` that does not decode, or None if all do."""
     for path in sorted(tf.io.gfile.glob(file_pattern)):
         for example in layout.read_videos(path):
-            media_id = example.context.feature[schema.MEDIA_ID].bytes_list.value
             for key, feature_list in sorted(example.feature_lists.feature_list.items()):
                 if not key.endswith("image/encoded"):
                     continue
                 for number, feature in enumerate(feature_list.feature):
                     data = feature.bytes_list.value[0] if feature.bytes_list.value else b""
                     if not _decodes(data):
-                        video = media_id[0].decode() if media_id else "?"
-                        return (f"shard {path}, video {video}: {key} frame {number} is not "
+                        return (f"shard {path}, video {schema.media_id_of(example)}: "
+                                f"{key} frame {number} is not "
                                 f"a JPEG (starts with {data[:8]!r})")
     return None
 

@@ -56,8 +56,9 @@ def test_errors_are_one_line_and_verbose_shows_tf_logs_and_the_traceback(tmp_pat
     assert quiet.returncode == 1
     assert len(quiet.stderr.splitlines()) == 1 and quiet.stderr.startswith("error: ")
     assert str(missing) in quiet.stderr
+    # TF turns oneDNN on by itself only on some CPUs; its start-up line needs it on.
     verbose = run_tool("tsn-export", f"--model_dir={missing}", f"--export_base={tmp_path}",
-                       "--verbose")
+                       "--verbose", env={"TF_ENABLE_ONEDNN_OPTS": "1"})
     assert verbose.returncode == 1
     assert "oneDNN custom operations are on" in verbose.stderr  # TF's C++ start-up line
     assert "Traceback (most recent call last)" in verbose.stderr
