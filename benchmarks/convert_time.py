@@ -6,7 +6,7 @@ Rows: BN-Inception .pth (zip and legacy) -> backbone .weights.h5; the same
 arrays as a TSN .caffemodel -> model directory (101 classes); an mmaction2
 ResNet-50 checkpoint (400 classes) -> model directory. Seconds for reading
 the source and for building, filling and writing the output, in this
-process (TensorFlow already imported); best of --repeats.
+process (TensorFlow already imported); best of REPEATS (2).
 """
 import os
 import pathlib

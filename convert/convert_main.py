@@ -11,8 +11,8 @@ Needs neither torch nor caffe. Prints the source keys it did not use; writes
 nothing unless every backbone weight (and for --model_dir the classifier) is
 filled.
 """
+from tsn_tf.trainers import cli  # first: quiets TensorFlow before it loads
 from absl import app, flags
-import tensorflow as tf
 
 from tsn_tf.convert import convert, sources
 from tsn_tf.modalities import MODALITIES
@@ -47,24 +47,23 @@ def main(argv):
         raise app.UsageError("Pass exactly one of --output (backbone weights) and --model_dir.")
     if FLAGS.model_dir and not FLAGS.class_names:
         raise app.UsageError("--model_dir needs --class_names (one class per line).")
-    try:
-        checkpoint = sources.read(FLAGS["from"].value, FLAGS.checkpoint)
-        if FLAGS.output:
-            report = convert.write_backbone(checkpoint, FLAGS.output, backbone=FLAGS.backbone)
-        else:
-            report = convert.write_model_dir(
-                checkpoint, FLAGS.model_dir, read_class_names(FLAGS.class_names),
-                modality=FLAGS.modality, num_segments=FLAGS.num_segments,
-                input_size=FLAGS.input_size, backbone=FLAGS.backbone)
-    except (ValueError, tf.errors.NotFoundError) as error:  # bad file, refused pickle, misfit
-        raise app.UsageError(str(error)) from error
+    # A bad file, refused pickle or misfit raises ValueError / OSError / tf.errors:
+    # cli.run prints it as one line.
+    checkpoint = sources.read(FLAGS["from"].value, FLAGS.checkpoint)
+    if FLAGS.output:
+        report = convert.write_backbone(checkpoint, FLAGS.output, backbone=FLAGS.backbone)
+    else:
+        report = convert.write_model_dir(
+            checkpoint, FLAGS.model_dir, read_class_names(FLAGS.class_names),
+            modality=FLAGS.modality, num_segments=FLAGS.num_segments,
+            input_size=FLAGS.input_size, backbone=FLAGS.backbone)
     for line in report.lines():
         print(line)
     print(f"wrote {FLAGS.output or FLAGS.model_dir}")
 
 
 def run():
-    app.run(main)
+    cli.run(main)
 
 
 if __name__ == "__main__":

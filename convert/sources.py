@@ -73,9 +73,9 @@ def read_tsn_caffe(path):
 def read_mmaction2(path):
     """An mmaction2 TSN ResNet checkpoint {"meta", "state_dict", ...}; only state_dict is read."""
     checkpoint = pth.load(path)
-    if isinstance(checkpoint, pth.Refused) or not isinstance(checkpoint, dict) \
-            or "state_dict" not in checkpoint:
-        pth.tensors(checkpoint, path)  # raises the refusal, if that is why
+    if not isinstance(checkpoint, dict):
+        pth.tensors(checkpoint, path)  # raises: a refused global, or not a dict
+    if "state_dict" not in checkpoint:
         raise ValueError(f"{path}: an mmaction2 checkpoint is a dict with 'state_dict'; "
                          f"found keys {list(checkpoint)[:10]}")
     state = pth.tensors(checkpoint["state_dict"], f"{path}: state_dict")

@@ -336,6 +336,16 @@ def test_cli_writes_backbone_file_and_reports_unused_keys(tmp_path):
     assert json.load(open(output + ".json"))["from"] == "bn_inception_pth"
 
 
+def test_cli_error_is_one_line_naming_the_input(tmp_path):
+    missing = str(tmp_path / "missing.pth")
+    result = subprocess.run(
+        [sys.executable, "-m", "tsn_tf.convert.convert_main", "--from=mmaction2",
+         f"--checkpoint={missing}", f"--output={tmp_path / 'x.weights.h5'}"],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [f"error: {missing}; No such file or directory"]
+
+
 @pytest.mark.slow
 def test_tsn_train_takes_the_normalization_of_converted_weights(tmp_path):
     """tsn-train --weights=<converted file> records the sidecar's mean / std, not the spec's."""
