@@ -25,7 +25,7 @@ import tensorflow as tf
 from tsn_tf import metrics, temporal_integration
 from tsn_tf.export import client
 from tsn_tf.export import saved_model
-from tsn_tf.input.preprocessing import Preprocessing
+from tsn_tf.input.preprocessing import FLOW_MODALITIES, Preprocessing
 
 AUDIO = "audio"
 
@@ -124,12 +124,20 @@ def _check_same_labels(models: Sequence[ServedModel]):
 
 
 def _encode(video_path, models, options: ReadOptions):
-    """Per model, (EncodedStreams, frame_rate) of the video read as its training read it;
-    models that share the reading share one decode."""
-    groups = {}
-    for index, model in enumerate(models):
+    """Per model, (EncodedStreams, frame_rate) of the video read as its training read it.
+
+    One decode per distinct flow reading; an RGB model joins a read of its frame
+    settings and an audio model (which needs only the frame count) any read.
+    """
+    groups = {}  # encoding key -> (Preprocessing, model indices)
+    order = sorted(range(len(models)), key=lambda i: (
+            models[i].modality == AUDIO, models[i].modality not in FLOW_MODALITIES))
+    for index in order:
+        model = models[index]
         used = used_preprocessing(model, options)
-        key = used.encoding_key(model.modality) if model.modality != AUDIO else ()
+        key = () if model.modality == AUDIO else used.encoding_key(model.modality)
+        if model.modality not in FLOW_MODALITIES:  # flow keys extend the frame key
+            key = next((k for k in groups if k[:len(key)] == key), key)
         groups.setdefault(key, (used, []))[1].append(index)
     encoded = [None] * len(models)
     for used, indices in groups.values():

@@ -85,9 +85,10 @@ def main(argv):
     if FLAGS.timeline and not (FLAGS.untrimmed and FLAGS.timeline.lower().endswith(".png")):
         raise app.UsageError(f"--timeline={FLAGS.timeline}: the timeline is a .png file, drawn "
                              "with --untrimmed.")
+    resize = resize_flag()  # a bad flag is named before the models load
     models = [predict.load_served_model(path) for path in FLAGS.model]
     weights = [float(w) for w in FLAGS.fusion_weights]
-    read = predict.ReadOptions(flow_algorithm=FLAGS.flow_algorithm, resize=resize_flag(),
+    read = predict.ReadOptions(flow_algorithm=FLAGS.flow_algorithm, resize=resize,
                                max_frames=FLAGS.max_frames,
                                allow_truncated=FLAGS.allow_truncated,
                                flow_workers=FLAGS.flow_workers, progress=True)

@@ -22,15 +22,17 @@ from tsn_tf.input import video as video_lib
 
 FILE_NAME = "preprocessing.json"
 FLOW_MODALITIES = ("flow", "warped_flow")
+_INGEST = encode.IngestOptions()  # tsn-ingest's defaults
 
 
 @dataclasses.dataclass(frozen=True)
 class Preprocessing:
     """The ingestion settings a model depends on (defaults: tsn-ingest's)."""
-    resize: str = video_lib.resize_text(encode.TSN_SIZE)  # "340x256", "short_side=S", "source"
-    jpeg_quality: int = 90
-    flow_algorithm: str = "tvl1"   # "" when the shards hold no flow
-    flow_bound: float = flow_lib.DEFAULT_FLOW_BOUND
+    # "340x256", "short_side=S" or "source" (`video.resize_text`)
+    resize: str = video_lib.resize_text(_INGEST.size, _INGEST.short_side)
+    jpeg_quality: int = _INGEST.jpeg_quality
+    flow_algorithm: str = _INGEST.flow_algorithm   # "" when the shards hold no flow
+    flow_bound: float = _INGEST.flow_bound
     flow_parameters: Optional[dict] = None  # `FlowEstimator.parameters()` at ingestion
 
     def __post_init__(self):
@@ -41,9 +43,10 @@ class Preprocessing:
         """From a shard record; a record of older shards without `resize` gets its
         stored frame size (what tsn-ingest's --frame_size did)."""
         return cls(resize=record.resize or f"{record.width}x{record.height}",
-                   jpeg_quality=record.jpeg_quality if record.jpeg_quality >= 0 else 90,
+                   jpeg_quality=record.jpeg_quality if record.jpeg_quality >= 0
+                   else _INGEST.jpeg_quality,
                    flow_algorithm=record.flow_algorithm,
-                   flow_bound=record.flow_bound or flow_lib.DEFAULT_FLOW_BOUND,
+                   flow_bound=record.flow_bound or _INGEST.flow_bound,
                    flow_parameters=json.loads(record.flow_parameters)
                    if record.flow_parameters else None)
 
@@ -119,5 +122,5 @@ class Preprocessing:
                 modalities=stored, size=size, short_side=short_side,
                 jpeg_quality=self.jpeg_quality, max_frames=max_frames,
                 allow_truncated=allow_truncated,
-                flow_algorithm=self.flow_algorithm if needs_flow else "tvl1",
+                flow_algorithm=self.flow_algorithm if needs_flow else _INGEST.flow_algorithm,
                 flow_bound=self.flow_bound)

@@ -148,6 +148,9 @@ def test_predict_refuses_a_truncated_video_as_ingest_does_unless_allowed(models,
     assert refused.returncode != 0
     assert f"{cut}: truncated or corrupt: decoded 77 of the 164 frames" in refused.stderr
     assert "--allow_truncated" in refused.stderr
+    # one error line, no traceback (FFmpeg's own decoder messages aside)
+    assert "Traceback" not in refused.stderr
+    assert len([l for l in refused.stderr.splitlines() if l.startswith("error:")]) == 1
     allowed = run_module("tsn_tf.export.predict_main", f"--model={models['rgb']}",
                          "--allow_truncated", cut)
     assert allowed.returncode == 0, allowed.stderr[-3000:]
@@ -170,3 +173,33 @@ def test_untrimmed_snippet_times_are_presentation_timestamps(models, tmp_path):
     _, times = predict.snippet_scores(str(path), [predict.load_served_model(models["rgb"])])
     np.testing.assert_allclose(times, [pts_us[i] / 1e6 for i in offsets], atol=1e-6)
     assert times[2] == pytest.approx(55 / 30 + 0.2)  # not 56 / rate = 1.97 s
+
+
+def test_fused_models_that_read_the_same_frames_share_one_decode(monkeypatch):
+    """RGB, flow and audio at one frame size: one read; a flow of another algorithm: two."""
+    from tsn_tf.input.preprocessing import Preprocessing
+
+    reads = []
+    monkeypatch.setattr(client, "read_encoded_video", lambda path, modalities, **kw: (
+            reads.append((sorted(modalities), kw["preprocessing"].flow_algorithm)) or
+            (object(), 30.0)))
+
+    def model(modality, **recorded):
+        return predict.ServedModel(path=modality, modality=modality, labels=[], signatures={},
+                                   preprocessing=Preprocessing(**recorded))
+
+    encoded = predict._encode("v.mp4", [model("rgb"), model("flow"), model("audio")],
+                              predict.ReadOptions())
+    assert reads == [(["audio", "flow", "rgb"], "tvl1")] and len(encoded) == 3
+    reads.clear()
+    predict._encode("v.mp4", [model("rgb"), model("flow", flow_algorithm="dis"),
+                              model("warped_flow")], predict.ReadOptions())
+    assert reads == [(["flow", "rgb"], "dis"), (["warped_flow"], "tvl1")]
+
+
+def test_predict_names_a_bad_frame_size_in_one_line_before_loading_models(tmp_path):
+    result = run_module("tsn_tf.export.predict_main", f"--model={tmp_path / 'none'}",
+                        "--frame_size=340", DATA_DIR / "part_0.mp4")
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "error: --frame_size must be WIDTHxHEIGHT like 340x256, got '340'"]
