@@ -85,9 +85,9 @@ def _parser(mel_bins: int):
 
 def _present(features):
     """True when the video has audio; asserts it was ingested with the audio modality."""
-    check = pipeline._check(features["present"] >= 0, "No ", schema.AUDIO_PRESENT,
-                            " in video ", features["media_id"], " of shard ", features["shard"],
-                            ": ingest with --modalities including audio")
+    check = records.check(features["present"] >= 0, "No ", schema.AUDIO_PRESENT,
+                          " in video ", features["media_id"], " of shard ", features["shard"],
+                          ": ingest with --modalities including audio")
     with tf.control_dependencies([check]):
         return tf.logical_and(features["present"] > 0, tf.size(features["audio_offsets"]) == 2)
 

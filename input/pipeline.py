@@ -90,18 +90,11 @@ def _read_shards(paths, sizes, parse, *, training, seed, deterministic, skip_cor
 
 # --- one clip ----------------------------------------------------------------
 
-def _check(condition, *message):
-    """Assert op whose message joins string scalars (file, media id, ...)."""
-    return tf.debugging.Assert(condition, [tf.strings.join(
-            [tf.strings.as_string(m) if m.dtype != tf.string else m
-             for m in map(tf.convert_to_tensor, message)])], summarize=1)
-
-
 def _frame_count(features, stream: modalities.Stream):
     """Frames of the modality in the index, asserted > 0."""
     count = tf.size(features["offsets"]) - 1
-    check = _check(count > 0, "No frames under ", ",".join(stream.keys), " in video ",
-                   features["media_id"], " of shard ", features["shard"])
+    check = records.check(count > 0, "No frames under ", ",".join(stream.keys), " in video ",
+                          features["media_id"], " of shard ", features["shard"])
     with tf.control_dependencies([check]):
         return tf.identity(count)
 
@@ -128,10 +121,11 @@ def _snippet_jpegs(features, starts, items: int, count, stream: modalities.Strea
 def _labels(features, num_classes, multi_label):
     labels = tf.cast(features["labels"], tf.int32)
     where = [" in video ", features["media_id"], " of shard ", features["shard"]]
-    checks = [] if multi_label else [_check(tf.size(labels) > 0, "No clip/label/index", *where)]
+    checks = [] if multi_label else [records.check(tf.size(labels) > 0, "No clip/label/index",
+                                                   *where)]
     if num_classes is not None:
-        checks.append(_check(tf.reduce_all((labels >= 0) & (labels < num_classes)),
-                             "Label outside [0, ", str(num_classes), ")", *where))
+        checks.append(records.check(tf.reduce_all((labels >= 0) & (labels < num_classes)),
+                                    "Label outside [0, ", str(num_classes), ")", *where))
     with tf.control_dependencies(checks):
         if multi_label:
             return tf.reduce_max(tf.one_hot(labels, num_classes, dtype=tf.float32), axis=0)
@@ -183,15 +177,17 @@ def _finish_clip(items, flip, *, stream, modality, length, output_size, mean_vec
     on one CPU core); the same results as `finish_deferred` within float
     rounding. TF's bilinear kernel takes 0.6-0.7x the time on float input for
     RGB frames but 0.8x on uint8 input for flow's single-channel items (the
-    values are the same either way), hence the cast only for RGB.
+    values are the same either way), hence the cast only for RGB. The uint8
+    crop is mirrored before resizing (half-pixel bilinear sampling commutes
+    with a mirror), 2-3x cheaper than mirroring the float output.
     """
     frames = modalities.items_to_channels(items)
+    frames = tf.cond(flip, lambda: modalities.mirror(frames), lambda: frames)
     if stream.jpeg_channels == 3:
         frames = tf.cast(frames, tf.float32)
     size = tf.shape(frames)[1:3]
     resized = tf.cond(tf.reduce_all(size == output_size), lambda: tf.cast(frames, tf.float32),
                       lambda: tf.image.resize(frames, [output_size, output_size]))
-    resized = tf.cond(flip, lambda: tf.reverse(resized, axis=[2]), lambda: resized)
     return modalities.normalize(_differences(resized, modality, length), mean_vector, std_vector,
                                 tf.logical_and(flip, stream.inverts_x_on_flip))
 
@@ -548,8 +544,8 @@ def make_dataset(file_pattern: Union[str, Sequence[str]], *, modality: str,
 
 def _untrimmed_offsets(features, count, snippets_per_second):
     """Snippet start frames at `snippets_per_second`; fails naming a video without a frame rate."""
-    check = _check(features["frame_rate"] > 0, "No image/frame_rate in video ",
-                   features["media_id"], " of shard ", features["shard"])
+    check = records.check(features["frame_rate"] > 0, "No image/frame_rate in video ",
+                          features["media_id"], " of shard ", features["shard"])
     with tf.control_dependencies([check]):
         return sampling.untrimmed_offsets(count, features["frame_rate"], snippets_per_second)
 

@@ -73,6 +73,14 @@ def _message(*parts):
                             for part in map(tf.convert_to_tensor, parts)])
 
 
+def check(condition, *parts):
+    """An op that fails with the message `parts` joined (string or numeric
+    scalars) unless `condition`; the message is built only when it fails (a
+    per-clip check costs no string work)."""
+    return tf.cond(condition, tf.no_op, lambda: tf.debugging.Assert(
+            False, [_message(*parts)], summarize=1))
+
+
 def _report(intact, message, skip_corrupt: bool, skipped: str):
     """An op that fails with `message` unless `intact`; with `skip_corrupt` it warns."""
     if not skip_corrupt:
@@ -143,8 +151,8 @@ def read_runs(path, starts, ends, counts, media_id):
     expected_count = tf.reduce_sum(tf.cast(counts, tf.int32))
     intact = tf.equal(tf.size(data), expected_count) & tf.equal(read_bytes,
                                                                 tf.reduce_sum(ends - starts))
-    check = tf.debugging.Assert(intact, [_message(
-            "Corrupt or truncated frame records in video ", media_id, " of shard ", path,
-            ": read ", tf.size(data), " of ", expected_count, " records")], summarize=1)
-    with tf.control_dependencies([check]):
+    checked = check(intact, "Corrupt or truncated frame records in video ", media_id,
+                    " of shard ", path, ": read ", tf.size(data), " of ", expected_count,
+                    " records")
+    with tf.control_dependencies([checked]):
         return tf.identity(data)
