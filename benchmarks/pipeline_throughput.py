@@ -42,7 +42,8 @@ synthetic set; a shard's index is read once per epoch, so 1 video per shard
 would charge every clip a whole shard's index read).
 
 Rates are printed as wall clips/s and cpu-normalized clips/s (clips per
-CPU-second of this process x cores), the steadier one on a shared machine.
+CPU-second of the process timed, with its workers, x cores), the steadier one
+on a shared machine.
 """
 import argparse
 import dataclasses
@@ -51,12 +52,12 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 
 import cv2
 import numpy as np
 import tensorflow as tf
 
+import clip_rate
 import tsn_pytorch_loader
 from tsn_tf.input import layout, modalities, pipeline, records, sampling, schema
 
@@ -120,29 +121,10 @@ def write_shards(folder, videos, prefix="train", num_shards=4):
 
 # --- measured datasets -------------------------------------------------------
 
-def _cpu_seconds():
-    times = os.times()
-    return times.user + times.system
-
-
 def clips_per_second(dataset, clips_per_element, seconds):
-    """Clips/s of an endless `dataset` after a warm-up: (wall, cpu-normalized).
-
-    The cpu-normalized rate is clips per CPU-second of this process times the
-    number of cores: what all cores would give if nobody else used them. On a
-    shared machine it is the steadier of the two.
-    """
-    iterator = iter(dataset)
-    start = time.perf_counter()
-    while time.perf_counter() - start < 1.5:
-        next(iterator)
-    count, start, cpu_start = 0, time.perf_counter(), _cpu_seconds()
-    while time.perf_counter() - start < seconds:
-        next(iterator)
-        count += 1
-    clips = count * clips_per_element
-    wall, cpu = time.perf_counter() - start, _cpu_seconds() - cpu_start
-    return np.array([clips / wall, clips / cpu * os.cpu_count()])
+    """Clips/s of an endless `dataset` after a warm-up: (wall, cpu-normalized); see
+    `clip_rate.clips_per_second`."""
+    return np.array(clip_rate.clips_per_second(iter(dataset), clips_per_element, seconds))
 
 
 def sampled_jpegs(videos, modality, num_clips, seed=0):

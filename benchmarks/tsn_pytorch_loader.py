@@ -22,10 +22,11 @@ same RandomSampler drawing --epoch_clips (default 9,537: UCF101 split 1's
 training list) per epoch, permutation after permutation. Epochs are looped
 endlessly, each with new workers, as main.py's training loop does.
 
-Rates as `clips_per_second` in pipeline_throughput.py: 1.5 s warm-up, then
-batches counted for --seconds; printed as JSON {"wall", "cpu"}, where "cpu"
-is clips per CPU-second x cores, the CPU time being this process's plus its
-workers' (live ones from /proc, exited ones from os.times' children times).
+Rates as pipeline_throughput.py's (`clip_rate.clips_per_second`: 1.5 s
+warm-up, then batches counted for --seconds), printed as JSON {"wall",
+"cpu"}, where "cpu" is clips per CPU-second x cores, the CPU time being this
+process's plus its workers' (live ones from /proc, exited ones from os.times'
+children times).
 
 Install (the 2017 code runs on torch 2.13 and Pillow 12; `bash dev.sh test`
 puts both in .venv):
@@ -43,8 +44,9 @@ import argparse
 import json
 import os
 import sys
-import time
 import types
+
+import clip_rate
 
 TEMPLATES = {"rgb": "img_{:05d}.jpg", "flow": "flow_{}_{:05d}.jpg"}
 BN_INCEPTION = {"rgb": dict(scales=[1, .875, .75, .66], mean=[104, 117, 128], std=[1],
@@ -147,44 +149,10 @@ def make_loader(checkout, list_file, modality, batch_size, workers, epoch_clips)
 
 # --- timing ------------------------------------------------------------------------
 
-def _live_children_seconds():
-    """CPU seconds so far of this process's live child processes (from /proc)."""
-    parent, total = os.getpid(), 0
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:  # exited meanwhile
-            continue
-        if int(fields[1]) == parent:  # ppid; utime, stime are fields 14, 15 of stat
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds():
-    """CPU seconds of this process and all its children, exited or live."""
-    times = os.times()
-    return (times.user + times.system + times.children_user + times.children_system
-            + _live_children_seconds())
-
-
 def _endless(loader):
+    """Batches of `loader` epoch after epoch, each with new workers (as main.py's)."""
     while True:
         yield from loader
-
-
-def clips_per_second(loader, seconds):
-    """(wall, cpu-normalized) clips/s after a 1.5 s warm-up, as pipeline_throughput's."""
-    batches = _endless(loader)
-    start = time.perf_counter()
-    while time.perf_counter() - start < 1.5:
-        next(batches)
-    count, start, cpu_start = 0, time.perf_counter(), cpu_seconds()
-    while time.perf_counter() - start < seconds:
-        count += len(next(batches)[1])
-    wall, cpu = time.perf_counter() - start, cpu_seconds() - cpu_start
-    batches.close()  # ends the epoch's workers
-    return count / wall, count / cpu * os.cpu_count()
 
 
 def main():
@@ -200,7 +168,7 @@ def main():
     torchvision = import_torchvision()
     loader = make_loader(args.tsn_pytorch, args.list, args.modality, args.batch_size,
                          args.workers, args.epoch_clips)
-    wall, cpu = clips_per_second(loader, args.seconds)
+    wall, cpu = clip_rate.clips_per_second(_endless(loader), args.batch_size, args.seconds)
     print(json.dumps({"wall": wall, "cpu": cpu, "torchvision": torchvision}))
 
 

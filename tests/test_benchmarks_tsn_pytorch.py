@@ -1,10 +1,11 @@
-"""benchmarks/tsn_pytorch_loader.py: frames in tsn-pytorch's layout, CPU time with children.
+"""benchmarks/tsn_pytorch_loader.py (frames in tsn-pytorch's layout) and clip_rate.py
+(CPU time with children).
 
 tsn-pytorch itself is not needed (its checkout is the benchmark user's): its
 file names and list format are written out here by hand from its dataset.py
 and main.py (`--flow_pref flow_`).
 """
-import importlib.util
+import importlib
 import os
 import pathlib
 import subprocess
@@ -19,13 +20,10 @@ from tsn_tf.input import schema
 BENCHMARKS = pathlib.Path(__file__).parents[1] / "benchmarks"
 
 
-@pytest.fixture(scope="module")
-def loader_module():
-    spec = importlib.util.spec_from_file_location(
-            "tsn_pytorch_loader", BENCHMARKS / "tsn_pytorch_loader.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+@pytest.fixture
+def loader_module(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    return importlib.import_module("tsn_pytorch_loader")
 
 
 def _video(media_id, label, num_frames, flow, shade):
@@ -76,17 +74,19 @@ def test_write_frames_refuses_a_folder_with_spaces(loader_module, tmp_path):
         loader_module.write_frames(tmp_path / "my frames", [_video("a", 1, 2, True, 50)])
 
 
-def test_cpu_seconds_count_live_and_exited_children(loader_module):
+def test_cpu_seconds_count_live_and_exited_children(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    clip_rate = importlib.import_module("clip_rate")
     burn = ("import sys, time\nend = time.process_time() + 0.4\n"
             "while time.process_time() < end: pass\nprint('done', flush=True)\nsys.stdin.read()")
-    before = loader_module.cpu_seconds()
+    before = clip_rate.cpu_seconds()
     child = subprocess.Popen([sys.executable, "-c", burn], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, text=True)
     assert child.stdout.readline() == "done\n"
     time.sleep(0.05)
-    live = loader_module.cpu_seconds() - before
+    live = clip_rate.cpu_seconds() - before
     child.communicate("")
-    exited = loader_module.cpu_seconds() - before
+    exited = clip_rate.cpu_seconds() - before
     assert live >= 0.4 and exited >= 0.4
     assert exited < live + 0.3  # the child is not counted twice once reaped
 
