@@ -11,11 +11,14 @@ ToTorchFormatTensor(div=False), GroupNormalize(input_mean, input_std), with
 models.py's BNInception values (RGB: scales [1, .875, .75, .66], mean
 [104, 117, 128]; Flow: scales [1, .875, .75], mean [128]; std [1]; Flow reads
 new_length 5 frames of "flow_{}_{:05d}.jpg", i.e. `--flow_pref flow_`).
-models.py itself is not imported (it needs the BN-Inception network and
-`torch.nn.init.normal`, gone from torch 2.x); its augmentation is rebuilt
-here from its transforms classes.
+models.py is not imported: `get_augmentation` is a method of its TSN
+network, whose construction builds BN-Inception from the tf_model_zoo git
+submodule; the augmentation is rebuilt here from transforms' classes with
+the arguments models.py gives them.
 
-DataLoader: batch 32, 2 workers (--workers), pin_memory off, drop_last. Its
+DataLoader: batch 32, 2 workers (--workers), pin_memory off (main.py pins
+memory for its GPU copies; there is no GPU here), drop_last (so every batch
+counted holds 32 clips; main.py keeps an epoch's last partial one). Its
 `shuffle=True` draws one permutation of the list per epoch; the benchmark's
 16 videos would give no batch of 32 with drop_last, so the sampler is the
 same RandomSampler drawing --epoch_clips (default 9,537: UCF101 split 1's
