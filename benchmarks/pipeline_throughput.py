@@ -15,7 +15,14 @@ L=1) and flow (K=3, L=5) at 224x224, batch 32:
   finish/CPU - `finish_deferred` alone on this CPU (what the step adds when
                there is no accelerator); finish/XLA: its matmul method
                compiled by XLA on this CPU (what an `--xla` step runs);
-  ratio      - each pipeline / limit (target >= 0.7);
+  tsn-pytorch - tsn-pytorch's own train_loader (its TSNDataSet and Group*
+               transforms, BNInception settings, --tsn_pytorch_workers
+               DataLoader workers) on the same JPEGs written as frame files,
+               run by tsn_pytorch_loader.py in a child process that never
+               imports TensorFlow; needs --tsn_pytorch, a checkout of
+               github.com/yjxiong/tsn-pytorch (see tsn_pytorch_loader.py);
+  ratio      - each pipeline / limit (target >= 0.7), and pipeline and step
+               / tsn-pytorch;
 and with --stages the pipeline cut one stage after another (index read+parse,
 +sample+read the frame records, +decode of the crop window, +canvas). It
 prints the bytes a training clip reads (its frame records with their
@@ -25,6 +32,8 @@ is kept, since the machine may be shared.
 
     .venv/bin/python benchmarks/pipeline_throughput.py [--videos 16] [--frames 150] [--stages]
     .venv/bin/python benchmarks/pipeline_throughput.py --real tests/data  # real clips instead
+    git clone https://github.com/yjxiong/tsn-pytorch /tmp/tsn-pytorch
+    .venv/bin/python benchmarks/pipeline_throughput.py --tsn_pytorch /tmp/tsn-pytorch
 
 With --real, every video file in the folder is ingested (340x256, DIS flow,
 JPEG quality 95) in place of the synthetic videos, each stored --real_copies
@@ -33,18 +42,23 @@ synthetic set; a shard's index is read once per epoch, so 1 video per shard
 would charge every clip a whole shard's index read).
 
 Rates are printed as wall clips/s and cpu-normalized clips/s (clips per
-CPU-second of this process x cores), the steadier one on a shared machine.
+CPU-second of the process timed, with its workers, x cores), the steadier one
+on a shared machine.
 """
 import argparse
 import dataclasses
+import json
 import os
+import subprocess
+import sys
 import tempfile
-import time
 
 import cv2
 import numpy as np
 import tensorflow as tf
 
+import clip_rate
+import tsn_pytorch_loader
 from tsn_tf.input import layout, modalities, pipeline, records, sampling, schema
 
 SIZE = (256, 340)
@@ -107,29 +121,10 @@ def write_shards(folder, videos, prefix="train", num_shards=4):
 
 # --- measured datasets -------------------------------------------------------
 
-def _cpu_seconds():
-    times = os.times()
-    return times.user + times.system
-
-
 def clips_per_second(dataset, clips_per_element, seconds):
-    """Clips/s of an endless `dataset` after a warm-up: (wall, cpu-normalized).
-
-    The cpu-normalized rate is clips per CPU-second of this process times the
-    number of cores: what all cores would give if nobody else used them. On a
-    shared machine it is the steadier of the two.
-    """
-    iterator = iter(dataset)
-    start = time.perf_counter()
-    while time.perf_counter() - start < 1.5:
-        next(iterator)
-    count, start, cpu_start = 0, time.perf_counter(), _cpu_seconds()
-    while time.perf_counter() - start < seconds:
-        next(iterator)
-        count += 1
-    clips = count * clips_per_element
-    wall, cpu = time.perf_counter() - start, _cpu_seconds() - cpu_start
-    return np.array([clips / wall, clips / cpu * os.cpu_count()])
+    """Clips/s of an endless `dataset` after a warm-up: (wall, cpu-normalized); see
+    `clip_rate.clips_per_second`."""
+    return np.array(clip_rate.clips_per_second(iter(dataset), clips_per_element, seconds))
 
 
 def sampled_jpegs(videos, modality, num_clips, seed=0):
@@ -203,6 +198,18 @@ def cut_pipeline(pattern, modality, stage):
     return examples.map(fn, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
+def tsn_pytorch_rate(checkout, list_file, modality, batch_size, workers, seconds):
+    """(wall, cpu-normalized) clips/s of tsn-pytorch's loader, timed in a child process."""
+    command = [sys.executable, tsn_pytorch_loader.__file__, "--tsn_pytorch", checkout,
+               "--list", list_file, "--modality", modality, "--batch_size", str(batch_size),
+               "--workers", str(workers), "--seconds", str(seconds)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"tsn-pytorch's loader failed:\n{done.stderr[-2000:]}")
+    rates = json.loads(done.stdout.splitlines()[-1])
+    return np.array([rates["wall"], rates["cpu"]])
+
+
 # --- report ------------------------------------------------------------------
 
 def sampled_bytes(videos, modality):
@@ -247,6 +254,10 @@ def main():
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--modalities", default="rgb,flow")
     parser.add_argument("--stages", action="store_true", help="also time the cut pipelines")
+    parser.add_argument("--tsn_pytorch", default="", help="checkout of tsn-pytorch to time "
+                        "its own loader on the same frames (skipped without)")
+    parser.add_argument("--tsn_pytorch_workers", type=int, default=os.cpu_count(),
+                        help="its DataLoader workers")
     args = parser.parse_args()
     print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()}")
     batch = args.batch_size
@@ -257,17 +268,26 @@ def main():
         print(f"videos: {len(videos)}, frames {[len(v.rgb_jpegs) for v in videos]}, "
               f"{videos[0].width}x{videos[0].height}")
         pattern = write_shards(folder, videos)
+        if args.tsn_pytorch:
+            frame_lists = tsn_pytorch_loader.write_frames(os.path.join(folder, "frames"), videos)
+        else:
+            print("tsn-pytorch: skipped (give --tsn_pytorch, a checkout of it)")
         for modality in args.modalities.split(","):
             deferred, _ = next(iter(full_pipeline(pattern, modality, batch, defer_resize=True)))
             best = {}
             for _ in range(args.repeats):
-                for name, dataset, per in [
-                        ("limit", decode_limit(videos, modality), 1),
-                        ("pipeline", full_pipeline(pattern, modality, batch), batch),
-                        ("step", full_pipeline(pattern, modality, batch, True), batch),
-                        ("finish/CPU", finish_on_cpu(deferred, modality), batch),
-                        ("finish/XLA", finish_on_cpu(deferred, modality, "matmul"), batch)]:
-                    rate = clips_per_second(dataset, per, args.seconds)
+                rates = [(name, clips_per_second(dataset, per, args.seconds))
+                         for name, dataset, per in [
+                             ("limit", decode_limit(videos, modality), 1),
+                             ("pipeline", full_pipeline(pattern, modality, batch), batch),
+                             ("step", full_pipeline(pattern, modality, batch, True), batch),
+                             ("finish/CPU", finish_on_cpu(deferred, modality), batch),
+                             ("finish/XLA", finish_on_cpu(deferred, modality, "matmul"), batch)]]
+                if args.tsn_pytorch:
+                    rates.append(("tsn-pytorch", tsn_pytorch_rate(
+                            args.tsn_pytorch, frame_lists[modality], modality, batch,
+                            args.tsn_pytorch_workers, args.seconds)))
+                for name, rate in rates:
                     best[name] = np.maximum(best.get(name, rate), rate)
             if args.stages:
                 for stage in ["index", "read", "decode", "canvas"]:
@@ -281,6 +301,11 @@ def main():
                 shown = "" if name == "limit" or name.startswith(("cut:", "finish/")) \
                     else f"   {ratio[0]:.2f} {ratio[1]:.2f}"
                 print(f"  {name:12s} {wall:8.1f} {cpu:9.1f}{shown}")
+            if args.tsn_pytorch:
+                pipeline_ratio, step_ratio = (best[name] / best["tsn-pytorch"]
+                                              for name in ["pipeline", "step"])
+                print(f"  ratio to tsn-pytorch (wall, cpu): pipeline {pipeline_ratio[0]:.2f} "
+                      f"{pipeline_ratio[1]:.2f}, step {step_ratio[0]:.2f} {step_ratio[1]:.2f}")
             frames, index = bytes_read_per_clip(pattern, modality)
             jpegs = sampled_bytes(videos, modality)
             print(f"  bytes read per clip {(frames + index) / 1e3:.1f} kB (frame records "
