@@ -36,10 +36,14 @@ is kept, since the machine may be shared.
     .venv/bin/python benchmarks/pipeline_throughput.py --tsn_pytorch /tmp/tsn-pytorch
 
 With --real, every video file in the folder is ingested (340x256, DIS flow,
-JPEG quality 95) in place of the synthetic videos, each stored --real_copies
-times (default 4: tests/data's 4 clips make 16 videos, 4 per shard like the
-synthetic set; a shard's index is read once per epoch, so 1 video per shard
-would charge every clip a whole shard's index read).
+JPEG quality 95) in place of the synthetic videos.
+
+The shards hold --videos_per_shard videos each (default 100, tsn-ingest's
+default), in --shards files: copies of the distinct videos under their own
+media ids. A shard's index is read once per epoch, so few videos per shard
+would charge every clip a large share of it (4 per shard: 0.16 ms of CPU
+per RGB clip, 100 per shard: 0.06 ms). The limit and tsn-pytorch read the
+distinct videos (the same bytes).
 
 Rates are printed as wall clips/s and cpu-normalized clips/s (clips per
 CPU-second of the process timed, with its workers, x cores), the steadier one
@@ -98,24 +102,26 @@ def synthetic_video(rng, media_id, num_frames):
             flow_x_jpegs=flow_x, flow_y_jpegs=flow_y)
 
 
-def real_videos(folder, copies):
-    """The videos of `folder` ingested as tsn-ingest would (340x256, DIS flow, q95),
-    each `copies` times under its own media id."""
+def real_videos(folder):
+    """The videos of `folder` ingested as tsn-ingest would (340x256, DIS flow, q95)."""
     from tsn_tf.input import encode
 
     options = encode.IngestOptions(flow_algorithm="dis", jpeg_quality=95)
     paths = sorted(p for p in os.listdir(folder) if p.endswith((".mp4", ".avi")))
-    videos = [encode.ingest_video(os.path.join(folder, p), media_id=p, label_indices=[0],
-                                  label_strings=["c"], options=options) for p in paths]
-    return [dataclasses.replace(video, media_id=f"{video.media_id}#{copy}")
-            for copy in range(copies) for video in videos]
+    return [encode.ingest_video(os.path.join(folder, p), media_id=p, label_indices=[0],
+                                label_strings=["c"], options=options) for p in paths]
 
 
-def write_shards(folder, videos, prefix="train", num_shards=4):
-    """Writes the videos round-robin into shards (the ingestion's layout); returns the glob."""
+def write_shards(folder, videos, num_shards, videos_per_shard, prefix="train"):
+    """Writes copies of the videos (media ids ``id#copy``) round-robin into
+    `num_shards` shards of `videos_per_shard` (the ingestion's layout); returns the glob."""
+    total = num_shards * videos_per_shard
+    copies = [dataclasses.replace(videos[i % len(videos)],
+                                  media_id=f"{videos[i % len(videos)].media_id}#{i}")
+              for i in range(total)]
     for shard in range(num_shards):
         layout.write_shard_file(os.path.join(folder, f"{prefix}-{shard:05d}.tfrecord"),
-                                map(schema.to_sequence_example, videos[shard::num_shards]))
+                                map(schema.to_sequence_example, copies[shard::num_shards]))
     return os.path.join(folder, f"{prefix}-*.tfrecord")
 
 
@@ -248,7 +254,9 @@ def main():
     parser.add_argument("--videos", type=int, default=16)
     parser.add_argument("--frames", type=int, default=150)
     parser.add_argument("--real", default="", help="folder of real videos to use instead")
-    parser.add_argument("--real_copies", type=int, default=4, help="copies of each real video")
+    parser.add_argument("--shards", type=int, default=2)
+    parser.add_argument("--videos_per_shard", type=int, default=100,
+                        help="videos in each shard (copies of the distinct ones)")
     parser.add_argument("--batch_size", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--repeats", type=int, default=2)
@@ -263,11 +271,12 @@ def main():
     batch = args.batch_size
     with tempfile.TemporaryDirectory() as folder:
         rng = np.random.default_rng(0)
-        videos = (real_videos(args.real, args.real_copies) if args.real else
+        videos = (real_videos(args.real) if args.real else
                   [synthetic_video(rng, f"video{i}", args.frames) for i in range(args.videos)])
         print(f"videos: {len(videos)}, frames {[len(v.rgb_jpegs) for v in videos]}, "
-              f"{videos[0].width}x{videos[0].height}")
-        pattern = write_shards(folder, videos)
+              f"{videos[0].width}x{videos[0].height}; shards: {args.shards} x "
+              f"{args.videos_per_shard} videos")
+        pattern = write_shards(folder, videos, args.shards, args.videos_per_shard)
         if args.tsn_pytorch:
             frame_lists = tsn_pytorch_loader.write_frames(os.path.join(folder, "frames"), videos)
         else:
