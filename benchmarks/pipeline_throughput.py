@@ -41,8 +41,8 @@ JPEG quality 95) in place of the synthetic videos.
 The shards hold --videos_per_shard videos each (default 100, tsn-ingest's
 default), in --shards files: copies of the distinct videos under their own
 media ids. A shard's index is read once per epoch, so few videos per shard
-would charge every clip a large share of it (4 per shard: 0.16 ms of CPU
-per RGB clip, 100 per shard: 0.06 ms). The limit and tsn-pytorch read the
+would charge every clip a large share of it (4 per shard: 0.17 ms of CPU
+per RGB clip, 100 per shard: 0.11 ms). The limit and tsn-pytorch read the
 distinct videos (the same bytes).
 
 Rates are printed as wall clips/s and cpu-normalized clips/s (clips per

@@ -3,7 +3,7 @@
     list files -> (shuffle files) -> interleave the shards' indexes, parse
     -> (cache) -> (shuffle videos) -> sample K segments -> read only the
     sampled frames' records (one byte run per snippet, `records.read_runs`)
-    training:   -> decode only the crop window -> resize, flip, normalize
+    training:   -> decode only the crop window -> mirror, resize, normalize
                 -> batch -> prefetch; with `defer_resize`: -> uint8 crops on
                 a canvas -> batch -> prefetch (the train step runs
                 `finish_deferred` on the accelerator)
