@@ -29,8 +29,9 @@ Outputs of `make_dataset`:
   reshaped to (B·crops, K, ...) and averaging over crops is the same). ``extras["media_id"]`` is a string (B,).
 - untrimmed evaluation (`untrimmed_fps` set): K is the number of snippets of
   each video, padded to the longest in the batch; ``extras`` adds
-  ``timestamps`` float32 (B, K) seconds and ``num_snippets`` int32 (B,).
-  A 3-minute video at 1 snippet/s with 10 crops is 1800 snippets (~1 GB at
+  ``timestamps`` float32 (B, K), the seconds of each snippet's first frame
+  (its stored presentation timestamp), and ``num_snippets`` int32 (B,).
+  Snippets start every ``frame_rate / untrimmed_fps`` frames. A 3-minute video at 1 snippet/s with 10 crops is 1800 snippets (~1 GB at
   224x224 RGB): use batch 1, fewer crops, or score it in pieces.
 
 Labels: int32 (B,) class index (the first of ``clip/label/index``), or with
@@ -51,9 +52,11 @@ AUTOTUNE = tf.data.AUTOTUNE
 
 # --- the index -----------------------------------------------------------------
 
-def _parser(stream: modalities.Stream):
+def _parser(stream: modalities.Stream, timestamps: bool = False):
     """Serialized index record (`layout`) -> dict of the fields the pipeline uses:
-    ``offsets`` int64 (N + 1,) are the byte offsets of the stream's N frames."""
+    ``offsets`` int64 (N + 1,) are the byte offsets of the stream's N frames;
+    with `timestamps` also ``timestamps_us`` int64, the frames' presentation
+    timestamps (`image/timestamp`)."""
     context_spec = {
         schema.MEDIA_ID: tf.io.FixedLenFeature([], tf.string, default_value=""),
         schema.LABEL_INDEX: tf.io.VarLenFeature(tf.int64),
@@ -61,15 +64,21 @@ def _parser(stream: modalities.Stream):
         schema.frame_offsets_key(stream.group): tf.io.VarLenFeature(tf.int64),
     }
 
+    sequence_spec = {schema.IMAGE_TIMESTAMP: tf.io.FixedLenSequenceFeature(
+            [], tf.int64, allow_missing=True)} if timestamps else None
+
     def parse(serialized):
-        context, _ = tf.io.parse_single_sequence_example(serialized,
-                                                         context_features=context_spec)
-        return {
+        context, sequence = tf.io.parse_single_sequence_example(
+                serialized, context_features=context_spec, sequence_features=sequence_spec)
+        fields = {
             "media_id": context[schema.MEDIA_ID],
             "labels": tf.sparse.to_dense(context[schema.LABEL_INDEX]),
             "frame_rate": context[schema.IMAGE_FRAME_RATE],
             "offsets": tf.sparse.to_dense(context[schema.frame_offsets_key(stream.group)]),
         }
+        if timestamps:
+            fields["timestamps_us"] = sequence[schema.IMAGE_TIMESTAMP]
+        return fields
     return parse
 
 
@@ -469,7 +478,7 @@ def make_dataset(file_pattern: Union[str, Sequence[str]], *, modality: str,
     items_per_snippet = (length + stream.extra_frames) * len(stream.keys)
     mean_vector, std_vector = modalities.normalization(mean, std, modality, channels)
     paths, sizes = records.list_shards(file_pattern)
-    parse = _parser(stream)
+    parse = _parser(stream, timestamps=untrimmed_fps is not None)
     examples = _read_shards(paths, sizes, parse, training=training, seed=seed,
                             deterministic=deterministic, skip_corrupt=skip_corrupt)
     if cache:
@@ -511,7 +520,7 @@ def make_dataset(file_pattern: Union[str, Sequence[str]], *, modality: str,
             views = _eval_views(jpegs, eval_crops=eval_crops, **common)
             extras = {"media_id": features["media_id"]}
             if untrimmed_fps is not None:
-                extras["timestamps"] = tf.cast(offsets, tf.float32) / features["frame_rate"]
+                extras["timestamps"] = _snippet_times(features, offsets)
                 extras["num_snippets"] = tf.size(offsets)
             return views, _labels(features, num_classes, multi_label), extras
 
@@ -548,6 +557,17 @@ def _untrimmed_offsets(features, count, snippets_per_second):
                           features["media_id"], " of shard ", features["shard"])
     with tf.control_dependencies([check]):
         return sampling.untrimmed_offsets(count, features["frame_rate"], snippets_per_second)
+
+
+def _snippet_times(features, offsets):
+    """Seconds of each snippet's first frame: its stored presentation timestamp
+    (from the video's first frame), as tsn-predict reports them; float32 (S,)."""
+    times = features["timestamps_us"]
+    last = tf.reduce_max(offsets)
+    check = records.check(last < tf.size(times), "No image/timestamp for frame ", last,
+                          " in video ", features["media_id"], " of shard ", features["shard"])
+    with tf.control_dependencies([check]):
+        return tf.cast(tf.cast(tf.gather(times, offsets), tf.float64) / 1e6, tf.float32)
 
 
 def _audio_dataset(file_pattern, *, untrimmed_fps, **kwargs):

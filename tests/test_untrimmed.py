@@ -135,3 +135,25 @@ def test_tsn_eval_untrimmed_prints_the_aggregation_table(tiny_shards, tmp_path):
         assert any(row["top1"] == pytest.approx(100 * hits / 3) for hits in range(4))
     saved = json.loads((model_dir / "eval" / "metrics_untrimmed.json").read_text())
     assert saved == table
+
+
+def test_snippet_times_are_the_stored_presentation_timestamps(tmp_path):
+    # A variable-rate video: 2 frames/s with a 2.5 s gap after frame 4. Nine
+    # frames over 6 s make a mean rate of 8 / 6, so at 1 snippet/s snippets
+    # start every 4/3 frames: frames 0, 1, 2, 4, 5, 6, 8. tsn-predict reports
+    # their presentation times; offset / rate would say 0, .75, 1.5, 3, 3.75, 4.5, 6.
+    stamps = [0, 500_000, 1_000_000, 1_500_000, 2_000_000, 4_500_000, 5_000_000,
+              5_500_000, 6_000_000]
+    rng = np.random.default_rng(0)
+    record = schema.VideoRecord(
+        media_id="vfr", label_indices=[0], label_strings=["c0"], height=32, width=40,
+        frame_rate=8 / 6, timestamps_us=stamps,
+        rgb_jpegs=[schema.jpeg_bytes(rng.integers(0, 255, (32, 40, 3), dtype=np.uint8))
+                   for _ in stamps])
+    shard = str(tmp_path / "vfr.tfrecord")
+    with layout.ShardWriter(shard) as writer:
+        writer.add(schema.to_sequence_example(record))
+    for chunk in (None, 3):
+        times = np.concatenate([extras["timestamps"][0, :int(extras["num_snippets"][0])]
+                                for _, _, extras in _dataset(shard, chunk, crops=1)])
+        np.testing.assert_allclose(times, [0, 0.5, 1.0, 2.0, 4.5, 5.0, 6.0], atol=1e-6)
