@@ -31,8 +31,9 @@ Outputs of `make_dataset`:
   each video, padded to the longest in the batch; ``extras`` adds
   ``timestamps`` float32 (B, K), the seconds of each snippet's first frame
   (its stored presentation timestamp), and ``num_snippets`` int32 (B,).
-  Snippets start every ``frame_rate / untrimmed_fps`` frames. A 3-minute video at 1 snippet/s with 10 crops is 1800 snippets (~1 GB at
-  224x224 RGB): use batch 1, fewer crops, or score it in pieces.
+  Snippets start every ``frame_rate / untrimmed_fps`` frames. A 3-minute
+  video at 1 snippet/s with 10 crops is 1800 snippets (~1 GB at 224x224
+  RGB): use batch 1, fewer crops, or score it in pieces.
 
 Labels: int32 (B,) class index (the first of ``clip/label/index``), or with
 `multi_label` a float32 (B, num_classes) multi-hot vector.
@@ -63,7 +64,6 @@ def _parser(stream: modalities.Stream, timestamps: bool = False):
         schema.IMAGE_FRAME_RATE: tf.io.FixedLenFeature([], tf.float32, default_value=0.0),
         schema.frame_offsets_key(stream.group): tf.io.VarLenFeature(tf.int64),
     }
-
     sequence_spec = {schema.IMAGE_TIMESTAMP: tf.io.FixedLenSequenceFeature(
             [], tf.int64, allow_missing=True)} if timestamps else None
 
