@@ -77,7 +77,7 @@ def test_write_frames_refuses_a_folder_with_spaces(loader_module, tmp_path):
 def test_cpu_seconds_count_live_and_exited_children(monkeypatch):
     monkeypatch.syspath_prepend(str(BENCHMARKS))
     clip_rate = importlib.import_module("clip_rate")
-    burn = ("import sys, time\nend = time.process_time() + 0.4\n"
+    burn = ("import sys, time\nend = time.process_time() + 0.5\n"
             "while time.process_time() < end: pass\nprint('done', flush=True)\nsys.stdin.read()")
     before = clip_rate.cpu_seconds()
     child = subprocess.Popen([sys.executable, "-c", burn], stdin=subprocess.PIPE,
@@ -87,7 +87,9 @@ def test_cpu_seconds_count_live_and_exited_children(monkeypatch):
     live = clip_rate.cpu_seconds() - before
     child.communicate("")
     exited = clip_rate.cpu_seconds() - before
-    assert live >= 0.4 and exited >= 0.4
+    # >= 0.45: the kernel counts CPU time in clock ticks (10 ms), so 0.5 s of
+    # burning may show as a tick less
+    assert live >= 0.45 and exited >= 0.45
     assert exited < live + 0.3  # the child is not counted twice once reaped
 
 
