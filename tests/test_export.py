@@ -92,8 +92,13 @@ def test_saved_model_in_fresh_process_matches_tsn_eval_scores(exports, part_0, t
     np.testing.assert_allclose(out["predict_frames/scores"], out["serving_default/scores"],
                                atol=1e-5)
     np.testing.assert_allclose(out["snippet_scores/scores"], snippet_reference, atol=1e-4)
-    np.testing.assert_allclose(out["snippet_scores/timestamps"], extras["timestamps"][0],
-                               atol=1e-6)
+    # the signature places snippets at offset / frame_rate (it has no frame times);
+    # tsn-eval reports each snippet's stored presentation time, as tsn-predict does
+    offsets = np.rint(out["snippet_scores/timestamps"] * np.float64(record.frame_rate))
+    np.testing.assert_array_equal(offsets, np.floor(np.arange(len(offsets)) * record.frame_rate))
+    np.testing.assert_allclose(extras["timestamps"][0],
+                               np.asarray(record.timestamps_us)[offsets.astype(int)] / 1e6,
+                               atol=2e-6)
 
 
 @pytest.mark.parametrize("modality,crops", [("rgb", 10), ("flow", 10), ("rgb_diff", 3)])
