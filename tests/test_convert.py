@@ -197,6 +197,48 @@ def test_caffemodel_legacy_num_channels_height_width_blobs():
     np.testing.assert_array_equal(caffemodel.blob_array(blob), np.arange(12).reshape(2, 3, 1, 2))
 
 
+# Protobuf wire format written by hand from caffe.proto (not from caffemodel's
+# declarations): NetParameter.layer = 100; LayerParameter name = 1, type = 2,
+# blobs = 7, and a layer parameter the reader must skip (convolution_param =
+# 106); BlobProto num/channels/height/width = 1-4, data = 5 (packed floats),
+# shape = 7, double_data = 8 (packed doubles); BlobShape dim = 1 (packed int64).
+
+def _varint(value):
+    out = b""
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out += bytes([byte | (0x80 if value else 0)])
+        if not value:
+            return out
+
+
+def _field(number, payload):  # wire type 2: length-delimited
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def _int_field(number, value):  # wire type 0: varint
+    return _varint(number << 3) + _varint(value)
+
+
+def test_caffemodel_reads_bytes_written_from_caffe_proto(tmp_path):
+    weights = np.arange(24, dtype=np.float32).reshape(2, 3, 2, 2) / 8 - 1
+    bias = np.array([0.5, -2.0], np.float32)
+    shape = _field(1, b"".join(_varint(d) for d in weights.shape))
+    conv = (_field(1, b"conv1") + _field(2, b"Convolution")
+            + _field(106, _int_field(1, 2))                      # convolution_param, skipped
+            + _field(7, _field(7, shape) + _field(5, weights.astype("<f4").tobytes()))
+            + _field(7, _int_field(1, 1) + _int_field(2, 1) + _int_field(3, 1)
+                     + _int_field(4, 2) + _field(8, bias.astype("<f8").tobytes())))
+    relu = _field(1, b"relu1") + _field(2, b"ReLU")              # no blobs: not listed
+    path = tmp_path / "net.caffemodel"
+    path.write_bytes(_field(1, b"tsn") + _field(100, conv) + _field(100, relu))
+
+    blobs, types = caffemodel.read_layers(str(path))
+    assert types == {"conv1": "Convolution"}
+    np.testing.assert_array_equal(blobs["conv1"][0], weights)
+    np.testing.assert_array_equal(blobs["conv1"][1], bias.reshape(1, 1, 1, 2))
+
+
 def test_caffemodel_garbage_is_refused(tmp_path):
     path = tmp_path / "bad.caffemodel"
     path.write_bytes(b"\xff\xff\xff\xff not a protobuf")
