@@ -179,15 +179,16 @@ def finish_on_cpu(inputs, modality, method="crop_and_resize"):
     return tf.data.Dataset.from_tensors(inputs).repeat().map(finish).prefetch(1)
 
 
-def cut_pipeline(pattern, modality, stage):
-    """The training pipeline up to `stage` (per clip, unbatched)."""
+def cut_pipeline(pattern, modality, stage, batch_size):
+    """The training pipeline up to `stage`, each clip's result batched (so Python's
+    per-element iteration is not counted)."""
     stream = modalities.get_stream(modality)
     config = CONFIGS[modality]
     paths, sizes = records.list_shards(pattern)
     examples = pipeline._read_shards(paths, sizes, pipeline._parser(stream), training=True,
                                      seed=0, deterministic=False, skip_corrupt=False).repeat()
     if stage == "index":
-        return examples.map(lambda f: tf.size(f["offsets"]))
+        return examples.map(lambda f: tf.size(f["offsets"])).batch(batch_size)
     seeds = tf.data.Dataset.random(seed=0).batch(2)
     examples = tf.data.Dataset.zip((examples.shuffle(16, seed=0), seeds))
     common = dict(stream=stream, num_segments=config["num_segments"],
@@ -201,7 +202,8 @@ def cut_pipeline(pattern, modality, stage):
     else:
         fn = lambda f, s: pipeline._deferred_clip(
                 *items(f, s), canvas_size=pipeline.default_canvas_size(OUTPUT))
-    return examples.map(fn, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    return (examples.map(fn, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size)
+            .prefetch(tf.data.AUTOTUNE))
 
 
 def tsn_pytorch_rate(checkout, list_file, modality, batch_size, workers, seconds):
@@ -301,7 +303,7 @@ def main():
             if args.stages:
                 for stage in ["index", "read", "decode", "canvas"]:
                     best[f"cut:{stage}"] = clips_per_second(
-                            cut_pipeline(pattern, modality, stage), 1, args.seconds)
+                            cut_pipeline(pattern, modality, stage, batch), batch, args.seconds)
             print(f"\n{modality}: K={CONFIGS[modality]['num_segments']} "
                   f"L={CONFIGS[modality]['snippet_length']} {OUTPUT}x{OUTPUT} batch {batch}")
             print(f"  {'':12s} {'wall':>8s} {'cpu-norm':>9s} clips/s   ratio to limit (wall, cpu)")
