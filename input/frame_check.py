@@ -1,8 +1,11 @@
-"""Naming the shard and video behind TensorFlow's "Unknown image file format".
+"""Naming the shard and video behind a JPEG that does not decode.
 
-A JPEG that does not decode fails deep inside tf.data with a message that
-names neither the shard nor the video. After such an error, `explain` reads
-the shards again in Python and names the first frame that is no JPEG.
+The pipeline names a sampled frame that does not start like a JPEG itself
+(`pipeline._snippet_jpegs`). A frame that does but is corrupt fails deep
+inside tf.data with a message that names neither the shard nor the video;
+after such an error `explain` reads the shards again in Python (decoding
+every frame: slow on a large set, but only on this error path) and names
+the first frame that does not decode.
 """
 from typing import Optional
 
@@ -10,7 +13,6 @@ import tensorflow as tf
 
 from tsn_tf.input import layout, schema
 
-JPEG_MAGIC = b"\xff\xd8\xff"
 DECODE_ERROR_HINTS = ("image file format", "jpeg", "image data")
 
 
@@ -32,7 +34,7 @@ def first_bad_frame(file_pattern: str) -> Optional[str]:
 
 
 def _decodes(data: bytes) -> bool:
-    if not data.startswith(JPEG_MAGIC):
+    if not data.startswith(schema.JPEG_MAGIC):
         return False
     try:
         tf.io.decode_jpeg(data)
@@ -43,9 +45,10 @@ def _decodes(data: bytes) -> bool:
 
 def explain(error: BaseException, file_pattern: Optional[str]) -> Optional[str]:
     """A message naming the bad shard and video if `error` is a frame decode error."""
+    text = str(error).lower()
     if not file_pattern or not isinstance(error, tf.errors.InvalidArgumentError) or \
-            not any(hint in str(error).lower() for hint in DECODE_ERROR_HINTS):
-        return None
+            "assertion failed" in text or not any(hint in text for hint in DECODE_ERROR_HINTS):
+        return None  # not a decode error; the pipeline's own checks name their video
     try:
         return first_bad_frame(file_pattern)
     except (tf.errors.OpError, ValueError):  # a corrupt file: leave the original error

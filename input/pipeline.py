@@ -122,9 +122,21 @@ def _snippet_jpegs(features, starts, items: int, count, stream: modalities.Strea
                              tf.gather(offsets, starts + frames), frames * keys,
                              features["media_id"])
     first = tf.cumsum(frames * keys, exclusive=True)        # (S,) run starts in `data`
+    is_jpeg = tf.equal(tf.strings.substr(data, 0, len(schema.JPEG_MAGIC)),
+                       schema.JPEG_MAGIC)
+
+    def bad_frame():  # "<key> frame <n>" of the first record that is no JPEG
+        bad = tf.argmin(tf.cast(is_jpeg, tf.int32), output_type=tf.int32)
+        run = tf.searchsorted(first, bad[None], side="right")[0] - 1
+        return tf.strings.join([tf.gather(stream.keys, (bad - first[run]) % keys), " frame ",
+                                tf.strings.as_string(starts[run] + (bad - first[run]) // keys)])
+
+    check = records.check(tf.reduce_all(is_jpeg), "shard ", features["shard"], ", video ",
+                          features["media_id"], ": ", bad_frame, " is not a JPEG")
     local = sampling.snippet_indices(starts, items, count) - starts[:, None]   # (S, items)
     positions = tf.reshape(first[:, None] + local * keys, [-1])
-    return tf.stack([tf.gather(data, positions + key) for key in range(keys)])
+    with tf.control_dependencies([check]):
+        return tf.stack([tf.gather(data, positions + key) for key in range(keys)])
 
 
 def _labels(features, num_classes, multi_label):

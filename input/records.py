@@ -69,14 +69,16 @@ def _all_of(records):
 
 
 def _message(*parts):
+    """String scalars, numbers and callables returning them, joined."""
+    parts = [tf.convert_to_tensor(part() if callable(part) else part) for part in parts]
     return tf.strings.join([part if part.dtype == tf.string else tf.strings.as_string(part)
-                            for part in map(tf.convert_to_tensor, parts)])
+                            for part in parts])
 
 
 def check(condition, *parts):
     """An op that fails with the message `parts` joined (string or numeric
-    scalars) unless `condition`; the message is built only when it fails (a
-    per-clip check costs no string work)."""
+    scalars, or callables returning one) unless `condition`; the message is
+    built only when it fails (a per-clip check costs no string work)."""
     return tf.cond(condition, tf.no_op, lambda: tf.debugging.Assert(
             False, [_message(*parts)], summarize=1))
 

@@ -259,6 +259,9 @@ def from_sequence_example(example) -> VideoRecord:
     return VideoRecord(**values)
 
 
+JPEG_MAGIC = b"\xff\xd8\xff"  # every JPEG starts with SOI and a marker
+
+
 def jpeg_bytes(image: np.ndarray, quality: int = 90) -> bytes:
     """Encodes an HxW or HxWx3 RGB uint8 array as JPEG with TF's encoder."""
     image = np.asarray(image, np.uint8)

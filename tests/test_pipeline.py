@@ -230,6 +230,32 @@ def test_corrupt_shard_error_names_the_file_and_video(tmp_path):
         list(dataset)
 
 
+def test_a_frame_that_is_no_jpeg_is_named_with_its_stream_and_number(tmp_path):
+    # 7 frames, 6 flow fields; eval K = 3, L = 1 reads fields 1, 3, 5 (tick 2), in
+    # records x1 y1 x3 y3 x5 y5 (runs start at records 0, 2, 4).
+    for name, broken, expected in [("x", [(schema.FLOW_X_ENCODED, 3)], "FLOW_X"),  # a run's 1st
+                                   ("y", [(schema.FLOW_Y_ENCODED, 5)], "FLOW_Y"),  # its last
+                                   ("xy", [(schema.FLOW_Y_ENCODED, 3),
+                                           (schema.FLOW_X_ENCODED, 5)], "FLOW_Y")]:
+        video = _flat_video("v", 7)
+        for key, frame in broken:
+            stream = video.flow_x_jpegs if key == schema.FLOW_X_ENCODED else video.flow_y_jpegs
+            stream[frame] = b"GIF89a not a jpeg"
+        shard = write_records(tmp_path / f"{name}.tfrecord", [_flat_video("good", 7), video])
+        dataset = _dataset(shard, modality="flow", snippet_length=1, training=False)
+        message = (f"shard {shard}, video v: {expected}/image/encoded frame {broken[0][1]} "
+                   "is not a JPEG")
+        with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+            list(dataset)
+    # RGB of the same video is intact; training of an RGB frame that is no JPEG
+    video.rgb_jpegs = [b"\x89PNG"] * 7
+    shard = write_records(tmp_path / "r.tfrecord", [video])
+    dataset = _dataset(shard, modality="rgb", training=True, num_segments=1, seed=0)
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=f"video v: {schema.IMAGE_ENCODED} frame [0-6] is not a JPEG"):
+        list(dataset)
+
+
 def test_skip_corrupt_keeps_the_good_videos(tmp_path):
     _corrupt_shards(tmp_path)
     dataset = _dataset(str(tmp_path / "*.tfrecord"), modality="rgb", training=False,
