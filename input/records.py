@@ -83,12 +83,12 @@ def check(condition, *parts):
             False, [_message(*parts)], summarize=1))
 
 
-def _report(intact, message, skip_corrupt: bool, skipped: str):
-    """An op that fails with `message` unless `intact`; with `skip_corrupt` it warns."""
+def _report(intact, skip_corrupt: bool, skipped: str, *parts):
+    """`check(intact, *parts)`; with `skip_corrupt` a warning of `parts` + `skipped` instead."""
     if not skip_corrupt:
-        return tf.debugging.Assert(intact, [message], summarize=1)
-    return tf.cond(intact, tf.no_op, lambda: tf.print(
-            tf.strings.join([message, skipped]), output_stream=logging.warning))
+        return check(intact, *parts)
+    return tf.cond(intact, tf.no_op, lambda: tf.print(_message(*parts, skipped),
+                                                      output_stream=logging.warning))
 
 
 def read_index(path, size, skip_corrupt: bool):
@@ -114,12 +114,11 @@ def read_index(path, size, skip_corrupt: bool):
     start, count = numbers[0], numbers[1]  # (tf.unstack here crashed TF 2.17 in a tf.data map)
     index = _all_of(read_records(path, start, count, INDEX_BUFFER_BYTES).ignore_errors())
     intact = valid & tf.equal(tf.size(index, tf.int64), count)
-    message = _message(
-            "Shard ", path, " has no readable tsn-tf frame index (", tf.size(index), " of ",
-            count, " index records; a footer: ", valid, "): ",
-            layout.CONVERT_HINT, "; or the file is truncated or corrupt.")
-    check = _report(intact, message, skip_corrupt, " Skipped its unreadable videos.")
-    with tf.control_dependencies([check]):
+    checked = _report(intact, skip_corrupt, " Skipped its unreadable videos.",
+                      "Shard ", path, " has no readable tsn-tf frame index (", tf.size(index),
+                      " of ", count, " index records; a footer: ", valid, "): ",
+                      layout.CONVERT_HINT, "; or the file is truncated or corrupt.")
+    with tf.control_dependencies([checked]):
         return tf.identity(index)
 
 
