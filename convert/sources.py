@@ -14,6 +14,8 @@ from typing import Callable
 from tsn_tf.backbones.specs import SPECS
 from tsn_tf.convert import caffemodel, pth
 
+# PyTorch BN keys, in Caffe BN's blob order and Keras BatchNormalization's
+# weight order alike (scale, shift, mean, variance).
 BN_SUFFIXES = ("weight", "bias", "running_mean", "running_var")
 IGNORED_SUFFIXES = (".num_batches_tracked",)  # BN's update counter: no information
 
