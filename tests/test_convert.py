@@ -362,6 +362,24 @@ def test_not_a_pth_file_is_refused(tmp_path):
         pth.load(str(path))
 
 
+def test_truncated_or_corrupt_pth_is_a_value_error_naming_the_file(tmp_path):
+    """What tsn-convert prints as one line, not an EOFError / UnpicklingError traceback."""
+    state = {"w": torch.ones(4, 3)}
+    torch.save(state, tmp_path / "legacy.pth", _use_new_zipfile_serialization=False)
+    legacy = (tmp_path / "legacy.pth").read_bytes()
+    torch.save(state, tmp_path / "zip.pth")
+    stored = (tmp_path / "zip.pth").read_bytes()
+    cases = {"legacy_half.pth": legacy[:len(legacy) // 2],          # EOF inside the pickle
+             "legacy_no_count.pth": legacy[:len(legacy) - 52]}      # EOF at a storage's size
+    one = np.float32(1).tobytes() * 12
+    cases["zip_crc.pth"] = stored.replace(one, np.float32(2).tobytes() * 12)  # bad CRC-32
+    for name, data in cases.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        with pytest.raises(ValueError, match=f"{path}: truncated or corrupt .pth file"):
+            pth.tensors(pth.load(str(path)))
+
+
 # --- tsn-train --weights reads the sidecar -------------------------------------
 
 def test_cli_writes_backbone_file_and_reports_unused_keys(tmp_path):
