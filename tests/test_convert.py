@@ -406,6 +406,19 @@ def test_cli_error_is_one_line_naming_the_input(tmp_path):
     assert result.stderr.strip().splitlines() == [f"error: {missing}; No such file or directory"]
 
 
+def test_cli_refuses_model_dir_flags_with_output(tmp_path):
+    """--output writes backbone weights only: --class_names / --num_segments are not ignored."""
+    result = subprocess.run(
+        [sys.executable, "-m", "tsn_tf.convert.convert_main", "--from=mmaction2",
+         f"--checkpoint={tmp_path / 'x.pth'}", f"--output={tmp_path / 'x.weights.h5'}",
+         f"--class_names={tmp_path / 'classes.txt'}", "--num_segments=5"],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: --class_names, --num_segments: only for --model_dir; --output writes RGB "
+        "backbone weights."]
+
+
 @pytest.mark.slow
 def test_tsn_train_takes_the_normalization_of_converted_weights(tmp_path):
     """tsn-train --weights=<converted file> records the sidecar's mean / std, not the spec's."""
