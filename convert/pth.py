@@ -223,6 +223,10 @@ def _load_legacy(data, path):
         if len(raw) != nbytes:
             raise ValueError(f"{path}: storage {key} truncated ({len(raw)} of {nbytes} bytes)")
         storage._read = lambda raw=raw: raw
+    unlisted = [key for key, storage in storages.items() if storage._read is None]
+    if unlisted:
+        raise ValueError(f"{path}: truncated or corrupt .pth file: storage {unlisted[0]} "
+                         "has no data")
     return obj
 
 
