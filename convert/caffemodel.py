@@ -75,7 +75,7 @@ def blob_array(blob) -> np.ndarray:
     if blob.HasField("shape"):
         shape = tuple(blob.shape.dim)
     else:
-        shape = tuple(d for d in (blob.num, blob.channels, blob.height, blob.width))
+        shape = (blob.num, blob.channels, blob.height, blob.width)
     if int(np.prod(shape)) != values.size:
         raise ValueError(f"blob holds {values.size} values but its shape is {shape}")
     return values.reshape(shape)

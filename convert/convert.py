@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from tsn_tf import backbones
 from tsn_tf.backbones.weights import normalization_path
-from tsn_tf.convert.sources import IGNORED_SUFFIXES
+from tsn_tf.convert.sources import BN_SUFFIXES, IGNORED_SUFFIXES
 from tsn_tf.modalities import get_modality
 from tsn_tf.trainers.model_dir import CHECKPOINTS, RUN_CONFIG, RunConfig, write_label_map
 
@@ -60,8 +60,7 @@ def _weight_keys(layer, prefix):
         kernel = [(f"{prefix}.weight", lambda a: a.transpose(2, 3, 1, 0))]
         return kernel + ([(f"{prefix}.bias", vector)] if layer.use_bias else [])
     if isinstance(layer, keras.layers.BatchNormalization):
-        return [(f"{prefix}.{name}", vector)
-                for name in ("weight", "bias", "running_mean", "running_var")]
+        return [(f"{prefix}.{name}", vector) for name in BN_SUFFIXES]
     if isinstance(layer, keras.layers.Dense):
         return [(f"{prefix}.weight", lambda a: a.T), (f"{prefix}.bias", vector)]
     raise ConversionError(f"no source mapping for layer {layer.name} ({type(layer).__name__})")

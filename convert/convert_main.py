@@ -37,6 +37,7 @@ flags.DEFINE_integer("input_size", None, "--model_dir: model input side (default
 flags.DEFINE_string("backbone", None, "Backbone to build (default: the source's: "
                     "bn_inception, or resnet{50,101,152}_pt from the mmaction2 keys).")
 FLAGS = flags.FLAGS
+MODEL_DIR_FLAGS = ("class_names", "modality", "num_segments", "input_size")
 
 
 def main(argv):
@@ -47,6 +48,10 @@ def main(argv):
         raise app.UsageError("Pass exactly one of --output (backbone weights) and --model_dir.")
     if FLAGS.model_dir and not FLAGS.class_names:
         raise app.UsageError("--model_dir needs --class_names (one class per line).")
+    ignored = [f"--{name}" for name in MODEL_DIR_FLAGS if FLAGS[name].present]
+    if FLAGS.output and ignored:
+        raise app.UsageError(f"{', '.join(ignored)}: only for --model_dir; --output writes "
+                             "RGB backbone weights.")
     # A bad file, refused pickle or misfit raises ValueError / OSError / tf.errors:
     # cli.run prints it as one line.
     checkpoint = sources.read(FLAGS["from"].value, FLAGS.checkpoint)

@@ -150,29 +150,40 @@ def load(path):
     """The object pickled in `.pth` file `path` (any TF filesystem path); see `tensors`.
 
     Raises:
-      ValueError: `path` is neither a zip nor a legacy torch.save file.
+      ValueError: `path` is neither a zip nor a legacy torch.save file, or is
+        truncated or corrupt (also when a storage is read, by `tensors`).
     """
     with tf.io.gfile.GFile(path, "rb") as f:
         data = f.read()
-    if zipfile.is_zipfile(io.BytesIO(data)):
-        return _load_zip(data)
-    return _load_legacy(data, path)
+    try:
+        if zipfile.is_zipfile(io.BytesIO(data)):
+            return _load_zip(data, path)
+        return _load_legacy(data, path)
+    except (pickle.UnpicklingError, EOFError, zipfile.BadZipFile) as error:
+        raise ValueError(f"{path}: truncated or corrupt .pth file: {error}") from error
 
 
-def _load_zip(data):
+def _load_zip(data, path):
     archive = zipfile.ZipFile(io.BytesIO(data))
+
+    def read(name):  # storages are read later, by tensors()
+        try:
+            return archive.read(name)
+        except (KeyError, zipfile.BadZipFile) as error:
+            raise ValueError(f"{path}: truncated or corrupt .pth file: {error}") from error
+
     pickles = [name for name in archive.namelist() if name.endswith("/data.pkl")]
     if len(pickles) != 1:
-        raise ValueError(f"zip .pth must hold one */data.pkl; found {pickles}")
+        raise ValueError(f"{path}: a zip .pth must hold one */data.pkl; found {pickles}")
     root = pickles[0][:-len("data.pkl")]
     storages = {}
 
     def load_storage(key, dtype, view):
         if key not in storages:
-            storages[key] = _Storage(dtype, lambda: archive.read(f"{root}data/{key}"))
+            storages[key] = _Storage(dtype, lambda: read(f"{root}data/{key}"))
         return storages[key]
 
-    return _Unpickler(io.BytesIO(archive.read(pickles[0])), load_storage).load()
+    return _Unpickler(io.BytesIO(read(pickles[0])), load_storage).load()
 
 
 def _load_legacy(data, path):
@@ -201,14 +212,21 @@ def _load_legacy(data, path):
     obj = _Unpickler(f, load_storage).load()
     keys = _PlainUnpickler(f, encoding="latin1").load()
     for key in keys:
-        storage = storages[str(key)]
-        count = int(np.frombuffer(f.read(8), "<i8")[0])
+        storage, header = storages.get(str(key)), f.read(8)
+        if storage is None or len(header) != 8:
+            raise ValueError(f"{path}: truncated or corrupt .pth file: storage {key} "
+                             + ("is in no tensor" if storage is None else "has no size"))
+        count = int(np.frombuffer(header, "<i8")[0])
         nbytes = count * np.dtype(np.uint16 if storage.dtype == "bfloat16"
                                   else storage.dtype).itemsize
         raw = f.read(nbytes)
         if len(raw) != nbytes:
             raise ValueError(f"{path}: storage {key} truncated ({len(raw)} of {nbytes} bytes)")
         storage._read = lambda raw=raw: raw
+    unlisted = [key for key, storage in storages.items() if storage._read is None]
+    if unlisted:
+        raise ValueError(f"{path}: truncated or corrupt .pth file: storage {unlisted[0]} "
+                         "has no data")
     return obj
 
 

@@ -11,8 +11,11 @@ import dataclasses
 import re
 from typing import Callable
 
+from tsn_tf.backbones.specs import SPECS
 from tsn_tf.convert import caffemodel, pth
 
+# PyTorch BN keys, in Caffe BN's blob order and Keras BatchNormalization's
+# weight order alike (scale, shift, mean, variance).
 BN_SUFFIXES = ("weight", "bias", "running_mean", "running_var")
 IGNORED_SUFFIXES = (".num_batches_tracked",)  # BN's update counter: no information
 
@@ -40,13 +43,20 @@ class Checkpoint:
     origin: dict = dataclasses.field(default_factory=dict)   # {"from", "checkpoint"}
 
 
-# tsn-pytorch / pretrainedmodels: BGR 0..255 minus [104, 117, 128], std 1.
-BN_INCEPTION_PTH = Normalization((128.0, 117.0, 104.0), (1.0, 1.0, 1.0), 128.0, 1.0, "BGR")
+def _spec_normalization(backbone, weights_channel_order):
+    """The normalization the registered `backbone`'s spec already states."""
+    spec = SPECS[backbone]
+    return Normalization(spec.rgb_mean, spec.rgb_std, spec.flow_mean, spec.flow_std,
+                         weights_channel_order)
+
+
+# tsn-pytorch / pretrainedmodels: BGR 0..255 minus [104, 117, 128], std 1
+# (spec("bn_inception") is this normalization).
+BN_INCEPTION_PTH = _spec_normalization("bn_inception", "BGR")
 # TSN Caffe models: BGR 0..255 minus [104, 117, 123]; flow minus 128.
 TSN_CAFFE = Normalization((123.0, 117.0, 104.0), (1.0, 1.0, 1.0), 128.0, 1.0, "BGR")
-# mmaction2 TSN configs: RGB mean / std; flow 128 / 128.
-MMACTION2 = Normalization((123.675, 116.28, 103.53), (58.395, 57.12, 57.375),
-                          128.0, 128.0, "RGB")
+# mmaction2 TSN configs: RGB mean / std; flow 128 / 128 (spec("resnet50_pt")).
+MMACTION2 = _spec_normalization("resnet50_pt", "RGB")
 
 
 def read_bn_inception_pth(path):

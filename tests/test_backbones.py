@@ -406,8 +406,9 @@ def test_audio_small_pools_a_log_mel_patch_to_128_features():
     assert features.shape == (2, 128)
 
 
-@pytest.mark.parametrize("name, blocks", [("resnet50_pt", (3, 4, 6, 3)),
-                                          ("resnet101_pt", (3, 4, 23, 3))])
+@pytest.mark.parametrize("name, blocks", [
+    pytest.param(name, blocks, marks=[pytest.mark.slow] if name in SLOW else [])
+    for name, blocks in [("resnet50_pt", (3, 4, 6, 3)), ("resnet101_pt", (3, 4, 23, 3))]])
 def test_resnet_pt_strides_the_3x3_pads_symmetrically_and_has_no_conv_bias(name, blocks):
     model = backbones.get_backbone(name, input_shape=(None, None, 3))
     convs = {layer.name: layer for layer in model.layers

@@ -362,6 +362,24 @@ def test_not_a_pth_file_is_refused(tmp_path):
         pth.load(str(path))
 
 
+def test_truncated_or_corrupt_pth_is_a_value_error_naming_the_file(tmp_path):
+    """What tsn-convert prints as one line, not an EOFError / UnpicklingError traceback."""
+    state = {"w": torch.ones(4, 3)}
+    torch.save(state, tmp_path / "legacy.pth", _use_new_zipfile_serialization=False)
+    legacy = (tmp_path / "legacy.pth").read_bytes()
+    torch.save(state, tmp_path / "zip.pth")
+    stored = (tmp_path / "zip.pth").read_bytes()
+    cases = {"legacy_half.pth": legacy[:len(legacy) // 2],          # EOF inside the pickle
+             "legacy_no_count.pth": legacy[:len(legacy) - 52]}      # EOF at a storage's size
+    one = np.float32(1).tobytes() * 12
+    cases["zip_crc.pth"] = stored.replace(one, np.float32(2).tobytes() * 12)  # bad CRC-32
+    for name, data in cases.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        with pytest.raises(ValueError, match=f"{path}: truncated or corrupt .pth file"):
+            pth.tensors(pth.load(str(path)))
+
+
 # --- tsn-train --weights reads the sidecar -------------------------------------
 
 def test_cli_writes_backbone_file_and_reports_unused_keys(tmp_path):
@@ -386,6 +404,19 @@ def test_cli_error_is_one_line_naming_the_input(tmp_path):
         capture_output=True, text=True, timeout=300)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [f"error: {missing}; No such file or directory"]
+
+
+def test_cli_refuses_model_dir_flags_with_output(tmp_path):
+    """--output writes backbone weights only: --class_names / --num_segments are not ignored."""
+    result = subprocess.run(
+        [sys.executable, "-m", "tsn_tf.convert.convert_main", "--from=mmaction2",
+         f"--checkpoint={tmp_path / 'x.pth'}", f"--output={tmp_path / 'x.weights.h5'}",
+         f"--class_names={tmp_path / 'classes.txt'}", "--num_segments=5"],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: --class_names, --num_segments: only for --model_dir; --output writes RGB "
+        "backbone weights."]
 
 
 @pytest.mark.slow

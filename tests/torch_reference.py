@@ -136,8 +136,8 @@ def randomize(model, images, seed=0):
             # a floor at the median keeps the net well conditioned (a variance of
             # 1e-6 from a 2-image batch would amplify float32 rounding 1000x)
             floor = bn.running_var.median()
-            bn.running_var.clamp_(min=floor).mul_(torch.empty_like(floor).new_empty(
-                bn.running_var.shape).uniform_(0.8, 1.25))
+            bn.running_var.clamp_(min=floor).mul_(
+                torch.empty_like(bn.running_var).uniform_(0.8, 1.25))
     model.eval()
     return model
 

@@ -9,9 +9,12 @@ means reversed.
 
 Flow: `flow_mean` is 128 for every backbone (quantized flow is centred at
 128) and `flow_std` is the backbone's RGB std, so flow reaches the first
-conv with the same range as the RGB images its weights were trained on.
+conv with the same range as the RGB images its weights were trained on;
+except the "*_pt" ResNets, whose flow_std is mmaction2's 128.
 """
 import dataclasses
+
+from tsn_tf.backbones.resnet_pt import DEPTHS as RESNET_PT_DEPTHS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,7 +78,7 @@ SPECS = {
     "resnet50": _resnet_spec("resnet50"),
     "resnet101": _resnet_spec("resnet101"),
     "resnet152": _resnet_spec("resnet152"),
-    **{name: _resnet_pt_spec(name) for name in ("resnet50_pt", "resnet101_pt", "resnet152_pt")},
+    **{name: _resnet_pt_spec(name) for name in RESNET_PT_DEPTHS},
     # keras.applications VGG16 "caffe" mode, as its ResNets (BGR inside the
     # model); features: fc7, 4096.
     "vgg16": BackboneSpec(
