@@ -99,8 +99,7 @@ def preprocessing_notes(models: Sequence[ServedModel], options: ReadOptions) -> 
         differences = model.preprocessing.differences(used, model.modality)
         if differences:
             notes.append(f"{model.path}: {', '.join(differences)} differs from training")
-        current = used.flow_parameters_now(model.modality) if not differences else None
-        if current is not None:
+        elif (current := used.flow_parameters_now(model.modality)) is not None:
             notes.append(f"{model.path}: this OpenCV's {used.flow_algorithm} parameters "
                          f"{current} differ from training's {used.flow_parameters}")
     return notes

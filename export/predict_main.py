@@ -68,7 +68,7 @@ def resize_flag():
     if not FLAGS.frame_size:
         return None
     try:
-        size, _ = video.parse_resize(FLAGS.frame_size)
+        size, _ = video.parse_resize(FLAGS.frame_size.lower())  # as tsn-ingest reads it
     except ValueError:
         size = None
     if size is None or min(size) < 1:

@@ -203,3 +203,35 @@ def test_predict_names_a_bad_frame_size_in_one_line_before_loading_models(tmp_pa
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
         "error: --frame_size must be WIDTHxHEIGHT like 340x256, got '340'"]
+
+
+def test_preprocessing_notes_name_overrides_a_missing_record_and_drifted_flow_parameters():
+    """One note per video model whose reading differs from its training's; audio none."""
+    from tsn_tf.input import flow
+    from tsn_tf.input.preprocessing import Preprocessing
+
+    def model(modality, recorded):
+        return predict.ServedModel(path=f"/models/{modality}", modality=modality, labels=[],
+                                   signatures={}, preprocessing=recorded)
+
+    dis = Preprocessing(resize="short_side=72", flow_algorithm="dis")
+    drifted = Preprocessing(resize="short_side=72", flow_algorithm="dis",
+                            flow_parameters={"algorithm": "dis", "PatchSize": 4})
+    models = [model("rgb", None), model("audio", None), model("flow", dis),
+              model("warped_flow", drifted)]
+    now = flow.FlowEstimator("dis").parameters()
+    assert now["PatchSize"] == 8  # OpenCV's DIS preset MEDIUM: not the recorded 4
+    assert predict.preprocessing_notes(models[1:], predict.ReadOptions()) == [
+        f"/models/warped_flow: this OpenCV's dis parameters {now} differ from training's "
+        "{'algorithm': 'dis', 'PatchSize': 4}"]
+    overridden = predict.preprocessing_notes(
+            models, predict.ReadOptions(flow_algorithm="farneback"))
+    assert overridden == [
+        "/models/rgb records no preprocessing (exported before it was recorded): reading "
+        "with resize='340x256', flow_algorithm='farneback'; pass the ones its shards were "
+        "ingested with",
+        "/models/flow: flow_algorithm='farneback' (training: 'dis') differs from training",
+        "/models/warped_flow: flow_algorithm='farneback' (training: 'dis') differs from "
+        "training"]  # a different algorithm: its parameters are not compared
+    assert predict.preprocessing_notes(models[2:3], predict.ReadOptions(
+            resize="short_side=72", flow_algorithm="dis")) == []

@@ -22,8 +22,11 @@ def _tool_arguments():
     return sys.argv[1:sys.argv.index("--") if "--" in sys.argv else None]
 
 
-# TF loads before absl parses flags, so --verbose is read from argv here.
-VERBOSE = "--verbose" in _tool_arguments()
+# TF loads before absl parses flags, so --verbose is read from argv here, in each
+# spelling absl takes as true (-verbose, --verbose=true, =t, =1); the last one counts.
+_VERBOSE_ARGS = [a for a in _tool_arguments() if re.fullmatch(r"--?(no)?verbose(=.*)?", a)]
+VERBOSE = bool(_VERBOSE_ARGS) and re.fullmatch(
+        r"--?verbose(=(true|t|1))?", _VERBOSE_ARGS[-1], flags=re.I) is not None
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0" if VERBOSE else \
     os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")
 

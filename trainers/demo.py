@@ -13,8 +13,6 @@ steps from scratch end elsewhere (README: the figures measured both ways).
 """
 import json
 import os
-import subprocess
-import sys
 
 from tsn_tf.trainers import cli  # first: quiets TensorFlow before it loads
 from absl import flags, logging
@@ -79,9 +77,8 @@ def main(argv):
     with open(lists["test"]) as f:
         video, label = f.readline().strip().rsplit(",", 1)
     print(f"\n== held-out video {video} (true class: {label})", flush=True)
-    subprocess.run([sys.executable, "-m", "tsn_tf.export.predict_main",
-                    f"--model={','.join(exports)}",  # reads as trained: DIS, short side 72
-                    os.path.join(videos, video)], check=True)
+    run("export.predict_main", f"--model={','.join(exports)}",  # as trained: DIS, short side 72
+        os.path.join(videos, video), capture=False)
     logging.info("Demo finished; everything is under %s", workdir)
 
 
