@@ -11,7 +11,7 @@ import time
 import pytest
 import tensorflow as tf
 
-from tsn_tf.input import encode, ingest_local, layout, lists, schema, shards
+from tsn_tf.input import encode, ingest_local, layout, lists, schema, shards, video
 
 DIS = encode.IngestOptions(flow_algorithm="dis")
 CLI = [sys.executable, "-m", "tsn_tf.input.ingest_main"]
@@ -93,6 +93,20 @@ def test_done_markers_carry_the_shard_layout():
         assert shards.fingerprint(spec, {"a": 0}, DIS) != current
     finally:
         shards.LAYOUT_VERSION = saved
+
+
+def test_aspect_change_is_1_for_the_rounding_of_short_side_only():
+    # 16:9 at --short_side=40: 71.1 px stored as 72 (x1.0125, more than ASPECT_TOLERANCE)
+    assert video.output_size((1280, 720), short_side=40) == (72, 40)
+    assert video.output_size((720, 1280), short_side=40) == (40, 72)
+    assert shards.aspect_change((72, 40), (1280, 720)) == 1.0
+    assert shards.aspect_change((40, 72), (720, 1280)) == 1.0
+    assert shards.aspect_change((340, 256), (340, 256)) == 1.0
+    # --frame_size=340x256 squashes: 4:3 by x0.996 (within the tolerance), 426x240 by x0.748
+    assert shards.aspect_change((340, 256), (320, 240)) == pytest.approx(0.99609375)
+    assert shards.aspect_change((340, 256), (426, 240)) == pytest.approx(
+        (340 / 256) / (426 / 240))
+    assert shards.aspect_change((74, 40), (1280, 720)) == pytest.approx(74 / 40 * 9 / 16)
 
 
 # --- local driver through the CLI ----------------------------------------------------
