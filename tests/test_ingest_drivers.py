@@ -109,6 +109,27 @@ def test_aspect_change_is_1_for_the_rounding_of_short_side_only():
     assert shards.aspect_change((74, 40), (1280, 720)) == pytest.approx(74 / 40 * 9 / 16)
 
 
+def test_relayout_names_a_shard_it_cannot_convert_and_leaves_no_temp(tmp_path):
+    source = tmp_path / "in"
+    source.mkdir()
+    good = schema.VideoRecord(media_id="v", label_indices=[0], label_strings=["a"], height=8,
+                              width=8, frame_rate=1.0, rgb_jpegs=[b"\xff\xd8\xff"],
+                              timestamps_us=[0])
+    with tf.io.TFRecordWriter(str(source / "old.tfrecord")) as writer:
+        writer.write(schema.to_sequence_example(good).SerializeToString())
+    data = (source / "old.tfrecord").read_bytes()
+    (source / "zcut.tfrecord").write_bytes(data + data[:-9])  # old layout, cut in record 2
+    output = tmp_path / "out"
+    result = subprocess.run([sys.executable, "-m", "tsn_tf.input.relayout_main",
+                             f"--input={source}/*.tfrecord", f"--output={output}"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        f"error: {source}/zcut.tfrecord: record 2 is no video of the old layout (DataLossError")
+    assert "Traceback" not in result.stderr
+    assert sorted(p.name for p in output.iterdir()) == ["old.tfrecord"]
+
+
 # --- local driver through the CLI ----------------------------------------------------
 
 def run_cli(*flags, timeout=300):
