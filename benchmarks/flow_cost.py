@@ -37,9 +37,11 @@ def cpu_seconds_per_pair(algorithm, grays):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--tvl1_pairs", type=int, default=6)
+    parser.add_argument("--tvl1_pairs", type=int, default=6,
+                        help="pairs for TV-L1, timed per pair and in 1 vs --workers processes")
     parser.add_argument("--pairs", type=int, default=60, help="pairs for DIS and Farneback")
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2,
+                        help="processes of the parallel TV-L1 run (flow_pool)")
     args = parser.parse_args()
     cv2.setNumThreads(1)
     print(f"{CLIP.name} at 340x256, one OpenCV thread; extrapolated to 1 min at 30 fps "

@@ -112,7 +112,7 @@ def check_paths() -> None:
     """Required flags are set and the inputs exist."""
     for name in ("video_dir", "list_format", "list_files", "output"):
         if not getattr(FLAGS, name):
-            raise FlagError(f"--{name} is required (see --helpfull)")
+            raise FlagError(f"--{name} is required (see --help)")
     for name, paths in (("video_dir", [FLAGS.video_dir]), ("list_files", FLAGS.list_files),
                         ("class_index", [FLAGS.class_index] if FLAGS.class_index else [])):
         for path in paths:

@@ -37,6 +37,9 @@ FOOTER_MAGIC = b"TSNIDX01"  # also shards.LAYOUT_VERSION
 FOOTER_DATA_BYTES = len(FOOTER_MAGIC) + 16
 RECORD_OVERHEAD_BYTES = 16  # uint64 length + uint32 CRC + data + uint32 CRC
 FOOTER_RECORD_BYTES = FOOTER_DATA_BYTES + RECORD_OVERHEAD_BYTES
+_AUDIO_KEYS = (schema.AUDIO_FLOATS, schema.AUDIO_TIMESTAMP)
+# per-frame lists stored as records of their own, not in the index
+_RECORD_KEYS = frozenset(_AUDIO_KEYS + tuple(k for _, keys in schema.FRAME_GROUPS for k in keys))
 CONVERT_HINT = ("convert a shard of the old layout (one SequenceExample per video) with "
                 "`python -m tsn_tf.input.relayout_main --input=GLOB --output=DIR`, or ingest again")
 
@@ -50,20 +53,23 @@ def split_video(example) -> Tuple[List[bytes], tf.train.SequenceExample]:
     """
     if isinstance(example, (bytes, bytearray)):
         example = tf.train.SequenceExample.FromString(bytes(example))
-    index = tf.train.SequenceExample()
-    index.CopyFrom(example)
-    lists = index.feature_lists.feature_list
+    source = example.feature_lists.feature_list
+    index = tf.train.SequenceExample()  # the context and per-frame lists other than these
+    index.context.CopyFrom(example.context)
+    for key, value in source.items():
+        if key not in _RECORD_KEYS:
+            index.feature_lists.feature_list[key].CopyFrom(value)
     context = index.context.feature
     records, position = [], 0
     for group, keys in schema.FRAME_GROUPS:
-        present = [key for key in keys if key in lists]
+        present = [key for key in keys if key in source]
         if not present:
             continue
-        frames = [lists[key].feature for key in keys]
-        if len(present) != len(keys) or len({len(f) for f in frames}) != 1:
+        if len(present) != len(keys) or len({len(source[k].feature) for k in keys}) != 1:
             raise ValueError(f"{schema.media_id_of(example)}: the streams {list(keys)} must all "
                              f"be stored with one frame count; found "
-                             f"{[len(lists[k].feature) if k in lists else 0 for k in keys]}.")
+                             f"{[len(source[k].feature) if k in source else 0 for k in keys]}.")
+        frames = [source[key].feature for key in keys]
         offsets = []
         for i in range(len(frames[0])):
             offsets.append(position)
@@ -73,14 +79,11 @@ def split_video(example) -> Tuple[List[bytes], tf.train.SequenceExample]:
                 position += len(data) + RECORD_OVERHEAD_BYTES
         offsets.append(position)
         context[schema.frame_offsets_key(group)].int64_list.value[:] = offsets
-        for key in keys:
-            del lists[key]
-    audio_keys = [key for key in (schema.AUDIO_FLOATS, schema.AUDIO_TIMESTAMP) if key in lists]
+    audio_keys = [key for key in _AUDIO_KEYS if key in source]
     if audio_keys:
         audio = tf.train.SequenceExample()
         for key in audio_keys:
-            audio.feature_lists.feature_list[key].CopyFrom(lists[key])
-            del lists[key]
+            audio.feature_lists.feature_list[key].CopyFrom(source[key])
         data = audio.SerializeToString()
         records.append(data)
         context[schema.AUDIO_RECORD_OFFSET].int64_list.value[:] = [

@@ -56,7 +56,7 @@ class Preprocessing:
         index = layout.read_index(path)
         if not index:
             raise ValueError(f"Shard {path} holds no video.")
-        return cls.from_record(schema.from_sequence_example(index[0].SerializeToString()))
+        return cls.from_record(schema.from_sequence_example(index[0]))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -12,6 +12,7 @@ import os
 
 from tsn_tf.trainers import cli  # first: quiets TensorFlow before it loads
 from absl import app, flags
+from google.protobuf import message
 import tensorflow as tf
 
 from tsn_tf.input import layout, records, shards, storage
@@ -25,10 +26,16 @@ def convert_shard(source: str, target: str) -> int:
     """Writes old-layout shard `source` as indexed shard `target`; returns its video count."""
     temp = storage.join(os.path.dirname(target), f".{os.path.basename(target)}.tmp-{os.getpid()}")
     count = 0
-    with layout.ShardWriter(temp) as writer:
-        for serialized in tf.data.TFRecordDataset(source):
-            writer.add(serialized.numpy())
-            count += 1
+    try:
+        with layout.ShardWriter(temp) as writer:
+            for serialized in tf.data.TFRecordDataset(source):
+                writer.add(serialized.numpy())
+                count += 1
+    except (message.DecodeError, tf.errors.OpError) as error:
+        storage.remove(temp)
+        raise ValueError(f"{source}: record {count + 1} is no video of the old layout "
+                         f"({type(error).__name__}: {str(error).strip()}): a truncated or "
+                         "corrupt shard, or not a shard; ingest its videos again") from None
     storage.rename(temp, target)
     return count
 

@@ -29,7 +29,8 @@ from tsn_tf.input.lists import VideoEntry, format_label_map
 STATE_DIR = "_ingest_state"
 LABEL_MAP_FILE = "label_map.txt"
 MANIFEST_FILE = "manifest.json"
-# Stored sizes are whole (--short_side: even) pixels, so a kept shape may differ by this.
+# A --frame_size squash that changes width/height by less is not reported (320x240 as
+# 340x256: x0.996); the rounding of --short_side is no change at all (`aspect_change`).
 ASPECT_TOLERANCE = 0.01
 LAYOUT_VERSION = "TSNIDX01"  # layout.FOOTER_MAGIC (shards.py imports no TensorFlow)
 
@@ -68,8 +69,11 @@ class VideoResult:
 
 
 def aspect_change(stored_size, source_size) -> float:
-    """(stored width / height) / (source width / height): 1 when the shape is kept."""
+    """(stored width / height) / (source width / height): 1 when the shape is kept,
+    also when the long side is off by the rounding of --short_side (at most 1 px)."""
     (width, height), (source_width, source_height) = stored_size, source_size
+    if abs(width * source_height - height * source_width) <= min(source_width, source_height):
+        return 1.0  # |long side - short side * source aspect| <= 1 px
     return (width / height) / (source_width / source_height)
 
 

@@ -11,7 +11,7 @@ import time
 import pytest
 import tensorflow as tf
 
-from tsn_tf.input import encode, ingest_local, layout, lists, schema, shards
+from tsn_tf.input import encode, ingest_local, layout, lists, schema, shards, video
 
 DIS = encode.IngestOptions(flow_algorithm="dis")
 CLI = [sys.executable, "-m", "tsn_tf.input.ingest_main"]
@@ -93,6 +93,41 @@ def test_done_markers_carry_the_shard_layout():
         assert shards.fingerprint(spec, {"a": 0}, DIS) != current
     finally:
         shards.LAYOUT_VERSION = saved
+
+
+def test_aspect_change_is_1_for_the_rounding_of_short_side_only():
+    # 16:9 at --short_side=40: 71.1 px stored as 72 (x1.0125, more than ASPECT_TOLERANCE)
+    assert video.output_size((1280, 720), short_side=40) == (72, 40)
+    assert video.output_size((720, 1280), short_side=40) == (40, 72)
+    assert shards.aspect_change((72, 40), (1280, 720)) == 1.0
+    assert shards.aspect_change((40, 72), (720, 1280)) == 1.0
+    assert shards.aspect_change((340, 256), (340, 256)) == 1.0
+    # --frame_size=340x256 squashes: 4:3 by x0.996 (within the tolerance), 426x240 by x0.748
+    assert shards.aspect_change((340, 256), (320, 240)) == pytest.approx(0.99609375)
+    assert shards.aspect_change((340, 256), (426, 240)) == pytest.approx(
+        (340 / 256) / (426 / 240))
+    assert shards.aspect_change((74, 40), (1280, 720)) == pytest.approx(74 / 40 * 9 / 16)
+
+
+def test_relayout_names_a_shard_it_cannot_convert_and_leaves_no_temp(tmp_path):
+    source = tmp_path / "in"
+    source.mkdir()
+    good = schema.VideoRecord(media_id="v", label_indices=[0], label_strings=["a"], height=8,
+                              width=8, frame_rate=1.0, rgb_jpegs=[b"\xff\xd8\xff"],
+                              timestamps_us=[0])
+    with tf.io.TFRecordWriter(str(source / "old.tfrecord")) as writer:
+        writer.write(schema.to_sequence_example(good).SerializeToString())
+    data = (source / "old.tfrecord").read_bytes()
+    (source / "zcut.tfrecord").write_bytes(data + data[:-9])  # old layout, cut in record 2
+    output = tmp_path / "out"
+    result = subprocess.run([sys.executable, "-m", "tsn_tf.input.relayout_main",
+                             f"--input={source}/*.tfrecord", f"--output={output}"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        f"error: {source}/zcut.tfrecord: record 2 is no video of the old layout (DataLossError")
+    assert "Traceback" not in result.stderr
+    assert sorted(p.name for p in output.iterdir()) == ["old.tfrecord"]
 
 
 # --- local driver through the CLI ----------------------------------------------------

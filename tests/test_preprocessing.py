@@ -44,3 +44,15 @@ def test_a_flow_the_reader_cannot_compute_is_named():
         synthetic.ingest_options(["flow"])
     with pytest.raises(ValueError, match="WIDTHxHEIGHT, short_side=S or source"):
         Preprocessing(resize="big")
+
+
+def test_from_shard_reads_the_first_videos_index(tmp_path):
+    from conftest import write_records
+
+    first = _record(resize="short_side=72", jpeg_quality=80, flow_algorithm="dis",
+                    flow_bound=15.0)
+    shard = write_records(tmp_path / "s.tfrecord", [first, _record(jpeg_quality=50)])
+    assert Preprocessing.from_shard(shard) == Preprocessing(
+            resize="short_side=72", jpeg_quality=80, flow_algorithm="dis", flow_bound=15.0)
+    with pytest.raises(ValueError, match="holds no video"):
+        Preprocessing.from_shard(write_records(tmp_path / "empty.tfrecord", []))
