@@ -68,13 +68,9 @@ def resize_flag():
     if not FLAGS.frame_size:
         return None
     try:
-        size, _ = video.parse_resize(FLAGS.frame_size.lower())  # as tsn-ingest reads it
-    except ValueError:
-        size = None
-    if size is None or min(size) < 1:
-        raise app.UsageError(f"--frame_size must be WIDTHxHEIGHT like 340x256, got "
-                             f"{FLAGS.frame_size!r}")
-    return video.resize_text(size)
+        return video.resize_text(video.parse_frame_size(FLAGS.frame_size))  # as tsn-ingest
+    except ValueError as error:
+        raise app.UsageError(str(error)) from None
 
 
 def main(argv):

@@ -18,7 +18,7 @@ import sys
 from tsn_tf.trainers import cli  # first: quiets TensorFlow before it loads
 from absl import flags
 
-from tsn_tf.input import lists, storage
+from tsn_tf.input import lists, storage, video
 
 FLAGS = flags.FLAGS
 
@@ -68,16 +68,6 @@ class FlagError(ValueError):
     """A flag value that cannot work, named by its flag."""
 
 
-def _parse_frame_size(text: str):
-    try:
-        width, height = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise FlagError(f"--frame_size must be WIDTHxHEIGHT like 340x256, got {text!r}") from None
-    if width <= 0 or height <= 0:
-        raise FlagError(f"--frame_size must be positive, got {text!r}")
-    return width, height
-
-
 def ingest_options():
     """IngestOptions from the flags; bad values raise FlagError naming the flag."""
     for name in ("short_side", "max_frames", "num_shards", "videos_per_shard"):
@@ -96,7 +86,7 @@ def ingest_options():
     if FLAGS.short_side and FLAGS["frame_size"].present:
         raise FlagError(f"--short_side={FLAGS.short_side} and --frame_size={FLAGS.frame_size} "
                         "both set the stored frame size: pass one of them")
-    size = None if FLAGS.short_side else _parse_frame_size(FLAGS.frame_size)
+    size = None if FLAGS.short_side else video.parse_frame_size(FLAGS.frame_size)
     from tsn_tf.input import encode  # imports TensorFlow: only once the flags look right
     try:
         return encode.IngestOptions(

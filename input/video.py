@@ -108,6 +108,18 @@ def parse_resize(text: str) -> Tuple[Optional[Tuple[int, int]], Optional[int]]:
                          f"received {text!r}") from None
 
 
+def parse_frame_size(text: str) -> Tuple[int, int]:
+    """``--frame_size`` text 'WIDTHxHEIGHT' (either case of x) -> (width, height) > 0;
+    a ValueError naming the flag otherwise."""
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"--frame_size must be WIDTHxHEIGHT like 340x256, got {text!r}") from None
+    if width <= 0 or height <= 0:
+        raise ValueError(f"--frame_size must be positive, got {text!r}")
+    return width, height
+
+
 def presentation_times_us(positions_ms: Sequence[float], container_rate: float
                           ) -> List[float]:
     """Microsecond times from the decoder's per-frame positions (ms), made increasing.

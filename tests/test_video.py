@@ -153,3 +153,12 @@ def test_truncated_avi_decodes_prefix_and_is_flagged(tmp_path, data_dir):
     (164, 164, False), (162, 164, False), (77, 164, True), (10, 0, False)])
 def test_is_truncated(decoded, header, truncated):
     assert video.is_truncated(decoded, header) == truncated
+
+
+def test_parse_frame_size_as_both_tools_read_it():
+    assert video.parse_frame_size("340x256") == (340, 256)
+    assert video.parse_frame_size("340X256") == (340, 256)
+    with pytest.raises(ValueError, match=r"WIDTHxHEIGHT like 340x256, got '340'"):
+        video.parse_frame_size("340")
+    with pytest.raises(ValueError, match=r"must be positive, got '0x256'"):
+        video.parse_frame_size("0x256")
