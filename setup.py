@@ -9,6 +9,7 @@ from setuptools import setup
 PACKAGE_DIRS = {
     "tsn_tf": "tsn_tf",
     "tsn_tf.backbones": "tsn_tf/backbones",
+    "tsn_tf.ops": "tsn_tf/ops",
     "tsn_tf.input": "input",
     "tsn_tf.trainers": "trainers",
     "tsn_tf.export": "export",
