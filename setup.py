@@ -1,8 +1,8 @@
 """BUILD-free setup for tsn-tf: one installed namespace `tsn_tf`.
 
-The user's top-level folders `input/`, `trainers/` and `export/` are mapped
-to `tsn_tf.input`, `tsn_tf.trainers` and `tsn_tf.export`, so nothing generic
-named `input` lands in site-packages.
+The user's top-level folders `input/`, `trainers/`, `export/`, `convert/` and
+`synthetic/` are mapped to `tsn_tf.input`, `tsn_tf.trainers`, ... so nothing
+generic named `input` lands in site-packages.
 """
 from setuptools import setup
 
@@ -11,6 +11,11 @@ PACKAGE_DIRS = {
     "tsn_tf.backbones": "tsn_tf/backbones",
     "tsn_tf.ops": "tsn_tf/ops",
     "tsn_tf.input": "input",
+    "tsn_tf.input.contract": "input/contract",
+    "tsn_tf.input.ingestion": "input/ingestion",
+    "tsn_tf.input.ingestion.lists": "input/ingestion/lists",
+    "tsn_tf.input.pipeline": "input/pipeline",
+    "tsn_tf.synthetic": "synthetic",
     "tsn_tf.trainers": "trainers",
     "tsn_tf.export": "export",
     "tsn_tf.convert": "convert",
@@ -38,7 +43,7 @@ setup(
         "tqdm>=4.66",  # progress bars (ingestion, flow inside a video)
     ],
     entry_points={"console_scripts": [
-        "tsn-ingest = tsn_tf.input.ingest_main:run_main",
+        "tsn-ingest = tsn_tf.input.ingestion.ingest_main:run_main",
         "tsn-train = tsn_tf.trainers.train:run",
         "tsn-eval = tsn_tf.trainers.evaluate:run",
         "tsn-fuse = tsn_tf.trainers.fuse:run",

@@ -16,7 +16,7 @@ import time
 
 import cv2
 
-from tsn_tf.input import flow_pool, video
+from tsn_tf.input.ingestion import flow_pool, video
 
 CLIP = pathlib.Path(__file__).resolve().parent.parent / "tests" / "data" / "demo.mp4"
 PAIRS_PER_MINUTE = 30 * 60 - 1

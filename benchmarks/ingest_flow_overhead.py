@@ -20,7 +20,7 @@ import time
 
 import cv2
 
-from tsn_tf.input import encode, flow, video
+from tsn_tf.input.ingestion import encode, flow, video
 
 CLIP = pathlib.Path(__file__).resolve().parent.parent / "tests" / "data" / "demo.mp4"
 

@@ -22,13 +22,13 @@ import shutil
 import tempfile
 import time
 
-from tsn_tf.input import encode, ingest_local, lists
+from tsn_tf.input.ingestion import encode, ingest_local, lists
 
 DEFAULT_CLIP = pathlib.Path(__file__).resolve().parents[1] / "tests" / "data" / "part_0.mp4"
 
 
 def _import_worker_modules(_):
-    from tsn_tf.input import encode as _  # noqa: F401  (TensorFlow, OpenCV)
+    from tsn_tf.input.ingestion import encode as _  # noqa: F401  (TensorFlow, OpenCV)
     return os.getpid()
 
 

@@ -63,7 +63,11 @@ import tensorflow as tf
 
 import clip_rate
 import tsn_pytorch_loader
-from tsn_tf.input import layout, modalities, pipeline, records, sampling, schema
+from tsn_tf.input.contract import layout, schema
+from tsn_tf.input.pipeline import (index, modalities, sampling, snippet_frames,
+                                   train_clips)
+from tsn_tf.input import pipeline
+from tsn_tf.ops import deferred
 
 SIZE = (256, 340)
 OUTPUT = 224
@@ -104,7 +108,7 @@ def synthetic_video(rng, media_id, num_frames):
 
 def real_videos(folder):
     """The videos of `folder` ingested as tsn-ingest would (340x256, DIS flow, q95)."""
-    from tsn_tf.input import encode
+    from tsn_tf.input.ingestion import encode
 
     options = encode.IngestOptions(flow_algorithm="dis", jpeg_quality=95)
     paths = sorted(p for p in os.listdir(folder) if p.endswith((".mp4", ".avi")))
@@ -172,7 +176,7 @@ def finish_on_cpu(inputs, modality, method="crop_and_resize"):
     """Endless `finish_deferred` of one deferred batch `inputs` held in memory
     (the matmul method compiled by XLA, as in an `--xla` train step)."""
     config = CONFIGS[modality]
-    finish = tf.function(lambda batch: pipeline.finish_deferred(
+    finish = tf.function(lambda batch: deferred.finish_deferred(
             batch, modality=modality, output_size=OUTPUT, mean=config["mean"], std=config["std"],
             snippet_length=config["snippet_length"], method=method),
             jit_compile=method == "matmul")
@@ -184,8 +188,8 @@ def cut_pipeline(pattern, modality, stage, batch_size):
     per-element iteration is not counted)."""
     stream = modalities.get_stream(modality)
     config = CONFIGS[modality]
-    paths, sizes = records.list_shards(pattern)
-    examples = pipeline._read_shards(paths, sizes, pipeline._parser(stream), training=True,
+    paths, sizes = layout.list_shards(pattern)
+    examples = index.read_shards(paths, sizes, index.index_parser(stream), training=True,
                                      seed=0, deterministic=False, skip_corrupt=False).repeat()
     if stage == "index":
         return examples.map(lambda f: tf.size(f["offsets"])).batch(batch_size)
@@ -193,15 +197,15 @@ def cut_pipeline(pattern, modality, stage, batch_size):
     examples = tf.data.Dataset.zip((examples.shuffle(16, seed=0), seeds))
     common = dict(stream=stream, num_segments=config["num_segments"],
                   length=config["snippet_length"])
-    gathered = lambda f, s: pipeline._sampled_jpegs(f, s, **common)
-    items = lambda f, s: pipeline._train_items(gathered(f, s), s, output_size=OUTPUT, **common)
+    gathered = lambda f, s: snippet_frames.train_jpegs(f, s, **common)
+    items = lambda f, s: train_clips.train_items(gathered(f, s), s, output_size=OUTPUT, **common)
     if stage == "read":
         fn = lambda f, s: tf.strings.length(gathered(f, s))
     elif stage == "decode":
         fn = lambda f, s: tf.shape(items(f, s)[0])
     else:
-        fn = lambda f, s: pipeline._deferred_clip(
-                *items(f, s), canvas_size=pipeline.default_canvas_size(OUTPUT))
+        fn = lambda f, s: train_clips.deferred_clip(
+                *items(f, s), canvas_size=train_clips.default_canvas_size(OUTPUT))
     return (examples.map(fn, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size)
             .prefetch(tf.data.AUTOTUNE))
 
@@ -228,7 +232,7 @@ def sampled_bytes(videos, modality):
 def bytes_read_per_clip(pattern, modality, num_clips=256, seed=0):
     """Mean bytes one training clip reads: (frame records, index record), from the index.
 
-    The frame records are the snippets' runs (`pipeline._snippet_jpegs`), 16
+    The frame records are the snippets' runs (`snippet_frames.snippet_jpegs`), 16
     bytes of framing each; the index record is the clip's video's (read once
     per epoch, i.e. per clip with one clip per video).
     """

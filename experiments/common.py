@@ -8,7 +8,7 @@ from tsn_tf.trainers.commands import FROM_SCRATCH_FLAGS, run
 
 def ingest(videos, lists, shards, modalities="rgb,flow"):
     """tsn-ingest of the synthetic train and test lists (DIS flow, native size)."""
-    run("input.ingest_main", f"--video_dir={videos}", "--list_format=csv",
+    run("input.ingestion.ingest_main", f"--video_dir={videos}", "--list_format=csv",
         f"--list_files={lists['train']},{lists['test']}", f"--class_index={lists['classes']}",
         f"--output={shards}", f"--modalities={modalities}", "--flow=dis", "--short_side=72",
         "--num_shards=2")

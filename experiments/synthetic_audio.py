@@ -15,7 +15,7 @@ import os
 from absl import app, flags
 
 from common import group_accuracy, ingest, print_table, train_and_score
-from tsn_tf.input import synthetic
+from tsn_tf import synthetic
 from tsn_tf.trainers.fuse import fuse_files
 from tsn_tf.trainers.reports import load_scores
 

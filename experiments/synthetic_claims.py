@@ -4,7 +4,7 @@
 
 Trains small-backbone streams from scratch with the real CLIs (tsn-ingest, tsn-train,
 tsn-eval, tsn-fuse) and reports test accuracy per class group of
-`tsn_tf.input.synthetic`: appearance (red/blue square), direction (blob
+`tsn_tf.synthetic`: appearance (red/blue square), direction (blob
 left/right), order (up-then-down / down-then-up) and composition
 (up-and-left / down-and-right). A report, not a test: numbers vary with seeds.
 """
@@ -13,7 +13,7 @@ import os
 from absl import app, flags
 
 from common import group_accuracy, ingest, print_table, train_and_score
-from tsn_tf.input import synthetic
+from tsn_tf import synthetic
 from tsn_tf.trainers.fuse import fuse_files
 from tsn_tf.trainers.reports import load_scores
 

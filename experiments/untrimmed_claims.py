@@ -12,7 +12,7 @@ import os
 
 from absl import app, flags
 
-from tsn_tf.input import synthetic
+from tsn_tf import synthetic
 from tsn_tf.trainers.commands import run
 from tsn_tf.trainers.untrimmed import AGGREGATIONS
 
@@ -35,10 +35,11 @@ def main(argv):
         os.path.join(work, "untrimmed"), videos_per_class=FLAGS.untrimmed_videos // 4,
         num_frames=FLAGS.untrimmed_seconds * FPS, fps=FPS, untrimmed=True, seed=1)
     shards, long_shards = os.path.join(work, "shards"), os.path.join(work, "shards_untrimmed")
-    run("input.ingest_main", f"--video_dir={os.path.join(work, 'trimmed')}", "--list_format=csv",
+    run("input.ingestion.ingest_main", f"--video_dir={os.path.join(work, 'trimmed')}",
+        "--list_format=csv",
         f"--list_files={trimmed['train']}", f"--class_index={trimmed['classes']}",
         f"--output={shards}", "--flow=dis", "--short_side=72", "--num_shards=2")
-    run("input.ingest_main", f"--video_dir={os.path.join(work, 'untrimmed')}",
+    run("input.ingestion.ingest_main", f"--video_dir={os.path.join(work, 'untrimmed')}",
         "--list_format=activitynet", f"--list_files={long_videos['annotations']}",
         f"--class_index={trimmed['classes']}", f"--output={long_shards}", "--flow=dis",
         "--short_side=72", "--num_shards=2")

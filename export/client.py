@@ -1,14 +1,14 @@
 """Requests for a served TSN model: one video -> REST JSON or gRPC PredictRequest.
 
 A video is decoded with OpenCV and encoded exactly as ingestion stored the
-model's training videos (`tsn_tf.input.encode.encode_frames` with the
+model's training videos (`tsn_tf.input.ingestion.encode.encode_frames` with the
 model's recorded `Preprocessing`: frame size or short side, JPEG quality,
 flow algorithm and bound), so a served model sees the same bytes as
 training did. Inputs are a dict of NumPy arrays keyed by the
-signature's input names (`preprocess.stream_names`): bytes arrays
+signature's input names (`serving.stream_names`): bytes arrays
 (object dtype) for JPEG streams, uint8 arrays for `predict_frames`, float32
 scalars for `frame_rate`. An audio model takes the video's log-mel frames
-float32 (T, 64) (`read_log_mel`: PyAV decode and `audio.log_mel`, as
+float32 (T, 64) (`read_log_mel`: PyAV decode and `log_mel.log_mel`, as
 ingestion computes them) as ``log_mel``.
 
 REST uses TF Serving's columnar ("inputs") format, bytes as ``{"b64": ...}``:
@@ -28,11 +28,11 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
-from tsn_tf.export import preprocess
-from tsn_tf.input import audio as audio_lib
-from tsn_tf.input import encode
-from tsn_tf.input import preprocessing as preprocessing_lib
-from tsn_tf.input import video as video_lib
+from tsn_tf.ops import serving
+from tsn_tf.input.contract import log_mel as log_mel_lib
+from tsn_tf.input.ingestion import encode
+from tsn_tf.input.contract import preprocessing as preprocessing_lib
+from tsn_tf.input.ingestion import video as video_lib
 
 DEFAULT_TIMEOUT_S = 60.0
 PARALLEL_FLOW = ("tvl1",)  # flow algorithms whose pairs `flow_workers` processes share
@@ -41,8 +41,8 @@ PARALLEL_FLOW = ("tvl1",)  # flow algorithms whose pairs `flow_workers` processe
 def encoded_streams(frames_bgr, modalities: Sequence[str], *, flow_algorithm: str = "tvl1",
                     jpeg_quality: int = 90) -> encode.EncodedStreams:
     """JPEG streams of equally sized BGR frames, with ingestion's code and settings."""
-    options = preprocessing_lib.Preprocessing(
-            flow_algorithm=flow_algorithm, jpeg_quality=jpeg_quality).ingest_options(modalities)
+    options = encode.options_for(preprocessing_lib.Preprocessing(
+            flow_algorithm=flow_algorithm, jpeg_quality=jpeg_quality), modalities)
     return encode.encode_frames(frames_bgr, options)
 
 
@@ -63,8 +63,8 @@ def read_encoded_video(path, modalities: Sequence[str], *,
     """
     preprocessing = (preprocessing or preprocessing_lib.Preprocessing()).overridden(
             flow_algorithm=flow_algorithm)
-    options = preprocessing.ingest_options(modalities, max_frames=max_frames,
-                                           allow_truncated=allow_truncated)
+    options = encode.options_for(preprocessing, modalities, max_frames=max_frames,
+                                 allow_truncated=allow_truncated)
     reader = video_lib.VideoReader(path, size=options.size, short_side=options.short_side,
                                    max_frames=max_frames)
     bar = encode.flow_progress(reader, options, os.path.basename(str(path)), delay=0.0) \
@@ -89,15 +89,15 @@ def read_log_mel(path, video_duration_s: float) -> Optional[np.ndarray]:
 def audio_inputs(log_mel: np.ndarray) -> Dict[str, np.ndarray]:
     """The `serving_default` inputs of an audio model."""
     log_mel = np.asarray(log_mel, np.float32)
-    if log_mel.ndim != 2 or log_mel.shape[1] != audio_lib.MEL_BINS or not len(log_mel):
-        raise ValueError(f"log_mel must be float32 (T, {audio_lib.MEL_BINS}) with T >= 1. "
+    if log_mel.ndim != 2 or log_mel.shape[1] != log_mel_lib.MEL_BINS or not len(log_mel):
+        raise ValueError(f"log_mel must be float32 (T, {log_mel_lib.MEL_BINS}) with T >= 1. "
                          f"Received shape {log_mel.shape}")
     return {"log_mel": log_mel}
 
 
 def jpeg_inputs(streams: encode.EncodedStreams, modality: str) -> Dict[str, np.ndarray]:
     """The `serving_default` inputs of a model of `modality`."""
-    if preprocess.stream_names(modality) == preprocess.FLOW_STREAMS:
+    if serving.stream_names(modality) == serving.FLOW_STREAMS:
         if modality == "warped_flow":
             values = (streams.warped_flow_x_jpegs, streams.warped_flow_y_jpegs)
         else:
@@ -105,7 +105,7 @@ def jpeg_inputs(streams: encode.EncodedStreams, modality: str) -> Dict[str, np.n
     else:
         values = (streams.rgb_jpegs,)
     inputs = {}
-    for name, jpegs in zip(preprocess.stream_names(modality), values):
+    for name, jpegs in zip(serving.stream_names(modality), values):
         if not jpegs:
             raise ValueError(f"No {name} frames for a {modality} model (a flow model needs "
                              "at least 2 video frames)")

@@ -25,7 +25,8 @@ import tensorflow as tf
 from tsn_tf import metrics, temporal_integration
 from tsn_tf.export import client
 from tsn_tf.export import saved_model
-from tsn_tf.input.preprocessing import FLOW_MODALITIES, Preprocessing
+from tsn_tf.input.contract.preprocessing import FLOW_MODALITIES, Preprocessing
+from tsn_tf.input.ingestion import flow as flow_lib
 
 AUDIO = "audio"
 
@@ -46,7 +47,7 @@ class ReadOptions:
     """How tsn-predict reads a video; `flow_algorithm` and `resize` override the models'
     recorded preprocessing (None: use it)."""
     flow_algorithm: Optional[str] = None
-    resize: Optional[str] = None           # video.resize_text form: "340x256", "short_side=S"
+    resize: Optional[str] = None           # resize_text form: "340x256", "short_side=S"
     max_frames: Optional[int] = None
     allow_truncated: bool = False
     flow_workers: int = 1
@@ -99,7 +100,8 @@ def preprocessing_notes(models: Sequence[ServedModel], options: ReadOptions) -> 
         differences = model.preprocessing.differences(used, model.modality)
         if differences:
             notes.append(f"{model.path}: {', '.join(differences)} differs from training")
-        elif (current := used.flow_parameters_now(model.modality)) is not None:
+        elif (model.modality in FLOW_MODALITIES and (current := flow_lib.parameters_since(
+                used.flow_algorithm, used.flow_parameters)) is not None):
             notes.append(f"{model.path}: this OpenCV's {used.flow_algorithm} parameters "
                          f"{current} differ from training's {used.flow_parameters}")
     return notes

@@ -27,7 +27,8 @@ from absl import flags
 
 from tsn_tf.export import predict
 from tsn_tf.export import timeline
-from tsn_tf.input import video
+from tsn_tf.input.contract import preprocessing
+from tsn_tf.input.ingestion import video
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("model", None, "SavedModel folder(s) written by tsn-export: a version folder "
@@ -60,15 +61,16 @@ cli.require_numbers("fusion_weights")
 
 
 def resize_flag():
-    """--frame_size / --short_side as `video.resize_text`, or None (the models' own)."""
+    """--frame_size / --short_side as `preprocessing.resize_text`, or None (the models' own)."""
     if FLAGS.frame_size and FLAGS.short_side:
         raise app.UsageError("Give --frame_size or --short_side, not both.")
     if FLAGS.short_side:
-        return video.resize_text(short_side=FLAGS.short_side)
+        return preprocessing.resize_text(short_side=FLAGS.short_side)
     if not FLAGS.frame_size:
         return None
     try:
-        return video.resize_text(video.parse_frame_size(FLAGS.frame_size))  # as tsn-ingest
+        # as tsn-ingest
+        return preprocessing.resize_text(video.parse_frame_size(FLAGS.frame_size))
     except ValueError as error:
         raise app.UsageError(str(error)) from None
 

@@ -6,7 +6,7 @@
       assets.extra/tf_serving_warmup_requests    PredictionLogs (TFRecord)
       assets.extra/tsn_export.json               modality, view settings, labels, the
                                                  run's preprocessing (how its frames were
-                                                 made, input/preprocessing.py), snippet rate
+                                                 made, contract/preprocessing.py), snippet rate
 
 One video per request; outputs are unbatched. Signatures (method
 ``tensorflow/serving/predict``):
@@ -30,7 +30,7 @@ Outputs of the first two: ``scores`` float32 (C,) pre-softmax, ``probabilities``
 Audio models (`AudioServing`, one view, no untrimmed mode) have instead:
 
 - ``serving_default``: ``log_mel`` float32 (T, 64), the log-mel frames of one
-  video at 100 per second as ingestion computes them (`input/audio.py`
+  video at 100 per second as ingestion computes them (`contract/log_mel.py`
   `log_mel`): K (25) patches of 96 frames at the segment centres,
   normalization by the run's audio_mean/audio_std, the K-segment model.
 - ``predict_waveform``: ``waveform`` float32 (N,), the mono 16 kHz track
@@ -49,10 +49,10 @@ import tensorflow as tf
 
 from tsn_tf import modalities as tsn_modalities
 from tsn_tf import model as tsn_model
-from tsn_tf.export import audio_preprocess
-from tsn_tf.export import preprocess
+from tsn_tf.ops import serving_audio
+from tsn_tf.ops import serving
 from tsn_tf.export import warmup
-from tsn_tf.input.preprocessing import Preprocessing
+from tsn_tf.input.contract.preprocessing import Preprocessing
 from tsn_tf.trainers import model_dir as model_dir_lib
 
 SERVING_DEFAULT = "serving_default"
@@ -84,7 +84,7 @@ class TSNServing:
     own ExportArchive tracks the functions' variables the same way.
     """
 
-    def __init__(self, model, settings: preprocess.ViewSettings, label_map_path: str,
+    def __init__(self, model, settings: serving.ViewSettings, label_map_path: str,
                  top_k: int = 5):
         self.model = model
         self.snippet_model = snippet_model(model)
@@ -106,20 +106,20 @@ class TSNServing:
                 "top_k_labels": self.labels.lookup(tf.cast(top.indices, tf.int64))}
 
     def _checked_jpegs(self, inputs):
-        names = preprocess.stream_names(self.settings.modality)
-        return [preprocess.check_jpegs(inputs[name], name) for name in names]
+        names = serving.stream_names(self.settings.modality)
+        return [serving.check_jpegs(inputs[name], name) for name in names]
 
     def predict_jpegs(self, inputs):
         streams = self._checked_jpegs(inputs)
         count = tf.reduce_min(tf.stack([tf.size(s) for s in streams]))
-        offsets = preprocess.test_offsets(count, self.settings)
-        return self._video_outputs(preprocess.clips_from_jpegs(streams, offsets, self.settings))
+        offsets = serving.test_offsets(count, self.settings)
+        return self._video_outputs(serving.clips_from_jpegs(streams, offsets, self.settings))
 
     def predict_frames(self, frames):
         name = "flow" if self.settings.stream.jpeg_channels == 1 else "frames"
-        frames = preprocess.check_frames(frames, name, 2 if name == "flow" else 3)
-        offsets = preprocess.test_offsets(tf.shape(frames)[0], self.settings)
-        return self._video_outputs(preprocess.clips_from_frames(frames, offsets, self.settings))
+        frames = serving.check_frames(frames, name, 2 if name == "flow" else 3)
+        offsets = serving.test_offsets(tf.shape(frames)[0], self.settings)
+        return self._video_outputs(serving.clips_from_frames(frames, offsets, self.settings))
 
     def snippet_scores(self, inputs, frame_rate):
         streams = self._checked_jpegs(inputs)
@@ -128,16 +128,16 @@ class TSNServing:
                 frame_rate, message="frame_rate: must be > 0 frames per second")
         with tf.control_dependencies([check]):
             count = tf.reduce_min(tf.stack([tf.size(s) for s in streams]))
-            offsets = preprocess.snippet_offsets(count, frame_rate, SNIPPETS_PER_SECOND)
-        clips = preprocess.clips_from_jpegs(streams, offsets, self.settings)
+            offsets = serving.snippet_offsets(count, frame_rate, SNIPPETS_PER_SECOND)
+        clips = serving.clips_from_jpegs(streams, offsets, self.settings)
         scores = tf.reduce_max(self.snippet_model(clips, training=False), axis=0)
         return {"scores": scores, "timestamps": tf.cast(offsets, tf.float32) / frame_rate}
 
     def signatures(self):
         """Concrete functions keyed by signature name."""
-        names = preprocess.stream_names(self.settings.modality)
+        names = serving.stream_names(self.settings.modality)
         string_specs = {name: tf.TensorSpec([None], tf.string, name=name) for name in names}
-        if names == preprocess.FLOW_STREAMS:
+        if names == serving.FLOW_STREAMS:
             frames_spec = tf.TensorSpec([None, None, None, 2], tf.uint8, name="flow")
         else:
             frames_spec = tf.TensorSpec([None, None, None, 3], tf.uint8, name="frames")
@@ -168,22 +168,22 @@ class TSNServing:
 
 
 class AudioServing(TSNServing):
-    """The serving functions of an audio stream (`settings`: `audio_preprocess.AudioSettings`)."""
+    """The serving functions of an audio stream (`settings`: `serving_audio.AudioSettings`)."""
 
     def predict_log_mel(self, log_mel):
-        log_mel = audio_preprocess.check_log_mel(log_mel, self.settings.mel_bins)
-        return self._video_outputs(audio_preprocess.eval_clip(log_mel, self.settings))
+        log_mel = serving_audio.check_log_mel(log_mel, self.settings.mel_bins)
+        return self._video_outputs(serving_audio.eval_clip(log_mel, self.settings))
 
     def predict_waveform(self, waveform):
-        waveform = audio_preprocess.check_waveform(waveform)
-        log_mel = audio_preprocess.tf_log_mel(waveform)
-        return self._video_outputs(audio_preprocess.eval_clip(log_mel, self.settings))
+        waveform = serving_audio.check_waveform(waveform)
+        log_mel = serving_audio.tf_log_mel(waveform)
+        return self._video_outputs(serving_audio.eval_clip(log_mel, self.settings))
 
     def signatures(self):
         """Concrete functions keyed by signature name."""
         log_mel_spec = tf.TensorSpec([None, self.settings.mel_bins], tf.float32,
-                                     name=audio_preprocess.LOG_MEL)
-        waveform_spec = tf.TensorSpec([None], tf.float32, name=audio_preprocess.WAVEFORM)
+                                     name=serving_audio.LOG_MEL)
+        waveform_spec = tf.TensorSpec([None], tf.float32, name=serving_audio.WAVEFORM)
 
         @tf.function(input_signature=[log_mel_spec])
         def serve_log_mel(log_mel):
@@ -249,7 +249,7 @@ def export_saved_model(model_dir: str, export_base: str, model_name: str, *,
     staging = os.path.join(model_base, f".staging-{version}-{uuid.uuid4().hex[:8]}")
     tf.io.gfile.makedirs(staging)
     try:
-        serving = AudioServing if config.modality == audio_preprocess.MODALITY else TSNServing
+        serving = AudioServing if config.modality == serving_audio.MODALITY else TSNServing
         module = serving(model, settings, os.path.join(model_dir, model_dir_lib.LABEL_MAP), top_k)
         signatures = module.signatures()  # traces, then tracks the variables on module.root
         tf.saved_model.save(module.root, staging, signatures=signatures)
@@ -269,12 +269,12 @@ def export_saved_model(model_dir: str, export_base: str, model_name: str, *,
 def _settings(config, num_segments, eval_crops):
     """`ViewSettings` of a video stream, `AudioSettings` of the audio stream."""
     mean, std = config.normalization()
-    if config.modality == audio_preprocess.MODALITY:
+    if config.modality == serving_audio.MODALITY:
         patch_frames, mel_bins = tsn_modalities.get_modality(config.modality).item_shape
-        return audio_preprocess.AudioSettings(mean=float(mean), std=float(std),
+        return serving_audio.AudioSettings(mean=float(mean), std=float(std),
                                               num_segments=num_segments,
                                               patch_frames=patch_frames, mel_bins=mel_bins)
-    return preprocess.ViewSettings(
+    return serving.ViewSettings(
             modality=config.modality, input_size=config.input_size,
             mean=tuple(np.ravel(mean).tolist()), std=tuple(np.ravel(std).tolist()),
             num_segments=num_segments, eval_crops=eval_crops)

@@ -10,10 +10,10 @@ import numpy as np
 import tensorflow as tf
 
 from tsn_tf.export import client
-from tsn_tf.export import preprocess
-from tsn_tf.input import audio
-from tsn_tf.input import encode
-from tsn_tf.input import synthetic_audio
+from tsn_tf.ops import serving
+from tsn_tf.input.contract import log_mel as log_mel_lib
+from tsn_tf.input.ingestion import encode
+from tsn_tf.synthetic import audio as synthetic_audio
 
 WARMUP_FILE = "tf_serving_warmup_requests"
 WARMUP_FRAMES = 6
@@ -41,9 +41,9 @@ def warmup_requests(model_name: str, modality: str):
     frames_bgr = synthetic_frames_bgr()
     streams = client.encoded_streams(list(frames_bgr), [modality], flow_algorithm="farneback")
     jpegs = client.jpeg_inputs(streams, modality)
-    if preprocess.stream_names(modality) == preprocess.FLOW_STREAMS:
+    if serving.stream_names(modality) == serving.FLOW_STREAMS:
         x, y = (np.stack([tf.io.decode_jpeg(j, channels=1).numpy() for j in jpegs[name]])
-                for name in preprocess.FLOW_STREAMS)
+                for name in serving.FLOW_STREAMS)
         frames = {"flow": np.concatenate([x, y], axis=-1)}
     else:
         frames = {"frames": frames_bgr[..., ::-1].copy()}
@@ -58,7 +58,7 @@ def audio_warmup_requests(model_name: str):
     """serving_default (log_mel) and predict_waveform requests of a 440 Hz tone."""
     waveform = synthetic_audio.tone(440.0, WARMUP_AUDIO_S, amplitude=0.3, noise_std=0.01,
                                     rng=np.random.default_rng(0))
-    return [client.predict_request({"log_mel": audio.log_mel(waveform)}, model_name,
+    return [client.predict_request({"log_mel": log_mel_lib.log_mel(waveform)}, model_name,
                                    signature_name="serving_default"),
             client.predict_request({"waveform": waveform.astype(np.float32)}, model_name,
                                    signature_name="predict_waveform")]

@@ -47,7 +47,7 @@ from typing import Dict, List, Tuple
 import cv2
 import numpy as np
 
-from tsn_tf.input import synthetic_audio
+from tsn_tf.synthetic import audio as synthetic_audio
 
 CLASSES = ("red_square", "blue_square", "blob_left", "blob_right",
            "up_then_down", "down_then_up", "up_and_left", "down_and_right")

@@ -18,7 +18,7 @@ def data_dir() -> pathlib.Path:
 def write_records(path, records) -> str:
     """Writes `schema.VideoRecord`s as the shard `path` (the `layout` tsn-ingest
     writes); returns it as str."""
-    from tsn_tf.input import layout, schema
+    from tsn_tf.input.contract import layout, schema
 
     return layout.write_shard_file(str(path), map(schema.to_sequence_example, records))
 
@@ -32,7 +32,7 @@ def write_tiny_shards(folder, *, num_classes=3, videos_per_class=4, num_frames=1
     is written beside the shards, as tsn-ingest does.
     """
     import numpy as np
-    from tsn_tf.input import layout, schema
+    from tsn_tf.input.contract import layout, schema
 
     rng = np.random.default_rng(seed)
     folder = pathlib.Path(folder)

@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from conftest import write_records
 from tsn_tf import backbones
-from tsn_tf.input import encode
+from tsn_tf.input.ingestion import encode
 from tsn_tf.trainers import model_dir as model_dir_lib
 
 NUM_CLASSES = 6

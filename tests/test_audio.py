@@ -5,7 +5,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tsn_tf.input import audio, encode, layout, schema, synthetic, synthetic_audio
+from tsn_tf.input.ingestion import audio, encode
+
+from tsn_tf.input.contract import log_mel
+from tsn_tf.input.contract import layout, schema
+from tsn_tf import synthetic
+from tsn_tf.synthetic import audio as synthetic_audio
 
 AUDIO_RGB = encode.IngestOptions(modalities=("rgb", "audio"), size=(64, 48))
 
@@ -19,20 +24,20 @@ def _read_wav(path):
 def test_log_mel_matches_tf_signal_reference():
     samples = np.random.default_rng(0).normal(0, 0.3, 8000).astype(np.float32)
     weights = tf.signal.linear_to_mel_weight_matrix(
-            audio.MEL_BINS, audio.FFT_LENGTH // 2 + 1, audio.SAMPLE_RATE,
-            audio.MEL_LOW_HZ, audio.MEL_HIGH_HZ).numpy()
-    np.testing.assert_allclose(audio.mel_matrix(), weights, atol=1e-5)
-    stft = tf.signal.stft(samples, audio.WINDOW_SAMPLES, audio.HOP_SAMPLES, audio.FFT_LENGTH,
+            log_mel.MEL_BINS, log_mel.FFT_LENGTH // 2 + 1, log_mel.SAMPLE_RATE,
+            log_mel.MEL_LOW_HZ, log_mel.MEL_HIGH_HZ).numpy()
+    np.testing.assert_allclose(log_mel.mel_matrix(), weights, atol=1e-5)
+    stft = tf.signal.stft(samples, log_mel.WINDOW_SAMPLES, log_mel.HOP_SAMPLES, log_mel.FFT_LENGTH,
                           window_fn=tf.signal.hann_window)
-    expected = np.log(np.abs(stft.numpy()) @ weights + audio.LOG_OFFSET)
-    frames = audio.log_mel(samples)
+    expected = np.log(np.abs(stft.numpy()) @ weights + log_mel.LOG_OFFSET)
+    frames = log_mel.log_mel(samples)
     assert frames.shape == (1 + (8000 - 400) // 160, 64) == expected.shape
     np.testing.assert_allclose(frames, expected, atol=1e-4)
 
 
 def test_frame_count_and_timestamps_are_window_centres():
-    assert [audio.num_frames(n) for n in (0, 399, 400, 559, 560)] == [0, 0, 1, 1, 2]
-    assert audio.frame_timestamps_us(3, start_s=0.5) == [512500, 522500, 532500]
+    assert [log_mel.num_frames(n) for n in (0, 399, 400, 559, 560)] == [0, 0, 1, 1, 2]
+    assert log_mel.frame_timestamps_us(3, start_s=0.5) == [512500, 522500, 532500]
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +56,8 @@ def test_known_tone_peaks_at_its_mel_bin_after_ingestion(tone_video):
                                  label_strings=["tone"], options=AUDIO_RGB)
     frames = np.asarray(record.audio_log_mel)
     assert record.audio_present and len(record.rgb_jpegs) == 50
-    assert frames.shape == (audio.num_frames(32000), 64) == (198, 64)
-    expected_bin = int(np.argmin(np.abs(audio.mel_centres_hz() - 1000.0)))
+    assert frames.shape == (log_mel.num_frames(32000), 64) == (198, 64)
+    expected_bin = int(np.argmin(np.abs(log_mel.mel_centres_hz() - 1000.0)))
     assert 15 < expected_bin < 25  # 1 kHz sits in the lower third of 125-7500 Hz
     peaks = frames[5:-5].argmax(axis=1)  # away from the 10 ms fades
     np.testing.assert_array_equal(peaks, expected_bin)
@@ -102,13 +107,13 @@ def test_real_clip_ingested_audio_matches_the_video_length(data_dir):
                                  label_strings=["x"], options=AUDIO_RGB)
     # 164 frames at 25 fps = 6.56 s of video; the 6.557 s track fits inside
     assert len(record.rgb_jpegs) == 164
-    assert len(record.audio_log_mel) == audio.num_frames(104908) == 654
+    assert len(record.audio_log_mel) == log_mel.num_frames(104908) == 654
     assert record.audio_timestamps_us[-1] < record.timestamps_us[-1] + 40000
     capped = encode.ingest_video(data_dir / "test.avi", media_id="test", label_indices=[0],
                                  label_strings=["x"], options=encode.IngestOptions(
                                      modalities=("audio",), size=(64, 48), max_frames=50))
     # 50 frames = 2 s of video: the track is cut there (32000 samples)
-    assert len(capped.audio_log_mel) == audio.num_frames(32000)
+    assert len(capped.audio_log_mel) == log_mel.num_frames(32000)
     assert capped.rgb_jpegs == [] and capped.audio_present
 
 
@@ -169,7 +174,7 @@ def test_tsn_ingest_stores_audio_and_marks_silent_videos(tmp_path, data_dir):
     (tmp_path / "train.csv").write_text("talk.avi,talk\nmute.mp4,mute\n")
     output = tmp_path / "shards"
     result = subprocess.run(
-            [sys.executable, "-m", "tsn_tf.input.ingest_main", f"--video_dir={videos}",
+            [sys.executable, "-m", "tsn_tf.input.ingestion.ingest_main", f"--video_dir={videos}",
              "--list_format=csv", f"--list_files={tmp_path / 'train.csv'}",
              f"--output={output}", "--modalities=rgb,audio", "--frame_size=64x48",
              "--max_frames=50", "--workers=0"], capture_output=True, text=True, timeout=300)
@@ -181,5 +186,5 @@ def test_tsn_ingest_stores_audio_and_marks_silent_videos(tmp_path, data_dir):
             records[record.media_id] = record
     assert sorted(records) == ["mute", "talk"]
     assert records["talk"].audio_present and len(records["talk"].rgb_jpegs) == 50
-    assert len(records["talk"].audio_log_mel) == audio.num_frames(32000)  # 2 s of video
+    assert len(records["talk"].audio_log_mel) == log_mel.num_frames(32000)  # 2 s of video
     assert records["mute"].audio_present is False and len(records["mute"].rgb_jpegs) == 32

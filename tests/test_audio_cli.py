@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from conftest import write_records
-from tsn_tf.input import audio, schema
+from tsn_tf.input.contract import log_mel
+from tsn_tf.input.contract import schema
 from tsn_tf.trainers import reports
 
 CLASSES = 3
@@ -17,11 +18,11 @@ def _record(media_id, label, rng, present=True, num_frames=150):
     """Log-mel frames of noise at the log floor plus a 'tone' in bins 8 + 20·label."""
     extra = {"audio_present": present}
     if present:
-        frames = np.full([num_frames, audio.MEL_BINS], np.log(audio.LOG_OFFSET), np.float32)
+        frames = np.full([num_frames, log_mel.MEL_BINS], np.log(log_mel.LOG_OFFSET), np.float32)
         frames += rng.normal(0, 0.5, frames.shape).astype(np.float32)
         frames[:, 8 + 20 * label:11 + 20 * label] += 5.0
-        extra.update(audio_log_mel=frames, audio_mel_bins=audio.MEL_BINS,
-                     audio_timestamps_us=audio.frame_timestamps_us(num_frames),
+        extra.update(audio_log_mel=frames, audio_mel_bins=log_mel.MEL_BINS,
+                     audio_timestamps_us=log_mel.frame_timestamps_us(num_frames),
                      audio_feature_rate=100.0, audio_sample_rate=16000.0,
                      audio_window_samples=400, audio_hop_samples=160,
                      audio_source_sample_rate=16000.0)

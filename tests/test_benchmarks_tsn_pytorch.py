@@ -15,7 +15,7 @@ import time
 import numpy as np
 import pytest
 
-from tsn_tf.input import schema
+from tsn_tf.input.contract import schema
 
 BENCHMARKS = pathlib.Path(__file__).parents[1] / "benchmarks"
 

@@ -11,7 +11,8 @@ import tensorflow as tf
 
 from conftest import DATA_DIR, write_records
 from export_helpers import LABELS, make_run_dir
-from tsn_tf.input import frame_check, schema
+from tsn_tf.input.pipeline import frame_check
+from tsn_tf.input.contract import schema
 
 BIN = pathlib.Path(sys.executable).parent
 

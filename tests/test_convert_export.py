@@ -8,8 +8,8 @@ import torch
 import torch_reference as ref
 from conftest import DATA_DIR
 from export_helpers import call_in_fresh_process, run_module
-from tsn_tf.export import preprocess
-from tsn_tf.input import encode
+from tsn_tf.ops import serving
+from tsn_tf.input.ingestion import encode
 
 MMACTION2_MEAN = np.array([123.675, 116.28, 103.53], np.float32)  # mmaction2 TSN configs
 MMACTION2_STD = np.array([58.395, 57.12, 57.375], np.float32)
@@ -24,9 +24,9 @@ def test_converted_mmaction2_model_serves_pytorch_scores_on_a_real_clip(tmp_path
                                  options=encode.IngestOptions(modalities=("rgb",)))
     jpegs = np.array(record.rgb_jpegs, dtype=object)
     # The serving graph's own eval views (centre crop, K segments), kept on 0..255.
-    raw = preprocess.ViewSettings("rgb", SIZE, mean=(0.0,), std=(1.0,), num_segments=SEGMENTS)
-    offsets = preprocess.test_offsets(len(jpegs), raw)
-    frames = preprocess.clips_from_jpegs([tf.constant(jpegs)], offsets, raw).numpy()[0]
+    raw = serving.ViewSettings("rgb", SIZE, mean=(0.0,), std=(1.0,), num_segments=SEGMENTS)
+    offsets = serving.test_offsets(len(jpegs), raw)
+    frames = serving.clips_from_jpegs([tf.constant(jpegs)], offsets, raw).numpy()[0]
     torch_input = ref.nchw((frames - MMACTION2_MEAN) / MMACTION2_STD)  # (K, 3, S, S)
 
     torch.manual_seed(3)  # the conv / linear initial weights

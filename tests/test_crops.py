@@ -14,7 +14,7 @@ import pytest
 import tensorflow as tf
 
 from distribution import assert_fits
-from tsn_tf.input import crops
+from tsn_tf.input.pipeline import crops
 
 REFERENCE_RGB_SCALES = [1, .875, .75, .66]
 REFERENCE_MOTION_SCALES = [1, .875, .75]

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tsn_tf.input import encode, flow, schema, video
+from tsn_tf.input.ingestion import encode, flow, video
+from tsn_tf.input.contract import schema
 
 DIS = encode.IngestOptions(flow_algorithm="dis")
 DATA_DIR = pathlib.Path(__file__).parent / "data"

@@ -10,7 +10,9 @@ import pytest
 import tensorflow as tf
 
 from conftest import write_records
-from tsn_tf.input import pipeline, schema
+from tsn_tf.input import pipeline
+from tsn_tf.input.pipeline import eval_views
+from tsn_tf.input.contract import schema
 
 RNG = np.random.default_rng(15)
 
@@ -27,7 +29,7 @@ def _torchvision_scale_size(height, width, size):
         (224, 256), (299, 341), (32, 36), (28, 32), (42, 48), (112, 128), (256, 292)])
 def test_eval_short_side_is_the_reference_floor(output_size, short_side):
     # by hand: 299 * 256 = 76544 = 341 * 224 + 160; 32 * 256 = 8192 = 36 * 224 + 128
-    assert pipeline.eval_short_side(output_size) == short_side
+    assert eval_views.eval_short_side(output_size) == short_side
 
 
 @pytest.mark.parametrize("short_side", [256, 341, 36, 32])
@@ -35,7 +37,7 @@ def test_rescaled_size_equals_torchvision_for_every_size_up_to_2000(short_side):
     height, width = np.meshgrid(np.arange(1, 2001), np.arange(1, 2001), indexing="ij")
     height, width = height.ravel(), width.ravel()
     expected_height, expected_width = _torchvision_scale_size(height, width, short_side)
-    size = pipeline.rescaled_size(height, width, short_side).numpy()
+    size = eval_views.rescaled_size(height, width, short_side).numpy()
     np.testing.assert_array_equal(size[0], expected_height)
     np.testing.assert_array_equal(size[1], expected_width)
     assert np.all(np.minimum(size[0], size[1]) == short_side)
@@ -50,7 +52,7 @@ def test_rescaled_size_equals_torchvision_for_every_size_up_to_2000(short_side):
         (240, 320, 36, (36, 48)), (50, 37, 32, (43, 32))])
 def test_rescale_short_side_pixels_equal_opencv_bilinear(height, width, short_side, expected):
     frames = RNG.uniform(0, 255, (2, height, width, 3)).astype(np.float32)
-    rescaled = pipeline._rescale_short_side(tf.constant(frames.astype(np.uint8)), short_side)
+    rescaled = eval_views.rescale_short_side(tf.constant(frames.astype(np.uint8)), short_side)
     assert rescaled.dtype == tf.float32 and rescaled.shape == (2,) + expected + (3,)
     for frame, result in zip(frames.astype(np.uint8), rescaled.numpy()):
         reference = cv2.resize(frame.astype(np.float32), expected[::-1],

@@ -11,7 +11,8 @@ import tensorflow as tf
 from export_helpers import (LABELS, REPORT_MALFORMED, SAVED_MODEL_CLI, assert_invalid_requests,
                             call_in_fresh_process, ingest_clip, jpeg_arrays, make_run_dir,
                             read_json, run_command, run_module, run_python, saved_model_cli_scores)
-from tsn_tf.export import client, preprocess, saved_model, warmup
+from tsn_tf.export import client, saved_model, warmup
+from tsn_tf.ops import serving
 from tsn_tf.input import pipeline
 from tsn_tf.trainers import evaluate, model_dir as model_dir_lib
 
@@ -104,15 +105,15 @@ def test_saved_model_in_fresh_process_matches_tsn_eval_scores(exports, part_0, t
 @pytest.mark.parametrize("modality,crops", [("rgb", 10), ("flow", 10), ("rgb_diff", 3)])
 def test_uint8_frames_path_gives_the_same_clips_as_jpeg_path(part_0, modality, crops):
     _, record = part_0
-    settings = preprocess.ViewSettings(modality=modality, input_size=32, mean=(100.0,),
+    settings = serving.ViewSettings(modality=modality, input_size=32, mean=(100.0,),
                                        std=(50.0,), num_segments=25, eval_crops=crops)
     jpegs = [tf.constant(v) for v in jpeg_arrays(record, "rgb" if modality != "flow"
                                                  else "flow").values()]
     frames = tf.constant(next(iter(_decoded(record, "rgb" if modality != "flow"
                                             else "flow").values())))
-    offsets = preprocess.test_offsets(tf.shape(frames)[0], settings)
-    from_jpegs = preprocess.clips_from_jpegs(jpegs, offsets, settings)
-    from_frames = preprocess.clips_from_frames(frames, offsets, settings)
+    offsets = serving.test_offsets(tf.shape(frames)[0], settings)
+    from_jpegs = serving.clips_from_jpegs(jpegs, offsets, settings)
+    from_frames = serving.clips_from_frames(frames, offsets, settings)
     assert from_jpegs.shape == (crops, 25, 32, 32, settings.channels)
     np.testing.assert_array_equal(from_frames.numpy(), from_jpegs.numpy())
 

@@ -12,8 +12,11 @@ from export_helpers import (LABELS, REPORT_MALFORMED, SAVED_MODEL_CLI, assert_in
                             run_command, run_module, run_python, saved_model_cli_scores,
                             signature_outputs)
 from test_audio_pipeline import np_patch_offsets
-from tsn_tf.export import audio_preprocess, client, predict, saved_model, warmup
-from tsn_tf.input import audio, audio_pipeline, encode
+from tsn_tf.export import client, predict, saved_model, warmup
+from tsn_tf.ops import serving_audio
+from tsn_tf.input.ingestion import audio, encode
+from tsn_tf.input.contract import log_mel as log_mel_lib
+from tsn_tf.input.pipeline import audio_dataset
 from tsn_tf.trainers import evaluate, model_dir as model_dir_lib
 
 DATA_DIR = pathlib.Path(__file__).parent / "data"
@@ -54,21 +57,22 @@ def _waveform(record):
 def test_tf_log_mel_matches_ingestion_log_mel(test_avi):
     noise = np.random.default_rng(0).normal(0, 0.3, 5000).astype(np.float32)
     for samples in (_waveform(test_avi[1]), noise, noise[:400], noise[:559], noise[:560]):
-        expected = audio.log_mel(samples)
-        computed = audio_preprocess.tf_log_mel(tf.constant(samples)).numpy()
-        assert computed.shape == expected.shape == (audio.num_frames(len(samples)), 64)
+        expected = log_mel_lib.log_mel(samples)
+        computed = serving_audio.tf_log_mel(tf.constant(samples)).numpy()
+        assert computed.shape == expected.shape == (log_mel_lib.num_frames(len(samples)), 64)
         np.testing.assert_allclose(computed, expected, atol=1e-4)
-    np.testing.assert_allclose(test_avi[1].audio_log_mel, audio.log_mel(_waveform(test_avi[1])),
+    np.testing.assert_allclose(test_avi[1].audio_log_mel,
+                               log_mel_lib.log_mel(_waveform(test_avi[1])),
                                atol=0)
 
 
 def test_eval_clip_is_the_audio_pipelines_evaluation_clip(test_avi):
     shard, record = test_avi
-    dataset = audio_pipeline.make_audio_dataset(shard, num_segments=25, training=False,
+    dataset = audio_dataset.make_audio_dataset(shard, num_segments=25, training=False,
                                                 batch_size=1, mean=-0.5, std=1.5)
     clips, _, extras = next(iter(dataset))
-    settings = audio_preprocess.AudioSettings(mean=-0.5, std=1.5, num_segments=25)
-    served = audio_preprocess.eval_clip(tf.constant(record.audio_log_mel), settings)
+    settings = serving_audio.AudioSettings(mean=-0.5, std=1.5, num_segments=25)
+    served = serving_audio.eval_clip(tf.constant(record.audio_log_mel), settings)
     assert bool(extras["audio_present"][0]) and served.shape == (1, 25, 96, 64, 1)
     np.testing.assert_array_equal(served.numpy(), clips[0].numpy())
     log_mel = np.asarray(record.audio_log_mel, np.float32)   # and the rule, independently
@@ -106,7 +110,7 @@ def test_signatures_export_info_and_warmup_requests(exports):
     assert info["view_settings"]["modality"] == "audio"
     assert info["view_settings"]["num_segments"] == 25
     assert info["view_settings"]["patch_frames"] == 96
-    assert info["run_config"]["audio_std"] == audio.LOG_MEL_STD
+    assert info["run_config"]["audio_std"] == log_mel_lib.LOG_MEL_STD
     signatures = tf.saved_model.load(version_dir).signatures
     assert set(signatures) == {"serving_default", "predict_waveform"}
     assert set(signatures["serving_default"].structured_input_signature[1]) == {"log_mel"}
@@ -197,7 +201,7 @@ def test_predict_fuses_rgb_flow_and_audio_1_1_5_1_on_a_real_clip_with_sound(expo
     streams, frame_rate = client.read_encoded_video(TEST_AVI, ["rgb", "flow"],
                                                     flow_algorithm="farneback")
     log_mel = client.read_log_mel(TEST_AVI, streams.num_frames / frame_rate)
-    np.testing.assert_array_equal(log_mel, audio.log_mel(_waveform(test_avi[1])))
+    np.testing.assert_array_equal(log_mel, log_mel_lib.log_mel(_waveform(test_avi[1])))
     scores = {m: signature_outputs(exports[m][1], client.jpeg_inputs(streams, m))["scores"]
               for m in ("rgb", "flow")}
     sound = signature_outputs(exports["audio"][1], client.audio_inputs(log_mel))["scores"]

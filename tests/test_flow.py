@@ -3,7 +3,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tsn_tf.input import flow
+from tsn_tf.input.ingestion import flow
 
 
 def textured_shift(shift, size=(64, 48), margin=10, seed=0):

@@ -5,7 +5,7 @@ import pytest
 
 from export_helpers import make_run_dir, run_module
 from tsn_tf.export import saved_model
-from tsn_tf.input import encode, flow_pool, progress, video
+from tsn_tf.input.ingestion import encode, flow_pool, progress, video
 
 
 def test_frame_ranges_cover_the_pairs_in_order():

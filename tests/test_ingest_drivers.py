@@ -11,10 +11,11 @@ import time
 import pytest
 import tensorflow as tf
 
-from tsn_tf.input import encode, ingest_local, layout, lists, schema, shards, video
+from tsn_tf.input.ingestion import encode, ingest_local, lists, shards, video
+from tsn_tf.input.contract import layout, schema
 
 DIS = encode.IngestOptions(flow_algorithm="dis")
-CLI = [sys.executable, "-m", "tsn_tf.input.ingest_main"]
+CLI = [sys.executable, "-m", "tsn_tf.input.ingestion.ingest_main"]
 
 
 def make_dataset(root, data_dir, broken=True):
@@ -120,7 +121,7 @@ def test_relayout_names_a_shard_it_cannot_convert_and_leaves_no_temp(tmp_path):
     data = (source / "old.tfrecord").read_bytes()
     (source / "zcut.tfrecord").write_bytes(data + data[:-9])  # old layout, cut in record 2
     output = tmp_path / "out"
-    result = subprocess.run([sys.executable, "-m", "tsn_tf.input.relayout_main",
+    result = subprocess.run([sys.executable, "-m", "tsn_tf.input.ingestion.relayout_main",
                              f"--input={source}/*.tfrecord", f"--output={output}"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
@@ -291,7 +292,7 @@ def test_resume_after_killed_run(tmp_path, data_dir):
 # --- Beam and URLs ---------------------------------------------------------------------------
 
 def test_beam_direct_runner_writes_the_same_records_as_the_local_driver(tmp_path, data_dir):
-    from tsn_tf.input import ingest_beam
+    from tsn_tf.input.ingestion import ingest_beam
 
     videos, list_file = make_dataset(tmp_path, data_dir, broken=False)
     (videos / "walk/garbage.avi").write_bytes(os.urandom(3000))
@@ -388,7 +389,7 @@ def test_ingest_survives_a_worker_killed_mid_run(tmp_path, data_dir):
 def test_tensorflow_io_is_imported_only_for_schemes_tf_lacks():
     script = """if True:
         import sys
-        from tsn_tf.input import storage
+        from tsn_tf.input.ingestion import storage
         storage.ensure_filesystem("gs://bucket/x")
         print("after gs:", "tensorflow_io" in sys.modules)
         storage.ensure_filesystem("s3://bucket/x")

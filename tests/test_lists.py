@@ -4,8 +4,8 @@ import os
 
 import pytest
 
-from tsn_tf.input import lists
-from tsn_tf.input.lists import ListFormatError
+from tsn_tf.input.ingestion import lists
+from tsn_tf.input.ingestion.lists import ListFormatError
 
 
 def write(path, text):

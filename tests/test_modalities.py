@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tsn_tf.input import modalities, schema
+from tsn_tf.input.pipeline import modalities
+from tsn_tf.input.contract import schema
 
 RNG = np.random.default_rng(2)
 

@@ -66,8 +66,9 @@ def test_audio_takes_log_mel_patches_whatever_the_input_size():
 
 
 def test_audio_patch_shape_matches_the_audio_pipeline():
-    from tsn_tf.input import audio, audio_pipeline
+    from tsn_tf.input.contract import log_mel
+    from tsn_tf.input.pipeline import audio_dataset
     from tsn_tf.modalities import get_modality
     spec = get_modality("audio")
-    assert spec.item_shape == (audio_pipeline.PATCH_FRAMES, audio.MEL_BINS)
+    assert spec.item_shape == (audio_dataset.PATCH_FRAMES, log_mel.MEL_BINS)
     assert spec.channels == 1

@@ -9,7 +9,9 @@ import pytest
 import tensorflow as tf
 
 from conftest import write_records
-from tsn_tf.input import crops, layout, pipeline, records, sampling, schema
+from tsn_tf.input.pipeline import crops, records, sampling
+from tsn_tf.input.contract import layout, schema
+from tsn_tf.input import pipeline
 
 RNG = np.random.default_rng(3)
 
@@ -283,11 +285,11 @@ def test_old_layout_shard_is_refused_then_converted_by_the_command_it_names(tmp_
             writer.write(schema.to_sequence_example(video).SerializeToString())
     (old / "label_map.txt").write_text("a\nb\n")
     with pytest.raises(tf.errors.InvalidArgumentError, match="train-00000-of-00001.tfrecord.*"
-                       "python -m tsn_tf.input.relayout_main --input=GLOB --output=DIR"):
+                       "python -m tsn_tf.input.ingestion.relayout_main --input=GLOB --output=DIR"):
         list(_dataset(path, modality="rgb", training=True, seed=0))
     with pytest.raises(ValueError, match="00001.tfrecord has no readable .*relayout_main"):
         layout.read_index(path)
-    result = subprocess.run([sys.executable, "-m", "tsn_tf.input.relayout_main",
+    result = subprocess.run([sys.executable, "-m", "tsn_tf.input.ingestion.relayout_main",
                              f"--input={old}/train-*", f"--output={tmp_path / 'new'}"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]

@@ -10,7 +10,7 @@ from conftest import pyav_timestamps_us, write_vfr_video
 from export_helpers import (check_top5, make_run_dir, printed_ranking, run_module,
                             signature_outputs)
 from tsn_tf.export import client, predict, saved_model, timeline
-from tsn_tf.input import sampling
+from tsn_tf.input.pipeline import sampling
 
 DATA_DIR = pathlib.Path(__file__).parent / "data"
 
@@ -177,7 +177,7 @@ def test_untrimmed_snippet_times_are_presentation_timestamps(models, tmp_path):
 
 def test_fused_models_that_read_the_same_frames_share_one_decode(monkeypatch):
     """RGB, flow and audio at one frame size: one read; a flow of another algorithm: two."""
-    from tsn_tf.input.preprocessing import Preprocessing
+    from tsn_tf.input.contract.preprocessing import Preprocessing
 
     reads = []
     monkeypatch.setattr(client, "read_encoded_video", lambda path, modalities, **kw: (
@@ -207,8 +207,8 @@ def test_predict_names_a_bad_frame_size_in_one_line_before_loading_models(tmp_pa
 
 def test_preprocessing_notes_name_overrides_a_missing_record_and_drifted_flow_parameters():
     """One note per video model whose reading differs from its training's; audio none."""
-    from tsn_tf.input import flow
-    from tsn_tf.input.preprocessing import Preprocessing
+    from tsn_tf.input.ingestion import flow
+    from tsn_tf.input.contract.preprocessing import Preprocessing
 
     def model(modality, recorded):
         return predict.ServedModel(path=f"/models/{modality}", modality=modality, labels=[],

@@ -1,8 +1,9 @@
 """The preprocessing record: from shard records (new and older), overrides, differences."""
 import pytest
 
-from tsn_tf.input import schema
-from tsn_tf.input.preprocessing import Preprocessing
+from tsn_tf.input.contract import schema
+from tsn_tf.input.contract.preprocessing import Preprocessing
+from tsn_tf.input.ingestion import encode
 
 
 def _record(**fields):
@@ -25,7 +26,7 @@ def test_from_a_record_and_from_an_older_record_without_the_keys():
 
 def test_ingest_options_and_differences_per_modality():
     recorded = Preprocessing(resize="short_side=72", flow_algorithm="dis")
-    options = recorded.ingest_options(["rgb_diff", "flow"], max_frames=9)
+    options = encode.options_for(recorded, ["rgb_diff", "flow"], max_frames=9)
     assert (options.size, options.short_side, options.flow_algorithm) == (None, 72, "dis")
     assert options.modalities == ("flow", "rgb") and options.max_frames == 9
     used = recorded.overridden(flow_algorithm="tvl1", resize="340x256")
@@ -39,9 +40,9 @@ def test_ingest_options_and_differences_per_modality():
 
 def test_a_flow_the_reader_cannot_compute_is_named():
     synthetic = Preprocessing(flow_algorithm="synthetic")
-    assert synthetic.ingest_options(["rgb"]).modalities == ("rgb",)
+    assert encode.options_for(synthetic, ["rgb"]).modalities == ("rgb",)
     with pytest.raises(ValueError, match="'synthetic', which cannot be computed"):
-        synthetic.ingest_options(["flow"])
+        encode.options_for(synthetic, ["flow"])
     with pytest.raises(ValueError, match="WIDTHxHEIGHT, short_side=S or source"):
         Preprocessing(resize="big")
 

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from distribution import assert_fits
-from tsn_tf.input import sampling
+from tsn_tf.input.pipeline import sampling
 
 RNG = np.random.default_rng(0)
 CASES = [(int(RNG.integers(1, 120)), int(RNG.integers(1, 26)), int(RNG.integers(1, 7)))

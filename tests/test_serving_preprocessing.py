@@ -32,7 +32,8 @@ def trained(tmp_path_factory):
     base = tmp_path_factory.mktemp("dis_short_side")
     (base / "list.csv").write_text("part_0.mp4,arm wrestling,train\ntest.avi,talking,train\n"
                                    f"{HELD_OUT.name},talking,test\n")
-    _ok(run_module("tsn_tf.input.ingest_main", f"--video_dir={DATA_DIR}", "--list_format=csv",
+    _ok(run_module("tsn_tf.input.ingestion.ingest_main", f"--video_dir={DATA_DIR}",
+                   "--list_format=csv",
                    f"--list_files={base / 'list.csv'}", f"--output={base / 'shards'}",
                    "--flow=dis", "--short_side=72", "--workers=0", "--num_shards=1"))
     out = {}

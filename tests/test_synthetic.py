@@ -6,7 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from tsn_tf.input import flow, synthetic
+from tsn_tf.input.ingestion import flow
+from tsn_tf import synthetic
 
 SIZE = (64, 48)
 FRAMES = 12

@@ -5,7 +5,11 @@ import os
 import numpy as np
 import pytest
 
-from tsn_tf.input import audio, synthetic, synthetic_audio, video
+from tsn_tf.input.ingestion import audio, video
+
+from tsn_tf.input.contract import log_mel
+from tsn_tf import synthetic
+from tsn_tf.synthetic import audio as synthetic_audio
 
 SMALL = dict(videos_per_class=2, num_frames=25, size=(48, 36), fps=25.0, seed=3)
 
@@ -22,8 +26,8 @@ def _path(out_dir, class_name, index):
 
 
 def _peak_hz(path):
-    frames = audio.log_mel(audio.read_audio(path).samples)
-    return audio.mel_centres_hz()[np.bincount(frames[5:-5].argmax(axis=1)).argmax()]
+    frames = log_mel.log_mel(audio.read_audio(path).samples)
+    return log_mel.mel_centres_hz()[np.bincount(frames[5:-5].argmax(axis=1)).argmax()]
 
 
 def test_lists_hold_the_video_classes_then_the_audio_classes(audio_set):

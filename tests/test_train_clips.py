@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tsn_tf.input import crops, pipeline, sampling
+from tsn_tf.input.pipeline import crops, modalities, sampling, train_clips
+from tsn_tf.ops import deferred
 from conftest import write_records
 from test_pipeline import _dataset, _flat_video, _index, _video
 
@@ -54,23 +55,23 @@ def test_both_finishes_match_numpy_resize_flip_and_normalization(modality, items
     sizes = [(11, 13), (16, 16), (24, 19), (7, 24)]
     flips = [False, True, True, False]
     clips = [RNG.integers(0, 256, (2, items, h, w, depth)).astype(np.uint8) for h, w in sizes]
-    canvases = [pipeline._on_canvas(tf.constant(c), canvas) for c in clips]
+    canvases = [train_clips.on_canvas(tf.constant(c), canvas) for c in clips]
     mean = 0.0 if modality == "rgb_diff" else 100.0
     length = items // 2 if modality == "flow" else items - (modality == "rgb_diff")
     inputs = {"frames": tf.stack(canvases), "crop_size": tf.constant(sizes),
               "flip": tf.constant(flips)}
-    finish = lambda method: pipeline.finish_deferred(
+    finish = lambda method: deferred.finish_deferred(
             inputs, modality=modality, output_size=output, mean=mean, std=4.0,
             snippet_length=length, method=method)
     out = finish("crop_and_resize").numpy()
     by_matmul = tf.function(finish, jit_compile=True)("matmul").numpy()
-    stream = pipeline.modalities.get_stream(modality)
-    vectors = pipeline.modalities.normalization(mean, 4.0, modality, out.shape[-1])
+    stream = modalities.get_stream(modality)
+    vectors = modalities.normalization(mean, 4.0, modality, out.shape[-1])
     for got, matmul, clip, flip in zip(out, by_matmul, clips, flips):
         expected = np_finish(clip, flip, modality, mean, 4.0, output)
         np.testing.assert_allclose(got, expected, atol=2e-3)
         np.testing.assert_allclose(matmul, expected, atol=2e-3)
-        in_pipeline = pipeline._finish_clip(
+        in_pipeline = train_clips.finish_clip(
                 tf.constant(clip), tf.constant(flip), stream=stream, modality=modality,
                 length=length, output_size=output, mean_vector=vectors[0], std_vector=vectors[1])
         np.testing.assert_allclose(in_pipeline, expected, atol=2e-3)
@@ -78,7 +79,7 @@ def test_both_finishes_match_numpy_resize_flip_and_normalization(modality, items
 
 def test_canvas_holds_the_crop_with_repeated_edges_then_zeros():
     items = tf.constant(RNG.integers(1, 256, (2, 3, 5, 7, 1)).astype(np.uint8))
-    canvas = pipeline._on_canvas(items, 10).numpy()
+    canvas = train_clips.on_canvas(items, 10).numpy()
     assert canvas.shape == (2, 3, 10, 10, 1)
     np.testing.assert_array_equal(canvas[:, :, 1:6, 1:8], items)
     np.testing.assert_array_equal(canvas[:, :, 0, 1:8], items[:, :, 0])
@@ -125,7 +126,7 @@ def test_finished_dataset_equals_finish_deferred_of_the_deferred_one(tmp_path, m
                 std=3.0, output_size=24)
     clips, _ = next(iter(_dataset(pattern, **args)))
     inputs, _ = next(iter(_dataset(pattern, defer_resize=True, canvas_size=34, **args)))
-    finished = pipeline.finish_deferred(inputs, modality=modality, output_size=24, mean=9.0,
+    finished = deferred.finish_deferred(inputs, modality=modality, output_size=24, mean=9.0,
                                         std=3.0)
     assert clips.shape == finished.shape
     np.testing.assert_allclose(clips, finished, atol=1e-3)
@@ -141,7 +142,7 @@ def test_frames_larger_than_the_canvas_are_shrunk_to_fit(tmp_path):
                                    seed=0, defer_resize=True, canvas_size=20)))
     assert inputs["frames"].shape == (1, 3, 1, 20, 20, 3)
     assert max(inputs["crop_size"].numpy()[0]) == 18
-    clips = pipeline.finish_deferred(inputs, modality="rgb", output_size=16, mean=0.0, std=1.0)
+    clips = deferred.finish_deferred(inputs, modality="rgb", output_size=16, mean=0.0, std=1.0)
     frames = _index(clips.numpy()[0].mean(axis=(1, 2, 3)))
     assert all(f in r for f, r in zip(frames, sampling.np_train_offset_support(20, 3, 1)))
     assert np.abs(clips.numpy()[0] - 10 * frames[:, None, None, None]).max() <= 2
@@ -159,5 +160,5 @@ def test_finish_deferred_names_an_unknown_method():
     inputs = {"frames": tf.zeros([1, 1, 1, 6, 6, 3], tf.uint8), "crop_size": tf.constant([[4, 4]]),
               "flip": tf.constant([False])}
     with pytest.raises(ValueError, match="'bicubic'"):
-        pipeline.finish_deferred(inputs, modality="rgb", output_size=4, mean=0.0, std=1.0,
+        deferred.finish_deferred(inputs, modality="rgb", output_size=4, mean=0.0, std=1.0,
                                  method="bicubic")

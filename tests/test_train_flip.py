@@ -10,7 +10,8 @@ import pytest
 import tensorflow as tf
 
 from conftest import write_records
-from tsn_tf.input import pipeline, schema
+from tsn_tf.input import pipeline
+from tsn_tf.input.contract import schema
 
 CLIPS = 400
 FRAMES = 12

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tsn_tf.input import pipeline
+from tsn_tf.input.pipeline import train_clips
+from tsn_tf.ops import deferred
 from tsn_tf.model import build_tsn
 from tsn_tf.schedules import TSNSchedule
 from tsn_tf.trainers import train_loop
@@ -36,18 +37,18 @@ def test_prepare_in_the_step_equals_finished_clips(tmp_path, accumulation, metho
     canvas = 38
     items = [rng.integers(0, 256, (SEGMENTS, 10, h, w, 1)).astype(np.uint8)
              for h, w in [(24, 28), (32, 32), (36, 30), (28, 36)]]
-    inputs = {"frames": tf.stack([pipeline._on_canvas(tf.constant(i), canvas) for i in items]),
+    inputs = {"frames": tf.stack([train_clips.on_canvas(tf.constant(i), canvas) for i in items]),
               "crop_size": tf.constant([i.shape[2:4] for i in items]),
               "flip": tf.constant([True, False, False, True])}
     labels = tf.constant([0, 1, 2, 1])
-    finish = functools.partial(pipeline.finish_deferred, modality="flow", output_size=SIZE,
+    finish = functools.partial(deferred.finish_deferred, modality="flow", output_size=SIZE,
                                mean=128.0, std=64.0)
-    deferred, deferred_losses = _weights_after_steps(
+    in_step, in_step_losses = _weights_after_steps(
             inputs, labels, functools.partial(finish, method=method), tmp_path / "a",
             accumulation, jit_compile)
     finished, finished_losses = _weights_after_steps(finish(inputs), labels, None,
                                                      tmp_path / "b", accumulation)
-    np.testing.assert_allclose(deferred_losses, finished_losses, rtol=1e-6)
-    assert deferred_losses[1] != deferred_losses[0]
-    for a, b in zip(deferred, finished):
+    np.testing.assert_allclose(in_step_losses, finished_losses, rtol=1e-6)
+    assert in_step_losses[1] != in_step_losses[0]
+    for a, b in zip(in_step, finished):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

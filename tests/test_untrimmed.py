@@ -9,7 +9,8 @@ import pytest
 import tensorflow as tf
 
 from tsn_tf import temporal_integration
-from tsn_tf.input import layout, pipeline, schema
+from tsn_tf.input.contract import layout, schema
+from tsn_tf.input import pipeline
 from tsn_tf.model import build_tsn
 from tsn_tf.trainers import untrimmed
 

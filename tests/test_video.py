@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from conftest import pyav_timestamps_us, write_vfr_video
-from tsn_tf.input import video
+from tsn_tf.input.ingestion import video
 
 
 def _opencv_frames(path, limit):

@@ -3,7 +3,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tsn_tf.input import flow, warp
+from tsn_tf.input.ingestion import flow, warp
 
 SIZE = (160, 120)
 MARGIN = 20

@@ -2,7 +2,7 @@
 import os
 import signal
 
-from tsn_tf.input import shards
+from tsn_tf.input.ingestion import shards
 
 
 def ok_unless_named_crash(entry):

@@ -17,7 +17,7 @@ import os
 from tsn_tf.trainers import cli  # first: quiets TensorFlow before it loads
 from absl import flags, logging
 
-from tsn_tf.input import synthetic
+from tsn_tf import synthetic
 from tsn_tf.trainers.commands import FROM_SCRATCH_FLAGS, run
 
 flags.DEFINE_string("workdir", "runs/demo", "Folder for videos, shards, runs and exports.")
@@ -51,7 +51,7 @@ def main(argv):
     print(f"== synthetic videos -> {videos}", flush=True)
     lists = synthetic.make_synthetic_dataset(videos, videos_per_class=FLAGS.videos_per_class)
     # --- 2. ingest
-    run("input.ingest_main", f"--video_dir={videos}", "--list_format=csv",
+    run("input.ingestion.ingest_main", f"--video_dir={videos}", "--list_format=csv",
         f"--list_files={lists['train']},{lists['test']}", f"--class_index={lists['classes']}",
         f"--output={shards}", "--flow=dis", "--short_side=72", "--num_shards=2")
     # --- 3-4. train, evaluate and export each stream

@@ -21,7 +21,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tsn_tf.input import frame_check, pipeline
+from tsn_tf.input.pipeline import frame_check
+from tsn_tf.input import pipeline
 from tsn_tf.trainers import flags_common, reports, untrimmed
 from tsn_tf.trainers.reports import summarize
 from tsn_tf.trainers.model_dir import RunConfig, read_label_map, restore_model

@@ -3,7 +3,7 @@
     model_dir/
       run_config.json     RunConfig: everything needed to rebuild the model
       label_map.txt       one class name per line, index = line number
-      preprocessing.json  how the training frames were made (input/preprocessing.py)
+      preprocessing.json  how the training frames were made (input/contract/preprocessing.py)
       ckpt/               tf.train.CheckpointManager (model, optimizer, step)
       train/, eval/       TensorBoard event files
 
@@ -16,7 +16,8 @@ import os
 
 import tensorflow as tf
 
-from tsn_tf.input import audio
+
+from tsn_tf.input.contract import log_mel
 from tsn_tf.model import build_tsn, with_num_segments
 
 RUN_CONFIG = "run_config.json"
@@ -39,8 +40,8 @@ class RunConfig:
     rgb_std: tuple = (1.0, 1.0, 1.0)
     flow_mean: float = 128.0
     flow_std: float = 1.0
-    audio_mean: float = audio.LOG_MEL_MEAN
-    audio_std: float = audio.LOG_MEL_STD
+    audio_mean: float = log_mel.LOG_MEL_MEAN
+    audio_std: float = log_mel.LOG_MEL_STD
 
     def save(self, model_dir):
         tf.io.gfile.makedirs(model_dir)

@@ -21,8 +21,11 @@ from tsn_tf.backbones.weights import NORMALIZATION_FIELDS, read_normalization
 from tsn_tf.consensus import MODES
 from tsn_tf.modalities import MODALITIES
 from tsn_tf.schedules import SCHEDULES, TSNSchedule
-from tsn_tf.input import frame_check, layout, modalities, pipeline, records, schema
-from tsn_tf.input.preprocessing import Preprocessing
+from tsn_tf.input.pipeline import frame_check, modalities
+from tsn_tf.input.contract import layout, schema
+from tsn_tf.input import pipeline
+from tsn_tf.input.contract.preprocessing import Preprocessing
+from tsn_tf.ops import deferred
 from tsn_tf.trainers import flags_common, summaries, train_loop
 from tsn_tf.trainers.model_dir import (LABEL_MAP, RunConfig, read_class_names, restore_model,
                                        write_label_map)
@@ -103,7 +106,7 @@ def validate_flags():
         raise app.UsageError("--cross_modality_from initializes a flow / rgb_diff stream; "
                              "--modality is rgb.")
     try:
-        paths, _ = records.list_shards(FLAGS.train_shards)
+        paths, _ = layout.list_shards(FLAGS.train_shards)
     except FileNotFoundError as error:
         raise app.UsageError(f"--train_shards: {error}") from error
     check_stream(paths[0], FLAGS.modality)
@@ -212,7 +215,7 @@ def main(argv):
     if resize_in_step:
         # crop_and_resize has no XLA kernel; TPU steps are always compiled
         method = "matmul" if FLAGS.xla or FLAGS.strategy == "tpu" else "crop_and_resize"
-        prepare = functools.partial(pipeline.finish_deferred, modality=config.modality,
+        prepare = functools.partial(deferred.finish_deferred, modality=config.modality,
                                     output_size=config.input_size, mean=mean, std=std,
                                     method=method)
 

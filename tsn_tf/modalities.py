@@ -4,7 +4,7 @@ A snippet of a modality stacks `snippet_length` (L) items of
 `channels_per_item` channels: RGB one frame (3), optical flow L=5 x/y pairs
 (10), RGB difference L=5 differences of L+1 frames (15). Audio is one
 log-mel patch per segment, a fixed (time, mel) = (96, 64) "image" with one
-channel (input/audio_pipeline.py PATCH_FRAMES, input/audio.py MEL_BINS).
+channel (input/pipeline/audio_dataset.py PATCH_FRAMES, input/contract/log_mel.py MEL_BINS).
 """
 import dataclasses
 from typing import Optional, Tuple

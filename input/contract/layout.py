@@ -27,11 +27,11 @@ frame, and reads exactly the records of the sampled frames
 video's full SequenceExample and its records here.
 """
 import struct
-from typing import Iterable, List, Tuple
+from typing import Iterable, List, Sequence, Tuple, Union
 
 import tensorflow as tf
 
-from tsn_tf.input import schema
+from tsn_tf.input.contract import schema
 
 FOOTER_MAGIC = b"TSNIDX01"  # also shards.LAYOUT_VERSION
 FOOTER_DATA_BYTES = len(FOOTER_MAGIC) + 16
@@ -41,7 +41,8 @@ _AUDIO_KEYS = (schema.AUDIO_FLOATS, schema.AUDIO_TIMESTAMP)
 # per-frame lists stored as records of their own, not in the index
 _RECORD_KEYS = frozenset(_AUDIO_KEYS + tuple(k for _, keys in schema.FRAME_GROUPS for k in keys))
 CONVERT_HINT = ("convert a shard of the old layout (one SequenceExample per video) with "
-                "`python -m tsn_tf.input.relayout_main --input=GLOB --output=DIR`, or ingest again")
+                "`python -m tsn_tf.input.ingestion.relayout_main --input=GLOB --output=DIR`, "
+                "or ingest again")
 
 
 def split_video(example) -> Tuple[List[bytes], tf.train.SequenceExample]:
@@ -219,3 +220,21 @@ def read_videos(path: str) -> List[tf.train.SequenceExample]:
     with tf.io.gfile.GFile(path, "rb") as f:
         return [join_video(video, lambda offset: _read_record(f, offset, size))
                 for video in index]
+
+
+def list_shards(file_pattern: Union[str, Sequence[str]]):
+    """Sorted files matching one pattern or a list of patterns, with their sizes.
+
+    Returns:
+      (paths, sizes): lists of str and int. Raises FileNotFoundError naming
+      the pattern when nothing matches.
+    """
+    patterns = [file_pattern] if isinstance(file_pattern, str) else list(file_pattern)
+    paths = []
+    for pattern in patterns:
+        matched = tf.io.gfile.glob(pattern)
+        if not matched:
+            raise FileNotFoundError(f"No TFRecord shards match {pattern!r}.")
+        paths.extend(matched)
+    paths = sorted(set(paths))
+    return paths, [tf.io.gfile.stat(path).length for path in paths]

@@ -5,54 +5,78 @@ Ingestion records it in every video's context (`schema.IMAGE_RESIZE`,
 tsn-train copies it from its first training video into
 ``<model_dir>/preprocessing.json``; tsn-export puts it into the SavedModel's
 ``assets.extra/tsn_export.json``; tsn-predict decodes, resizes and computes
-flow the same way (`ingest_options`) and says where a flag overrides it.
+flow the same way (`ingestion.encode.options_for`) and says where a flag
+overrides it. Imports no TensorFlow at module level (flow workers import the
+defaults).
 """
 import dataclasses
 import json
 import os
 from typing import List, Optional, Tuple
 
-import tensorflow as tf
-
-from tsn_tf.input import encode
-from tsn_tf.input import flow as flow_lib
-from tsn_tf.input import layout
-from tsn_tf.input import schema
-from tsn_tf.input import video as video_lib
-
 FILE_NAME = "preprocessing.json"
 FLOW_MODALITIES = ("flow", "warped_flow")
-_INGEST = encode.IngestOptions()  # tsn-ingest's defaults
+
+# tsn-ingest's defaults
+DEFAULT_SIZE = (340, 256)          # (width, height): TSN's frames
+DEFAULT_JPEG_QUALITY = 90
+DEFAULT_FLOW_ALGORITHM = "tvl1"
+DEFAULT_FLOW_BOUND = 20.0          # px: flow is clipped to [-bound, bound] before quantization
+
+
+def resize_text(size: Optional[Tuple[int, int]] = None, short_side: Optional[int] = None) -> str:
+    """The sizing rule as recorded in shards: "340x256", "short_side=256" or "source"."""
+    if size is not None and short_side is not None:
+        raise ValueError(f"pass either size or short_side, not both; received "
+                         f"size={size}, short_side={short_side}")
+    if size is not None:
+        return f"{int(size[0])}x{int(size[1])}"
+    return f"short_side={int(short_side)}" if short_side is not None else "source"
+
+
+def parse_resize(text: str) -> Tuple[Optional[Tuple[int, int]], Optional[int]]:
+    """Inverse of `resize_text`: (size, short_side)."""
+    try:
+        if text == "source":
+            return None, None
+        if text.startswith("short_side="):
+            return None, int(text[len("short_side="):])
+        width, height = text.split("x")
+        return (int(width), int(height)), None
+    except ValueError:
+        raise ValueError(f"resize must be WIDTHxHEIGHT, short_side=S or source; "
+                         f"received {text!r}") from None
 
 
 @dataclasses.dataclass(frozen=True)
 class Preprocessing:
     """The ingestion settings a model depends on (defaults: tsn-ingest's)."""
-    # "340x256", "short_side=S" or "source" (`video.resize_text`)
-    resize: str = video_lib.resize_text(_INGEST.size, _INGEST.short_side)
-    jpeg_quality: int = _INGEST.jpeg_quality
-    flow_algorithm: str = _INGEST.flow_algorithm   # "" when the shards hold no flow
-    flow_bound: float = _INGEST.flow_bound
+    resize: str = resize_text(DEFAULT_SIZE)  # "340x256", "short_side=S" or "source"
+    jpeg_quality: int = DEFAULT_JPEG_QUALITY
+    flow_algorithm: str = DEFAULT_FLOW_ALGORITHM   # "" when the shards hold no flow
+    flow_bound: float = DEFAULT_FLOW_BOUND
     flow_parameters: Optional[dict] = None  # `FlowEstimator.parameters()` at ingestion
 
     def __post_init__(self):
-        video_lib.parse_resize(self.resize)
+        parse_resize(self.resize)
 
     @classmethod
-    def from_record(cls, record: schema.VideoRecord) -> "Preprocessing":
-        """From a shard record; a record of older shards without `resize` gets its
-        stored frame size (what tsn-ingest's --frame_size did)."""
+    def from_record(cls, record) -> "Preprocessing":
+        """From a shard record (`schema.VideoRecord`); a record of older shards
+        without `resize` gets its stored frame size (what tsn-ingest's --frame_size did)."""
         return cls(resize=record.resize or f"{record.width}x{record.height}",
                    jpeg_quality=record.jpeg_quality if record.jpeg_quality >= 0
-                   else _INGEST.jpeg_quality,
+                   else DEFAULT_JPEG_QUALITY,
                    flow_algorithm=record.flow_algorithm,
-                   flow_bound=record.flow_bound or _INGEST.flow_bound,
+                   flow_bound=record.flow_bound or DEFAULT_FLOW_BOUND,
                    flow_parameters=json.loads(record.flow_parameters)
                    if record.flow_parameters else None)
 
     @classmethod
     def from_shard(cls, path: str) -> "Preprocessing":
         """From the first video of the TFRecord shard `path`."""
+        from tsn_tf.input.contract import layout, schema
+
         index = layout.read_index(path)
         if not index:
             raise ValueError(f"Shard {path} holds no video.")
@@ -67,12 +91,16 @@ class Preprocessing:
         return cls(**{k: v for k, v in values.items() if k in known})
 
     def save(self, folder: str):
+        import tensorflow as tf
+
         with tf.io.gfile.GFile(os.path.join(folder, FILE_NAME), "w") as f:
             json.dump(self.to_dict(), f, indent=2)
 
     @classmethod
     def load(cls, folder: str) -> Optional["Preprocessing"]:
         """The `preprocessing.json` of a run folder; None if the run recorded none."""
+        import tensorflow as tf
+
         path = os.path.join(folder, FILE_NAME)
         if not tf.io.gfile.exists(path):
             return None
@@ -97,30 +125,7 @@ class Preprocessing:
         return [f"{name}={getattr(other, name)!r} (training: {getattr(self, name)!r})"
                 for name in names if getattr(self, name) != getattr(other, name)]
 
-    def flow_parameters_now(self, modality: str) -> Optional[dict]:
-        """This OpenCV's flow settings if they differ from the recorded ones, else None."""
-        if modality not in FLOW_MODALITIES or self.flow_parameters is None:
-            return None
-        current = flow_lib.FlowEstimator(self.flow_algorithm).parameters()
-        return current if current != self.flow_parameters else None
-
     def encoding_key(self, modality: str) -> Tuple:
         """Settings that change `modality`'s encoded streams (models sharing it share them)."""
         flow = (self.flow_algorithm, self.flow_bound) if modality in FLOW_MODALITIES else ()
         return (self.resize, self.jpeg_quality, *flow)
-
-    def ingest_options(self, modalities, *, max_frames=None,
-                       allow_truncated=False) -> encode.IngestOptions:
-        """`IngestOptions` that encode `modalities` of a video as the training shards were."""
-        size, short_side = video_lib.parse_resize(self.resize)
-        stored = tuple(sorted({"rgb" if m in ("rgb", "rgb_diff") else m for m in modalities}))
-        needs_flow = any(m in FLOW_MODALITIES for m in stored)
-        if needs_flow and self.flow_algorithm not in flow_lib.FLOW_ALGORITHMS:
-            raise ValueError(f"The model's flow was made with {self.flow_algorithm!r}, which "
-                             f"cannot be computed here; pick one of {flow_lib.FLOW_ALGORITHMS}")
-        return encode.IngestOptions(
-                modalities=stored, size=size, short_side=short_side,
-                jpeg_quality=self.jpeg_quality, max_frames=max_frames,
-                allow_truncated=allow_truncated,
-                flow_algorithm=self.flow_algorithm if needs_flow else _INGEST.flow_algorithm,
-                flow_bound=self.flow_bound)

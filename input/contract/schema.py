@@ -97,7 +97,7 @@ class VideoRecord:
     flow_bound: float = 0.0
     flow_algorithm: str = ""
     flow_parameters: str = ""   # JSON
-    resize: str = ""            # video.resize_text; "" = not recorded (older shards)
+    resize: str = ""            # preprocessing.resize_text; "" = not recorded (older shards)
     jpeg_quality: int = -1      # -1 = not recorded
     segment_start_us: Sequence[int] = dataclasses.field(default_factory=list)
     segment_end_us: Sequence[int] = dataclasses.field(default_factory=list)

@@ -18,15 +18,17 @@ from typing import Iterable, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from tsn_tf.input import audio as audio_lib
-from tsn_tf.input import flow as flow_lib
-from tsn_tf.input import flow_pool
-from tsn_tf.input import progress
-from tsn_tf.input import schema
-from tsn_tf.input import video as video_lib
+from tsn_tf.input.ingestion import audio as audio_lib
+
+from tsn_tf.input.contract import log_mel
+from tsn_tf.input.ingestion import flow as flow_lib
+from tsn_tf.input.ingestion import flow_pool
+from tsn_tf.input.ingestion import progress
+from tsn_tf.input.contract import preprocessing, schema
+from tsn_tf.input.ingestion import video as video_lib
 
 MODALITIES = ("rgb", "flow", "warped_flow", "audio")
-TSN_SIZE = (340, 256)
+TSN_SIZE = preprocessing.DEFAULT_SIZE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,11 +49,11 @@ class IngestOptions:
         instead of raising `VideoDecodeError`.
     """
     modalities: Tuple[str, ...] = ("rgb", "flow")
-    flow_algorithm: str = "tvl1"
-    flow_bound: float = flow_lib.DEFAULT_FLOW_BOUND
+    flow_algorithm: str = preprocessing.DEFAULT_FLOW_ALGORITHM
+    flow_bound: float = preprocessing.DEFAULT_FLOW_BOUND
     size: Optional[Tuple[int, int]] = TSN_SIZE
     short_side: Optional[int] = None
-    jpeg_quality: int = 90
+    jpeg_quality: int = preprocessing.DEFAULT_JPEG_QUALITY
     max_frames: Optional[int] = None
     allow_truncated: bool = False
 
@@ -76,6 +78,26 @@ class IngestOptions:
     @property
     def has_flow(self) -> bool:
         return "flow" in self.modalities or "warped_flow" in self.modalities
+
+
+def options_for(recorded: preprocessing.Preprocessing, modalities: Sequence[str], *,
+                max_frames: Optional[int] = None, allow_truncated: bool = False
+                ) -> IngestOptions:
+    """`IngestOptions` that encode `modalities` of a video as the shards `recorded`
+    describes were (tsn-predict and the serving client reproduce training with it)."""
+    size, short_side = preprocessing.parse_resize(recorded.resize)
+    stored = tuple(sorted({"rgb" if m in ("rgb", "rgb_diff") else m for m in modalities}))
+    needs_flow = any(m in preprocessing.FLOW_MODALITIES for m in stored)
+    if needs_flow and recorded.flow_algorithm not in flow_lib.FLOW_ALGORITHMS:
+        raise ValueError(f"The model's flow was made with {recorded.flow_algorithm!r}, which "
+                         f"cannot be computed here; pick one of {flow_lib.FLOW_ALGORITHMS}")
+    return IngestOptions(
+            modalities=stored, size=size, short_side=short_side,
+            jpeg_quality=recorded.jpeg_quality, max_frames=max_frames,
+            allow_truncated=allow_truncated,
+            flow_algorithm=recorded.flow_algorithm if needs_flow
+            else preprocessing.DEFAULT_FLOW_ALGORITHM,
+            flow_bound=recorded.flow_bound)
 
 
 @dataclasses.dataclass
@@ -212,7 +234,7 @@ def ingest_video(path, *, media_id: str, label_indices: Sequence[int],
             flow_algorithm=options.flow_algorithm if options.has_flow else "",
             flow_parameters=json.dumps(flow_lib.FlowEstimator(options.flow_algorithm).parameters())
             if options.has_flow else "",
-            resize=video_lib.resize_text(options.size, options.short_side),
+            resize=preprocessing.resize_text(options.size, options.short_side),
             jpeg_quality=int(options.jpeg_quality),
             segment_start_us=starts, segment_end_us=ends,
             segment_label_indices=segment_indices, segment_label_strings=segment_names,
@@ -228,13 +250,13 @@ def audio_fields(path, video_duration_s: float) -> dict:
         AudioDecodeError: the track exists but does not decode.
     """
     decoded = audio_lib.read_audio(path, max_duration_s=video_duration_s)
-    frames = audio_lib.log_mel(decoded.samples) if decoded is not None else None
+    frames = log_mel.log_mel(decoded.samples) if decoded is not None else None
     if frames is None or len(frames) == 0:
         return {"audio_present": False}
     return dict(audio_present=True, audio_log_mel=frames,
-                audio_timestamps_us=audio_lib.frame_timestamps_us(len(frames), decoded.start_s),
-                audio_mel_bins=audio_lib.MEL_BINS, audio_feature_rate=audio_lib.FRAME_RATE,
+                audio_timestamps_us=log_mel.frame_timestamps_us(len(frames), decoded.start_s),
+                audio_mel_bins=log_mel.MEL_BINS, audio_feature_rate=log_mel.FRAME_RATE,
                 audio_sample_rate=float(decoded.sample_rate),
-                audio_window_samples=audio_lib.WINDOW_SAMPLES,
-                audio_hop_samples=audio_lib.HOP_SAMPLES,
+                audio_window_samples=log_mel.WINDOW_SAMPLES,
+                audio_hop_samples=log_mel.HOP_SAMPLES,
                 audio_source_sample_rate=float(decoded.source_sample_rate))

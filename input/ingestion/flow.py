@@ -13,13 +13,14 @@ Quantization follows dense_flow's ``convertFlowToImage`` (yjxiong/dense_flow):
 ``L = -bound, H = bound``; cvRound rounds half to even, like `np.rint`. Zero
 flow maps to 128 (127.5 rounded to even), one step is ``2 * bound / 255`` px.
 """
-from typing import Tuple
+from typing import Optional, Tuple
 
 import cv2
 import numpy as np
 
+from tsn_tf.input.contract.preprocessing import DEFAULT_FLOW_BOUND
+
 FLOW_ALGORITHMS = ("tvl1", "dis", "farneback")
-DEFAULT_FLOW_BOUND = 20.0
 
 _FARNEBACK_ARGS = dict(pyr_scale=0.5, levels=3, winsize=15, iterations=3, poly_n=5,
                        poly_sigma=1.2, flags=0)
@@ -60,6 +61,16 @@ class FlowEstimator:
         return {"algorithm": self.algorithm,
                 **{key: value if isinstance(value, (bool, int)) else round(float(value), 9)
                    for key, value in values.items()}}
+
+
+def parameters_since(algorithm: str, recorded: Optional[dict]) -> Optional[dict]:
+    """This OpenCV's settings of `algorithm` if they differ from `recorded` (a
+    `FlowEstimator.parameters()` stored at ingestion), else None; None when
+    nothing was recorded."""
+    if recorded is None:
+        return None
+    current = FlowEstimator(algorithm).parameters()
+    return current if current != recorded else None
 
 
 def compute_flow(prev_gray: np.ndarray, next_gray: np.ndarray,

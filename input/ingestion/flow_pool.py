@@ -16,8 +16,8 @@ from typing import List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from tsn_tf.input import flow as flow_lib
-from tsn_tf.input import warp as warp_lib
+from tsn_tf.input.ingestion import flow as flow_lib
+from tsn_tf.input.ingestion import warp as warp_lib
 
 # One pair's JPEGs: ((flow x, flow y) or None, (warped x, warped y) or None)
 PairJpegs = Tuple[Optional[Tuple[bytes, bytes]], Optional[Tuple[bytes, bytes]]]

@@ -16,8 +16,8 @@ from typing import Dict, Optional, Sequence
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from tsn_tf.input import shards
-from tsn_tf.input.lists import VideoEntry
+from tsn_tf.input.ingestion import shards
+from tsn_tf.input.ingestion.lists import VideoEntry
 
 FAILURES = "failures"
 

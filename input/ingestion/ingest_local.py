@@ -14,8 +14,8 @@ import os
 import sys
 from typing import Dict, Optional, Sequence
 
-from tsn_tf.input import progress, shards
-from tsn_tf.input.lists import VideoEntry
+from tsn_tf.input.ingestion import progress, shards
+from tsn_tf.input.ingestion.lists import VideoEntry
 
 
 def _init_worker(counter) -> None:

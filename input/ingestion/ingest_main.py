@@ -18,7 +18,7 @@ import sys
 from tsn_tf.trainers import cli  # first: quiets TensorFlow before it loads
 from absl import flags
 
-from tsn_tf.input import lists, storage, video
+from tsn_tf.input.ingestion import lists, storage, video
 
 FLAGS = flags.FLAGS
 
@@ -80,14 +80,14 @@ def ingest_options():
         raise FlagError(f"--max_failures must be >= 0, got {FLAGS.max_failures}")
     if "audio" in FLAGS.modalities:
         try:
-            import av  # noqa: F401 -- the audio decoder (input/audio.py)
+            import av  # noqa: F401 -- the audio decoder (input/ingestion/audio.py)
         except ImportError:
             raise FlagError("--modalities=...,audio needs PyAV: pip install av") from None
     if FLAGS.short_side and FLAGS["frame_size"].present:
         raise FlagError(f"--short_side={FLAGS.short_side} and --frame_size={FLAGS.frame_size} "
                         "both set the stored frame size: pass one of them")
     size = None if FLAGS.short_side else video.parse_frame_size(FLAGS.frame_size)
-    from tsn_tf.input import encode  # imports TensorFlow: only once the flags look right
+    from tsn_tf.input.ingestion import encode  # imports TensorFlow: only once the flags look right
     try:
         return encode.IngestOptions(
             modalities=tuple(FLAGS.modalities), flow_algorithm=FLAGS.flow,
@@ -113,12 +113,12 @@ def check_paths() -> None:
 def run(entries, label_map, options, pipeline_args):
     """Runs the chosen driver and returns the manifest."""
     if FLAGS.runner == "local":
-        from tsn_tf.input import ingest_local
+        from tsn_tf.input.ingestion import ingest_local
         return ingest_local.ingest_local(
             entries, label_map, FLAGS.output, options, num_shards=FLAGS.num_shards,
             videos_per_shard=None if FLAGS.num_shards else FLAGS.videos_per_shard,
             workers=FLAGS.workers, retry_failures=FLAGS.retry_failures)
-    from tsn_tf.input import ingest_beam
+    from tsn_tf.input.ingestion import ingest_beam
     return ingest_beam.ingest_beam(
         entries, label_map, FLAGS.output, options, num_shards=FLAGS.num_shards,
         videos_per_shard=None if FLAGS.num_shards else FLAGS.videos_per_shard,

@@ -1,6 +1,6 @@
 """Rewrites shards of the old layout (one SequenceExample per video) in the indexed layout.
 
-    python -m tsn_tf.input.relayout_main --input='old/train-*' --output=new/
+    python -m tsn_tf.input.ingestion.relayout_main --input='old/train-*' --output=new/
 
 Each matching file is written under the same name in --output (any TF
 filesystem; a temp name renamed when complete), with the videos in the same
@@ -15,7 +15,8 @@ from absl import app, flags
 from google.protobuf import message
 import tensorflow as tf
 
-from tsn_tf.input import layout, records, shards, storage
+from tsn_tf.input.contract import layout
+from tsn_tf.input.ingestion import shards, storage
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("input", None, "Glob of the shards to convert (old layout).")
@@ -41,7 +42,7 @@ def convert_shard(source: str, target: str) -> int:
 
 
 def convert(pattern: str, output: str) -> None:
-    paths, _ = records.list_shards(pattern)
+    paths, _ = layout.list_shards(pattern)
     storage.makedirs(output)
     for path in paths:
         target = storage.join(output, os.path.basename(path))

@@ -23,8 +23,8 @@ import tempfile
 import time
 from typing import Dict, Iterable, List, Optional, Sequence
 
-from tsn_tf.input import storage
-from tsn_tf.input.lists import VideoEntry, format_label_map
+from tsn_tf.input.ingestion import storage
+from tsn_tf.input.ingestion.lists import VideoEntry, format_label_map
 
 STATE_DIR = "_ingest_state"
 LABEL_MAP_FILE = "label_map.txt"
@@ -141,7 +141,8 @@ def ingest_entry(entry: VideoEntry, label_map: Dict[str, int], options) -> Video
     video gives the same bytes in every driver and process.
     """
     import cv2
-    from tsn_tf.input import encode, schema
+    from tsn_tf.input.ingestion import encode
+    from tsn_tf.input.contract import schema
 
     result = VideoResult(entry.media_id, entry.path, entry.split, entry.label_strings)
     started = time.perf_counter()
@@ -221,7 +222,7 @@ def write_shard(output: str, spec: ShardSpec, results: Iterable[VideoResult],
                 shard_fingerprint: str) -> dict:
     """Writes the ok records of `results` (in order) to a temp file, renames it into
     place, then writes the done-marker. Returns the marker."""
-    from tsn_tf.input import layout
+    from tsn_tf.input.contract import layout
 
     final = shard_path(output, spec)
     temp = storage.join(output, f".{spec.name}.tmp-{os.getpid()}")

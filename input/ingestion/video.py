@@ -84,30 +84,6 @@ def output_size(source_size: Tuple[int, int], size: Optional[Tuple[int, int]] = 
     return 2 * max(1, round(width * scale / 2)), int(short_side)
 
 
-def resize_text(size: Optional[Tuple[int, int]] = None, short_side: Optional[int] = None) -> str:
-    """The sizing rule as recorded in shards: "340x256", "short_side=256" or "source"."""
-    if size is not None and short_side is not None:
-        raise ValueError(f"pass either size or short_side, not both; received "
-                         f"size={size}, short_side={short_side}")
-    if size is not None:
-        return f"{int(size[0])}x{int(size[1])}"
-    return f"short_side={int(short_side)}" if short_side is not None else "source"
-
-
-def parse_resize(text: str) -> Tuple[Optional[Tuple[int, int]], Optional[int]]:
-    """Inverse of `resize_text`: (size, short_side)."""
-    try:
-        if text == "source":
-            return None, None
-        if text.startswith("short_side="):
-            return None, int(text[len("short_side="):])
-        width, height = text.split("x")
-        return (int(width), int(height)), None
-    except ValueError:
-        raise ValueError(f"resize must be WIDTHxHEIGHT, short_side=S or source; "
-                         f"received {text!r}") from None
-
-
 def parse_frame_size(text: str) -> Tuple[int, int]:
     """``--frame_size`` text 'WIDTHxHEIGHT' (either case of x) -> (width, height) > 0;
     a ValueError naming the flag otherwise."""

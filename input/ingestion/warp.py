@@ -13,7 +13,7 @@ to the identity (warped flow = plain flow).
 import cv2
 import numpy as np
 
-from tsn_tf.input import flow as flow_lib
+from tsn_tf.input.ingestion import flow as flow_lib
 
 MIN_MATCHES = 12
 _CORNER_ARGS = dict(maxCorners=400, qualityLevel=0.01, minDistance=5, blockSize=5)

@@ -24,8 +24,8 @@ Outputs (M = mel bins):
   evaluator writes zero scores, neutral in a weighted-sum fusion), never as
   silence.
 
-Normalization: ``(log_mel - mean) / std`` (defaults `audio.LOG_MEL_MEAN`,
-`audio.LOG_MEL_STD`). SpecAugment (Park et al. 2019) without time warping:
+Normalization: ``(log_mel - mean) / std`` (defaults `log_mel.LOG_MEL_MEAN`,
+`log_mel.LOG_MEL_STD`). SpecAugment (Park et al. 2019) without time warping:
 `time_masks` bands of uniform width in [0, time_mask_frames] frames and
 `freq_masks` bands of width in [0, freq_mask_bins] mel bins, each at a
 uniform position, set to 0 (the normalized mean) independently per patch.
@@ -34,11 +34,12 @@ from typing import Optional, Sequence, Union
 
 import tensorflow as tf
 
-from tsn_tf.input import audio as audio_lib
-from tsn_tf.input import pipeline
-from tsn_tf.input import records
-from tsn_tf.input import sampling
-from tsn_tf.input import schema
+
+from tsn_tf.input.contract import log_mel as log_mel_lib
+from tsn_tf.input.pipeline import index
+from tsn_tf.input.pipeline import records
+from tsn_tf.input.pipeline import sampling
+from tsn_tf.input.contract import layout, schema
 
 AUTOTUNE = tf.data.AUTOTUNE
 PATCH_FRAMES = 96       # 0.96 s at 100 frames/s
@@ -196,9 +197,9 @@ def _eval_clip(features, present, *, num_segments, patch_frames, mean, std):
 # --- the dataset -------------------------------------------------------------
 
 def make_audio_dataset(file_pattern: Union[str, Sequence[str]], *, num_segments: int,
-                       training: bool, batch_size: int, mean: float = audio_lib.LOG_MEL_MEAN,
-                       std: float = audio_lib.LOG_MEL_STD, patch_frames: int = PATCH_FRAMES,
-                       mel_bins: int = audio_lib.MEL_BINS, spec_augment_options=None,
+                       training: bool, batch_size: int, mean: float = log_mel_lib.LOG_MEL_MEAN,
+                       std: float = log_mel_lib.LOG_MEL_STD, patch_frames: int = PATCH_FRAMES,
+                       mel_bins: int = log_mel_lib.MEL_BINS, spec_augment_options=None,
                        num_classes: Optional[int] = None, multi_label: bool = False,
                        shuffle_buffer: int = 64, cache: bool = False, seed: Optional[int] = None,
                        deterministic: bool = False, skip_corrupt: bool = False,
@@ -217,16 +218,16 @@ def make_audio_dataset(file_pattern: Union[str, Sequence[str]], *, num_segments:
       mel_bins: M, mel bins stored in the shards (`AUDIO/feature/dimensions`).
       spec_augment_options: keyword arguments of `spec_augment` (training);
         None for its defaults, {} with zero counts to turn masking off.
-      Other arguments: as `pipeline.make_dataset`.
+      Other arguments: as `dataset.make_dataset`.
     """
     if num_segments < 1 or patch_frames < 1:
         raise ValueError(f"num_segments and patch_frames must be >= 1. Received: "
                          f"num_segments={num_segments}, patch_frames={patch_frames}")
     if multi_label and num_classes is None:
         raise ValueError("multi_label=True needs num_classes. Received: num_classes=None")
-    paths, sizes = records.list_shards(file_pattern)
+    paths, sizes = layout.list_shards(file_pattern)
     parse, read_log_mel = _parser(mel_bins)
-    examples = pipeline._read_shards(paths, sizes, parse, training=training,
+    examples = index.read_shards(paths, sizes, parse, training=training,
                                      seed=seed, deterministic=deterministic,
                                      skip_corrupt=skip_corrupt)
     if training:
@@ -239,7 +240,7 @@ def make_audio_dataset(file_pattern: Union[str, Sequence[str]], *, num_segments:
                   mean=float(mean), std=float(std))
 
     def labels(features):
-        return pipeline._labels(features, num_classes, multi_label)
+        return index.labels(features, num_classes, multi_label)
 
     if training:
         augment = dict(spec_augment_options or {})  # spec_augment's defaults for the rest

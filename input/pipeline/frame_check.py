@@ -1,7 +1,7 @@
 """Naming the shard and video behind a JPEG that does not decode.
 
 The pipeline names a sampled frame that does not start like a JPEG itself
-(`pipeline._snippet_jpegs`). A frame that does but is corrupt fails deep
+(`snippet_frames.snippet_jpegs`). A frame that does but is corrupt fails deep
 inside tf.data with a message that names neither the shard nor the video;
 after such an error `explain` reads the shards again in Python (decoding
 every frame: slow on a large set, but only on this error path) and names
@@ -11,7 +11,7 @@ from typing import Optional
 
 import tensorflow as tf
 
-from tsn_tf.input import layout, schema
+from tsn_tf.input.contract import layout, schema
 
 DECODE_ERROR_HINTS = ("image file format", "jpeg", "image data")
 

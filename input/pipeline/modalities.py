@@ -21,8 +21,8 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from tsn_tf.input import crops
-from tsn_tf.input import schema
+from tsn_tf.input.pipeline import crops
+from tsn_tf.input.contract import schema
 
 
 @dataclasses.dataclass(frozen=True)
@@ -181,3 +181,14 @@ def decode_frames(jpegs, channels: int, box=None):
         return tf.stack([decode(jpegs[i]) for i in range(jpegs.shape[0])])
     return tf.map_fn(decode, jpegs, fn_output_signature=tf.TensorSpec(
             [None, None, channels], tf.uint8), infer_shape=False)
+
+
+def differences(clips, modality: str, length: int):
+    """rgb_diff: float (..., S, S, 3·(L+1)) frames -> (..., S, S, 3·L); others unchanged."""
+    if modality != "rgb_diff":
+        return clips
+    shape = tf.shape(clips)
+    snippets = tf.reshape(clips, tf.concat([[-1], shape[-3:]], 0))
+    return tf.reshape(rgb_difference(snippets, length + 1),
+                      tf.concat([shape[:-1], [3 * length]], 0))
+

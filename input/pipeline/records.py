@@ -14,33 +14,14 @@ fails with an InvalidArgumentError whose message names the file (and the
 video), or, with `skip_corrupt`, logs a warning naming it and skips the shard
 (no index) or the video (bad frames; the caller's `ignore_errors`).
 """
-from typing import Sequence, Union
 
 import tensorflow as tf
 from absl import logging
 
-from tsn_tf.input import layout
+from tsn_tf.input.contract import layout
 
 INDEX_BUFFER_BYTES = 256 * 1024
 _RECORD = tf.TensorSpec([], tf.string)
-
-
-def list_shards(file_pattern: Union[str, Sequence[str]]):
-    """Sorted files matching one pattern or a list of patterns, with their sizes.
-
-    Returns:
-      (paths, sizes): lists of str and int. Raises FileNotFoundError naming
-      the pattern when nothing matches.
-    """
-    patterns = [file_pattern] if isinstance(file_pattern, str) else list(file_pattern)
-    paths = []
-    for pattern in patterns:
-        matched = tf.io.gfile.glob(pattern)
-        if not matched:
-            raise FileNotFoundError(f"No TFRecord shards match {pattern!r}.")
-        paths.extend(matched)
-    paths = sorted(set(paths))
-    return paths, [tf.io.gfile.stat(path).length for path in paths]
 
 
 def read_records(path, offset, count, buffer_size):

@@ -37,7 +37,8 @@ import sys
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-MAPPED = {"input": "input", "trainers": "trainers", "export": "export"}
+MAPPED = {"input": "input", "trainers": "trainers", "export": "export", "convert": "convert",
+          "synthetic": "synthetic"}
 
 # name: (file, functions or assignments (None: all), line pattern (None: all), tests)
 TARGETS = {
@@ -46,19 +47,23 @@ TARGETS = {
                              ["tests/test_temporal_integration.py"]),
     "cross_modality": ("tsn_tf/cross_modality.py", None, None, ["tests/test_cross_modality.py"]),
     "optim_policy": ("tsn_tf/optim_policy.py", None, None, ["tests/test_optim_policy.py"]),
-    "sampling": ("input/sampling.py", ["train_offsets", "eval_offsets", "untrimmed_offsets",
-                                       "snippet_indices"], None, ["tests/test_sampling.py"]),
-    "crops": ("input/crops.py", ["RGB_SCALES", "MOTION_SCALES", "MAX_DISTORT", "SNAP_PIXELS",
+    "sampling": ("input/pipeline/sampling.py", ["train_offsets", "eval_offsets",
+                                                "untrimmed_offsets", "snippet_indices"], None,
+                 ["tests/test_sampling.py"]),
+    "crops": ("input/pipeline/crops.py", ["RGB_SCALES", "MOTION_SCALES", "MAX_DISTORT", "SNAP_PIXELS",
                                  "FIXED_OFFSET_STEPS", "scale_pairs", "crop_sizes",
                                  "multiscale_crop_box", "eval_views"], None,
               ["tests/test_crops.py"]),
-    "modalities": ("input/modalities.py", ["STREAMS", "flip_snippets", "normalization",
+    "modalities": ("input/pipeline/modalities.py", ["STREAMS", "flip_snippets", "normalization",
                                            "normalize"], None, ["tests/test_modalities.py"]),
-    "pipeline": ("input/pipeline.py", ["_train_items", "_finish_clip", "_crop_boxes",
-                                       "finish_deferred", "_eval_clip"],
+    "train_clips": ("input/pipeline/train_clips.py", ["train_items", "finish_clip"],
+                    r"flip|invert|normaliz|mean|std",
+                    ["tests/test_train_flip.py", "tests/test_train_clips.py"]),
+    "deferred": ("tsn_tf/ops/deferred.py", ["_crop_boxes", "finish_deferred"],
                  r"flip|invert|normaliz|mean|std",
-                 ["tests/test_train_flip.py", "tests/test_train_clips.py",
-                  "tests/test_pipeline.py"]),
+                 ["tests/test_train_flip.py", "tests/test_train_clips.py"]),
+    "eval_views": ("input/pipeline/eval_views.py", ["eval_views"],
+                   r"flip|invert|normaliz|mean|std", ["tests/test_pipeline.py"]),
 }
 
 

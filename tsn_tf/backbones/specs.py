@@ -96,7 +96,7 @@ SPECS = {
         rgb_mean=(127.5, 127.5, 127.5), rgb_std=(127.5, 127.5, 127.5),
         flow_mean=128.0, flow_std=127.5, feature_dim=128),
     # Audio backbone: its inputs are log-mel patches the audio pipeline
-    # normalizes itself (input/audio.py LOG_MEL_MEAN/STD), so the image
+    # normalizes itself (input/contract/log_mel.py LOG_MEL_MEAN/STD), so the image
     # entries are identities; input_size is the patch length in frames.
     "audio_small": BackboneSpec(
         name="audio_small", input_size=96, min_input_size=16,

@@ -1,7 +1,7 @@
 """Serving-time preprocessing: one video's frames -> evaluation clips, in the graph.
 
 Both paths call the evaluation pipeline's own functions
-(`sampling.eval_offsets` / `untrimmed_offsets`, `pipeline._eval_clip`, which
+(`sampling.eval_offsets` / `untrimmed_offsets`, `eval_views.eval_clip`, which
 decodes, stacks the modality, rescales the short side, cuts the eval views,
 flips and normalizes), so evaluation and serving share one implementation.
 The uint8 path gathers the sampled frames and hands them to the same code as
@@ -17,9 +17,9 @@ from typing import Sequence, Tuple
 
 import tensorflow as tf
 
-from tsn_tf.input import modalities
-from tsn_tf.input import pipeline
-from tsn_tf.input import sampling
+from tsn_tf.input.pipeline import modalities
+from tsn_tf.input.pipeline import eval_views
+from tsn_tf.input.pipeline import sampling
 
 RGB_STREAMS = ("frames",)
 FLOW_STREAMS = ("flow_x", "flow_y")
@@ -125,7 +125,7 @@ def clips_from_jpegs(jpeg_streams: Sequence[tf.Tensor], offsets, settings: ViewS
     """
     mean_vector, std_vector = settings.normalization()
     features = {"frames": dict(zip(settings.stream.keys, jpeg_streams))}
-    return _with_static_shape(pipeline._eval_clip(
+    return _with_static_shape(eval_views.eval_clip(
             features, offsets, _frame_count(jpeg_streams), stream=settings.stream,
             modality=settings.modality, length=settings.length,
             output_size=settings.input_size, eval_crops=settings.eval_crops,
