@@ -1,8 +1,14 @@
 """Dense optical flow between consecutive grayscale frames, and its 8-bit form.
 
 Algorithms (OpenCV 4.11 contrib, default parameters unless stated):
-  * ``tvl1``: `cv2.optflow.DualTVL1OpticalFlow`, the paper's (TSN's dense_flow
-    tool used the same algorithm). About 1.8 s per 340x256 frame on one core.
+  * ``tvl1``: `cv2.optflow.DualTVL1OpticalFlow`, OpenCV's CPU variant of TV-L1
+    (10 outer x 30 inner iterations, a 5x5 median each outer one, Keys-cubic
+    `remap`). The paper's models were trained on another variant: TSN's
+    dense_flow runs OpenCV 2.4's CUDA `OpticalFlowDual_TVL1_GPU` (Gaussian
+    halving pyramid, 300 iterations a warp, no median), and mmaction2's
+    denseflow OpenCV 4's `cuda::OpticalFlowDual_TVL1` (0.8 pyramid, its own
+    bicubic). Same energy and parameters, different flow fields. About 1.8 s
+    per 340x256 frame on one core.
   * ``dis``: `cv2.DISOpticalFlow` with preset MEDIUM (about 13 ms per 340x256
     frame on one core; FAST is 2.3 ms but visibly blockier).
   * ``farneback``: `cv2.calcOpticalFlowFarneback` with pyramid scale 0.5,
