@@ -324,6 +324,53 @@ def test_caffemodel_misfit_legacy_size_is_one_line_naming_file_and_blob(
     assert re.search(message, text), text
 
 
+def test_tsn_caffe_legacy_sized_blobs_convert_like_shape_sized(tmp_path):
+    """Same weights sized by `shape`, by num/channels/height/width, and by both: one model."""
+    model, images, torch_input = _bninception_reference(64, 5, bgr_mean=CAFFE_BGR_MEAN)
+    layers = ref.caffe_layers(model)
+    names = [f"class {i}" for i in range(5)]
+    logits = {}
+    for form in ("shape", "legacy", "both"):
+        path = tmp_path / f"tsn_{form}.caffemodel"
+        path.write_bytes(_caffemodel_bytes(layers, form))
+        run = str(tmp_path / f"run_{form}")
+        report = convert.write_model_dir(sources.read("tsn_caffe", str(path)), run, names,
+                                         input_size=64)
+        assert report.unused == [] and RunConfig.load(run).num_classes == 5
+        mean, std = RunConfig.load(run).normalization()
+        tsn = restore_model(run, num_segments=1)
+        logits[form] = np.asarray(tsn(((images - np.array(mean, np.float32))
+                                       / np.array(std, np.float32))[:, None], training=False))
+    np.testing.assert_array_equal(logits["legacy"], logits["shape"])
+    np.testing.assert_array_equal(logits["both"], logits["shape"])
+    _, expected = ref.bninception_features(model, torch_input)
+    print("caffe logits difference (shape, legacy, both)", _assert_close(logits["legacy"], expected))
+
+
+@pytest.mark.slow
+def test_cli_converts_legacy_sized_caffemodel_with_101_class_names(tmp_path):
+    """The issue's case: a legacy-sized fc_action (1, 1, 101, 1024) is 101 classes."""
+    model, images, torch_input = _bninception_reference(64, 101, bgr_mean=CAFFE_BGR_MEAN)
+    path = tmp_path / "ucf101_legacy.caffemodel"
+    path.write_bytes(_caffemodel_bytes(ref.caffe_layers(model, "fc-action"), "legacy"))
+    names = [f"action_{i}" for i in range(101)]
+    (tmp_path / "classes.txt").write_text("\n".join(names) + "\n")
+    run = tmp_path / "run"
+    result = subprocess.run(
+        [sys.executable, "-m", "tsn_tf.convert.convert_main", "--from=tsn_caffe",
+         f"--checkpoint={path}", f"--model_dir={run}", f"--class_names={tmp_path / 'classes.txt'}",
+         "--input_size=64"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"wrote {run}" in result.stdout
+    assert RunConfig.load(str(run)).num_classes == 101 and read_label_map(str(run)) == names
+    mean, std = RunConfig.load(str(run)).normalization()
+    tsn = restore_model(str(run), num_segments=1)
+    logits = np.asarray(tsn(((images - np.array(mean, np.float32))
+                             / np.array(std, np.float32))[:, None], training=False))
+    _, expected = ref.bninception_features(model, torch_input)
+    print("cli legacy 101-class logits difference", _assert_close(logits, expected))
+
+
 def test_caffemodel_garbage_is_refused(tmp_path):
     path = tmp_path / "bad.caffemodel"
     path.write_bytes(b"\xff\xff\xff\xff not a protobuf")
