@@ -344,7 +344,8 @@ def test_tsn_caffe_legacy_sized_blobs_convert_like_shape_sized(tmp_path):
     np.testing.assert_array_equal(logits["legacy"], logits["shape"])
     np.testing.assert_array_equal(logits["both"], logits["shape"])
     _, expected = ref.bninception_features(model, torch_input)
-    print("caffe logits difference (shape, legacy, both)", _assert_close(logits["legacy"], expected))
+    print("caffe logits difference (shape, legacy, both)",
+          _assert_close(logits["legacy"], expected))
 
 
 @pytest.mark.slow
