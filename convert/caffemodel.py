@@ -4,15 +4,27 @@ The few messages needed are declared here from caffe.proto's field numbers
 (descriptor_pb2), so no caffe and no generated `caffe_pb2` is needed:
 
     NetParameter   { name = 1; repeated LayerParameter layer = 100; }
-    LayerParameter { name = 1; type = 2; repeated BlobProto blobs = 7; }
+    LayerParameter { name = 1; type = 2; repeated BlobProto blobs = 7;
+                     InnerProductParameter inner_product_param = 117; }
+    InnerProductParameter { uint32 num_output = 1; }
     BlobProto      { num = 1; channels = 2; height = 3; width = 4;
                      repeated float data = 5 [packed]; BlobShape shape = 7;
                      repeated double double_data = 8 [packed]; }
     BlobShape      { repeated int64 dim = 1 [packed]; }
 
-Every other field (layer parameters, V1 `layers` = 2, diffs) is skipped as
-unknown by the parser. `write_net` serializes with the same messages, for
-tests and synthetic files.
+Every other field (other layer parameters, V1 `layers` = 2, diffs) is
+skipped as unknown by the parser. `write_net` serializes with the same
+messages, for tests and synthetic files.
+
+Blob sizes follow Caffe (BVLC/caffe and the TSN fork yjxiong/caffe alike,
+src/caffe/blob.cpp): `Blob::FromProto` takes the legacy 4-D (num, channels,
+height, width) when any of the four is set, and only otherwise `shape`; values
+come from `double_data` when it has any, else from `data`. A legacy 4-D size
+is right-aligned against the blob the layer holds, as `Blob::ShapeEquals`
+does when `Net::CopyTrainedLayersFrom` loads weights: an InnerProduct weight
+(num_output, K) was written (1, 1, num_output, K), a bias (N,) as
+(1, 1, 1, N). `layer_arrays` brings each blob of the layer types tsn_caffe
+reads to the shape that layer holds it in, whichever way the file sized it.
 """
 import numpy as np
 import tensorflow as tf
@@ -34,6 +46,11 @@ _MESSAGES = {
         ("name", 1, _FIELD.TYPE_STRING, _FIELD.LABEL_OPTIONAL, None),
         ("type", 2, _FIELD.TYPE_STRING, _FIELD.LABEL_OPTIONAL, None),
         ("blobs", 7, _FIELD.TYPE_MESSAGE, _FIELD.LABEL_REPEATED, "BlobProto"),
+        ("inner_product_param", 117, _FIELD.TYPE_MESSAGE, _FIELD.LABEL_OPTIONAL,
+         "InnerProductParameter"),
+    ],
+    "InnerProductParameter": [
+        ("num_output", 1, _FIELD.TYPE_UINT32, _FIELD.LABEL_OPTIONAL, None),
     ],
     "NetParameter": [
         ("name", 1, _FIELD.TYPE_STRING, _FIELD.LABEL_OPTIONAL, None),
@@ -69,24 +86,83 @@ def _message_classes():
 MESSAGES = _message_classes()
 
 
-def blob_array(blob) -> np.ndarray:
-    """A BlobProto's values, shaped by `shape` or the legacy num/channels/height/width."""
+LEGACY_FIELDS = ("num", "channels", "height", "width")
+# Ranks of the blobs the layer types tsn_caffe reads hold, by blob index, as
+# their LayerSetUp creates them: Convolution weight (O, I / group, kh, kw) and
+# bias (O,), InnerProduct weight (num_output, K) and bias (num_output,).
+BLOB_RANKS = {"Convolution": (4, 1), "InnerProduct": (2, 1)}
+# yjxiong/caffe's BNLayer: scale, shift, mean, variance, each one value per
+# channel, held (1, C); the old 4-D writer wrote such blobs (1, C, 1, 1).
+PER_CHANNEL_TYPES = ("BN",)
+
+
+def blob_array(blob, where="blob") -> np.ndarray:
+    """A BlobProto's values in the shape Caffe's `Blob::FromProto` gives them.
+
+    The legacy (num, channels, height, width) when any of the four is set
+    (unset ones are 0, as in caffe.proto), otherwise `shape`; `double_data`
+    when it has values, otherwise `data`.
+    """
     values = np.asarray(blob.double_data if len(blob.double_data) else blob.data, np.float32)
-    if blob.HasField("shape"):
-        shape = tuple(blob.shape.dim)
+    if any(blob.HasField(name) for name in LEGACY_FIELDS):
+        shape = tuple(getattr(blob, name) for name in LEGACY_FIELDS)
+        sized_by = "num/channels/height/width"
     else:
-        shape = (blob.num, blob.channels, blob.height, blob.width)
+        shape = tuple(blob.shape.dim)
+        sized_by = "shape"
     if int(np.prod(shape)) != values.size:
-        raise ValueError(f"blob holds {values.size} values but its shape is {shape}")
+        raise ValueError(f"{where} holds {values.size} values but its {sized_by} is {shape}")
     return values.reshape(shape)
+
+
+def layer_arrays(layer, where="layer"):
+    """`layer`'s blobs in the shapes its Caffe layer type holds them.
+
+    Convolution / InnerProduct: the size is right-aligned against the blob's
+    rank (BLOB_RANKS) and the dimensions before it must be 1, as
+    `Blob::ShapeEquals` requires of a legacy size: (1, 1, 101, 1024) is an
+    InnerProduct weight (101, 1024), (1, 1, 1, 101) its bias (101,). A weight's
+    rows must be the layer's `num_output` when the file records it. BN: each
+    blob is per channel, (C,), from (1, C), (1, C, 1, 1), (1, 1, 1, C) or (C,).
+    Other types keep `blob_array`'s shapes.
+
+    Raises:
+      ValueError: one line naming `where`, the blob and its size.
+    """
+    arrays = [blob_array(blob, f"{where} blob {i}") for i, blob in enumerate(layer.blobs)]
+    if layer.type in PER_CHANNEL_TYPES:
+        for i, array in enumerate(arrays):
+            if sum(size != 1 for size in array.shape) > 1:
+                raise ValueError(f"{where} blob {i} is sized {array.shape}; a {layer.type} "
+                                 "blob holds one value per channel (C,) or (1, C, 1, 1)")
+        return [array.reshape(-1) for array in arrays]
+    ranks = BLOB_RANKS.get(layer.type)
+    if ranks is None:
+        return arrays
+    shaped = []
+    for i, (array, rank) in enumerate(zip(arrays, ranks)):
+        extra = array.shape[:max(array.ndim - rank, 0)]
+        if array.ndim < rank or any(size != 1 for size in extra):
+            raise ValueError(f"{where} blob {i} is sized {array.shape}; {layer.type} blob {i} "
+                             f"has {rank} dimension{'s' * (rank > 1)} (leading 1s aside)")
+        shaped.append(array.reshape(array.shape[array.ndim - rank:]))
+    param = layer.inner_product_param
+    if (layer.type == "InnerProduct" and param.HasField("num_output")
+            and shaped[0].shape[0] != param.num_output):
+        raise ValueError(f"{where} blob 0 is sized {arrays[0].shape}: {shaped[0].shape[0]} "
+                         f"outputs, but the layer's num_output is {param.num_output}")
+    return shaped + arrays[len(shaped):]
 
 
 def read_layers(path):
     """{layer name: [blob arrays]} of the layers with blobs in `path`, and {name: type}.
 
+    Blobs are shaped by `layer_arrays`.
+
     Raises:
-      ValueError: the file does not parse as a NetParameter, or has two
-        layers of one name with blobs.
+      ValueError: the file does not parse as a NetParameter, has two layers
+        of one name with blobs, or a blob's size does not fit its values or
+        its layer type.
     """
     with tf.io.gfile.GFile(path, "rb") as f:
         data = f.read()
@@ -101,7 +177,7 @@ def read_layers(path):
             continue
         if layer.name in blobs:
             raise ValueError(f"{path}: two layers named {layer.name!r} hold blobs")
-        blobs[layer.name] = [blob_array(blob) for blob in layer.blobs]
+        blobs[layer.name] = layer_arrays(layer, f"{path}: layer {layer.name!r} ({layer.type})")
         types[layer.name] = layer.type
     if not blobs and data:
         raise ValueError(f"{path}: no layer with blobs (an old V1 `layers` file? "

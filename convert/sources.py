@@ -67,7 +67,12 @@ def read_bn_inception_pth(path):
 
 
 def read_tsn_caffe(path):
-    """A TSN .caffemodel: Convolution / InnerProduct [W, b], BN [scale, shift, mean, var]."""
+    """A TSN .caffemodel: Convolution / InnerProduct [W, b], BN [scale, shift, mean, var].
+
+    Blobs sized by `shape` or by the legacy num/channels/height/width read
+    alike (Caffe's precedence; `caffemodel.layer_arrays`): conv (O, I, kh, kw),
+    InnerProduct (classes, D), biases and BN vectors (C,).
+    """
     layers, types = caffemodel.read_layers(path)
     state = {}
     for name, blobs in layers.items():

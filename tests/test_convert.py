@@ -3,6 +3,7 @@ TSN Caffe .caffemodel, mmaction2 TSN ResNet checkpoints; the restricted unpickle
 import json
 import os
 import pickle
+import re
 import subprocess
 import sys
 
@@ -236,7 +237,139 @@ def test_caffemodel_reads_bytes_written_from_caffe_proto(tmp_path):
     blobs, types = caffemodel.read_layers(str(path))
     assert types == {"conv1": "Convolution"}
     np.testing.assert_array_equal(blobs["conv1"][0], weights)
-    np.testing.assert_array_equal(blobs["conv1"][1], bias.reshape(1, 1, 1, 2))
+    # the legacy (1, 1, 1, 2) right-aligned against the Convolution bias (O,)
+    np.testing.assert_array_equal(blobs["conv1"][1], bias)
+
+
+# A .caffemodel written three ways from the same arrays, by hand from caffe.proto:
+# "shape" (BlobShape, as Caffe writes today), "legacy" (num/channels/height/width
+# only, as Caffe wrote before `shape`: 4-D, 1s on the left, so an InnerProduct
+# weight (1, 1, out, in), a bias (1, 1, 1, out), a TSN BN blob (1, C, 1, 1)), and
+# "both": the legacy four plus a `shape` that is deliberately wrong (its dims
+# reversed, same count): Caffe's Blob::FromProto reads the legacy four first.
+# InnerProduct layers record inner_product_param (117) { num_output (1) }.
+
+def _legacy_dims(layer_type, array):
+    if layer_type == "BN":
+        return (1, array.size, 1, 1)
+    return (1,) * (4 - array.ndim) + array.shape
+
+
+def _blob_bytes(layer_type, array, form):
+    array = np.asarray(array, np.float32)
+    body = b""
+    if form in ("legacy", "both"):
+        body += b"".join(_int_field(number, size) for number, size
+                         in zip((1, 2, 3, 4), _legacy_dims(layer_type, array)))
+    if form in ("shape", "both"):
+        dims = array.shape if form == "shape" else array.shape[::-1]
+        body += _field(7, _field(1, b"".join(_varint(d) for d in dims)))
+    return body + _field(5, array.astype("<f4").tobytes())
+
+
+def _caffemodel_bytes(layers, form):
+    out = _field(1, b"tsn")
+    for name, layer_type, arrays in layers:
+        layer = _field(1, name.encode()) + _field(2, layer_type.encode())
+        if layer_type == "InnerProduct":
+            layer += _field(117, _int_field(1, len(arrays[0])))
+        layer += b"".join(_field(7, _blob_bytes(layer_type, a, form)) for a in arrays)
+        out += _field(100, layer)
+    return out
+
+
+def test_caffemodel_legacy_sizes_read_as_their_layer_holds_them(tmp_path):
+    conv_w = np.arange(24, dtype=np.float32).reshape(2, 3, 2, 2)
+    fc_w = np.arange(12, dtype=np.float32).reshape(3, 4)
+    bn = [np.arange(5, dtype=np.float32).reshape(1, 5) + k for k in range(4)]
+    layers = [("conv1", "Convolution", [conv_w, np.array([1.0, 2.0])]),
+              ("bn1", "BN", bn),
+              ("fc", "InnerProduct", [fc_w, np.array([1.0, 2.0, 3.0])])]
+    for form in ("shape", "legacy", "both"):
+        path = tmp_path / f"{form}.caffemodel"
+        path.write_bytes(_caffemodel_bytes(layers, form))
+        blobs, types = caffemodel.read_layers(str(path))
+        assert types == {"conv1": "Convolution", "bn1": "BN", "fc": "InnerProduct"}
+        np.testing.assert_array_equal(blobs["conv1"][0], conv_w)
+        np.testing.assert_array_equal(blobs["conv1"][1], [1.0, 2.0])
+        for k in range(4):
+            np.testing.assert_array_equal(blobs["bn1"][k], np.arange(5) + k)  # (C,)
+        np.testing.assert_array_equal(blobs["fc"][0], fc_w)                  # (out, in)
+        np.testing.assert_array_equal(blobs["fc"][1], [1.0, 2.0, 3.0])
+
+
+@pytest.mark.parametrize("layer_type, dims, message", [
+    ("InnerProduct", (2, 1, 3, 4), r"blob 0 is sized \(2, 1, 3, 4\); InnerProduct blob 0 "
+                                   r"has 2 dimensions"),
+    ("InnerProduct", (1, 1, 4, 6), r"blob 0 is sized \(1, 1, 4, 6\): 4 outputs, but the "
+                                   r"layer's num_output is 3"),
+    ("BN", (1, 2, 1, 12), r"blob 0 is sized \(1, 2, 1, 12\); a BN blob holds one value"),
+    ("Convolution", (1, 1, 4, 6), r"holds 25 values but its num/channels/height/width is "
+                                  r"\(1, 1, 4, 6\)"),
+])
+def test_caffemodel_misfit_legacy_size_is_one_line_naming_file_and_blob(
+        tmp_path, layer_type, dims, message):
+    count = int(np.prod(dims)) + (layer_type == "Convolution")  # one value too many
+    blob = (b"".join(_int_field(n, d) for n, d in zip((1, 2, 3, 4), dims))
+            + _field(5, np.zeros(count, "<f4").tobytes()))
+    layer = _field(1, b"fc/x") + _field(2, layer_type.encode()) + _field(7, blob)
+    if layer_type == "InnerProduct":
+        layer += _field(117, _int_field(1, 3))
+    path = tmp_path / "misfit.caffemodel"
+    path.write_bytes(_field(100, layer))
+    with pytest.raises(ValueError) as error:
+        caffemodel.read_layers(str(path))
+    text = str(error.value)
+    assert "\n" not in text and text.startswith(f"{path}: layer 'fc/x' ({layer_type}) blob 0 ")
+    assert re.search(message, text), text
+
+
+def test_tsn_caffe_legacy_sized_blobs_convert_like_shape_sized(tmp_path):
+    """Same weights sized by `shape`, by num/channels/height/width, and by both: one model."""
+    model, images, torch_input = _bninception_reference(64, 5, bgr_mean=CAFFE_BGR_MEAN)
+    layers = ref.caffe_layers(model)
+    names = [f"class {i}" for i in range(5)]
+    logits = {}
+    for form in ("shape", "legacy", "both"):
+        path = tmp_path / f"tsn_{form}.caffemodel"
+        path.write_bytes(_caffemodel_bytes(layers, form))
+        run = str(tmp_path / f"run_{form}")
+        report = convert.write_model_dir(sources.read("tsn_caffe", str(path)), run, names,
+                                         input_size=64)
+        assert report.unused == [] and RunConfig.load(run).num_classes == 5
+        mean, std = RunConfig.load(run).normalization()
+        tsn = restore_model(run, num_segments=1)
+        logits[form] = np.asarray(tsn(((images - np.array(mean, np.float32))
+                                       / np.array(std, np.float32))[:, None], training=False))
+    np.testing.assert_array_equal(logits["legacy"], logits["shape"])
+    np.testing.assert_array_equal(logits["both"], logits["shape"])
+    _, expected = ref.bninception_features(model, torch_input)
+    print("caffe logits difference (shape, legacy, both)",
+          _assert_close(logits["legacy"], expected))
+
+
+@pytest.mark.slow
+def test_cli_converts_legacy_sized_caffemodel_with_101_class_names(tmp_path):
+    """The issue's case: a legacy-sized fc_action (1, 1, 101, 1024) is 101 classes."""
+    model, images, torch_input = _bninception_reference(64, 101, bgr_mean=CAFFE_BGR_MEAN)
+    path = tmp_path / "ucf101_legacy.caffemodel"
+    path.write_bytes(_caffemodel_bytes(ref.caffe_layers(model, "fc-action"), "legacy"))
+    names = [f"action_{i}" for i in range(101)]
+    (tmp_path / "classes.txt").write_text("\n".join(names) + "\n")
+    run = tmp_path / "run"
+    result = subprocess.run(
+        [sys.executable, "-m", "tsn_tf.convert.convert_main", "--from=tsn_caffe",
+         f"--checkpoint={path}", f"--model_dir={run}", f"--class_names={tmp_path / 'classes.txt'}",
+         "--input_size=64"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"wrote {run}" in result.stdout
+    assert RunConfig.load(str(run)).num_classes == 101 and read_label_map(str(run)) == names
+    mean, std = RunConfig.load(str(run)).normalization()
+    tsn = restore_model(str(run), num_segments=1)
+    logits = np.asarray(tsn(((images - np.array(mean, np.float32))
+                             / np.array(std, np.float32))[:, None], training=False))
+    _, expected = ref.bninception_features(model, torch_input)
+    print("cli legacy 101-class logits difference", _assert_close(logits, expected))
 
 
 def test_caffemodel_garbage_is_refused(tmp_path):
