@@ -22,7 +22,8 @@ import tensorflow as tf
 
 from tsn_tf import backbones
 from tsn_tf.backbones.weights import normalization_path
-from tsn_tf.convert.sources import BN_SUFFIXES, IGNORED_SUFFIXES
+from tsn_tf.convert.sources import BN_SUFFIXES, FLOW_ALGORITHMS, IGNORED_SUFFIXES
+from tsn_tf.input.contract.preprocessing import FLOW_MODALITIES, Preprocessing
 from tsn_tf.modalities import get_modality
 from tsn_tf.trainers.model_dir import CHECKPOINTS, RUN_CONFIG, RunConfig, write_label_map
 
@@ -179,6 +180,10 @@ def write_model_dir(checkpoint, model_dir, class_names, *, modality=None,
     fill_backbone(model.get_layer("backbone").layer, checkpoint, used)
     fill_layer(model.get_layer("classifier").layer, classifier, checkpoint.state, used)
     config.save(model_dir)
+    source = checkpoint.origin.get("from")
+    if modality in FLOW_MODALITIES and source in FLOW_ALGORITHMS:
+        # tsn-export carries it; tsn-predict then computes the family's flow
+        Preprocessing(flow_algorithm=FLOW_ALGORITHMS[source]).save(model_dir)
     write_label_map(model_dir, class_names)
     manager = tf.train.CheckpointManager(tf.train.Checkpoint(model=model),
                                          os.path.join(model_dir, CHECKPOINTS), max_to_keep=1)

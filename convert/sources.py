@@ -104,6 +104,9 @@ SOURCES = {
     "tsn_caffe": read_tsn_caffe,
     "mmaction2": read_mmaction2,
 }
+# The TV-L1 variant each family's flow models were trained on (ingestion's --flow
+# name): TSN's dense_flow (OpenCV 2.4 CUDA), mmaction2's denseflow (OpenCV 4 CUDA).
+FLOW_ALGORITHMS = {"tsn_caffe": "tvl1_tsn", "mmaction2": "tvl1_denseflow"}
 
 
 def read(source, path):

@@ -28,6 +28,7 @@ from absl import flags
 from tsn_tf.export import predict
 from tsn_tf.export import timeline
 from tsn_tf.input.contract import preprocessing
+from tsn_tf.input.ingestion import flow as flow_lib
 from tsn_tf.input.ingestion import video
 
 FLAGS = flags.FLAGS
@@ -38,7 +39,7 @@ flags.DEFINE_integer("top_k", 5, "Labels printed.", lower_bound=1)
 flags.DEFINE_list("fusion_weights", [], "Weights of the models' pre-softmax scores, in "
                   "--model order (default: RGB 1, flow 1.5, audio 1; RGB:flow:warped flow "
                   "1:1:0.5).")
-flags.DEFINE_enum("flow_algorithm", None, ["tvl1", "dis", "farneback"], "Optical flow for "
+flags.DEFINE_enum("flow_algorithm", None, list(flow_lib.FLOW_ALGORITHMS), "Optical flow for "
                   "flow models (default: the one each model's training shards were ingested "
                   "with, recorded in its export); a different one is reported.")
 flags.DEFINE_string("frame_size", None, "Resize frames to WIDTHxHEIGHT (default: as each "

@@ -16,6 +16,7 @@ import torch_reference as ref
 from tsn_tf import backbones
 from tsn_tf.backbones.weights import read_normalization
 from tsn_tf.convert import caffemodel, convert, pth, sources
+from tsn_tf.input.contract.preprocessing import Preprocessing
 from tsn_tf.trainers.model_dir import RunConfig, read_label_map, restore_model
 
 TOLERANCE = 1e-4
@@ -184,6 +185,8 @@ def test_tsn_caffe_model_dir_matches_pytorch_logits(tmp_path, modality, channels
     assert config.rgb_mean[::-1] == CAFFE_BGR_MEAN and config.rgb_std == (1.0, 1.0, 1.0)
     assert (config.flow_mean, config.flow_std) == (128.0, 1.0)
     assert read_label_map(str(tmp_path / "run")) == names
+    recorded = Preprocessing.load(str(tmp_path / "run"))  # TSN's dense_flow: OpenCV 2.4 CUDA
+    assert (recorded and recorded.flow_algorithm) == ("tvl1_tsn" if modality == "flow" else None)
     mean, std = config.normalization()
     tsn = restore_model(str(tmp_path / "run"), num_segments=1)
     logits = np.asarray(tsn(((images - np.array(mean, np.float32)) / np.array(std, np.float32))
@@ -419,6 +422,9 @@ def test_mmaction2_model_dir_matches_pytorch_features_and_logits(tmp_path, chann
     config = RunConfig.load(str(tmp_path / "run"))
     assert (config.rgb_mean, config.rgb_std) == (MMACTION2_MEAN, MMACTION2_STD)
     assert (config.flow_mean, config.flow_std) == (128.0, 128.0)
+    recorded = Preprocessing.load(str(tmp_path / "run"))  # mmaction2's denseflow: OpenCV 4 CUDA
+    assert (recorded and recorded.flow_algorithm) == ("tvl1_denseflow" if channels == 10
+                                                      else None)
     mean, std = config.normalization()
     tsn = restore_model(str(tmp_path / "run"), num_segments=1)
     normalized = (images - np.array(mean, np.float32)) / np.array(std, np.float32)

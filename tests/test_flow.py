@@ -21,7 +21,7 @@ def textured_shift(shift, size=(64, 48), margin=10, seed=0):
     return view(0, 0), view(*shift)
 
 
-@pytest.mark.parametrize("algorithm", flow.FLOW_ALGORITHMS)
+@pytest.mark.parametrize("algorithm", flow.OPENCV_ALGORITHMS)  # TF TV-L1: test_tvl1.py
 @pytest.mark.parametrize("shift", [(1.5, -0.75), (-2.25, 1.0)])
 def test_known_shift_within_quantization_and_algorithm_error(algorithm, shift):
     prev, nxt = textured_shift(shift)

@@ -23,6 +23,7 @@ from tsn_tf.input.ingestion import audio as audio_lib
 from tsn_tf.input.contract import log_mel
 from tsn_tf.input.ingestion import flow as flow_lib
 from tsn_tf.input.ingestion import flow_pool
+from tsn_tf.input.ingestion import flow_tf
 from tsn_tf.input.ingestion import progress
 from tsn_tf.input.contract import preprocessing, schema
 from tsn_tf.input.ingestion import video as video_lib
@@ -143,8 +144,12 @@ def encode_frames(frames_bgr: Iterable[np.ndarray], options: IngestOptions, *,
     """
     want_rgb = "rgb" in options.modalities
     settings = flow_settings(options)
-    parallel = workers > 1 and options.has_flow
-    pair_encoder = flow_pool.PairEncoder(settings) if options.has_flow and not parallel else None
+    batched = settings.plain and options.flow_algorithm in flow_lib.TF_ALGORITHMS
+    parallel = workers > 1 and options.has_flow and not batched
+    per_pair = dataclasses.replace(settings, plain=False) if batched else settings
+    pair_encoder = flow_pool.PairEncoder(per_pair) \
+        if (per_pair.plain or per_pair.warped) and not parallel else None
+    batcher = flow_tf.PairBatcher(options.flow_algorithm) if batched else None
     streams = EncodedStreams()
     grays = []
     for frame in frames_bgr:
@@ -152,9 +157,11 @@ def encode_frames(frames_bgr: Iterable[np.ndarray], options: IngestOptions, *,
             streams.rgb_jpegs.append(flow_pool.jpeg(frame, options.jpeg_quality))
         if options.has_flow:
             gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+            if batcher is not None:
+                _add_flows(streams, batcher.add(gray), settings, progress)
             if pair_encoder is not None and grays:
                 _add_pair(streams, pair_encoder(grays[-1], gray))
-                if progress is not None:
+                if progress is not None and batcher is None:
                     progress.update(1)
             if parallel:
                 grays.append(gray)
@@ -162,10 +169,20 @@ def encode_frames(frames_bgr: Iterable[np.ndarray], options: IngestOptions, *,
                 grays = [gray]
         streams.num_frames += 1
         streams.height, streams.width = frame.shape[:2]
+    if batcher is not None:
+        _add_flows(streams, batcher.finish(), settings, progress)
     if parallel and len(grays) > 1:
         for pair in flow_pool.encode_pairs_parallel(grays, settings, workers, progress):
             _add_pair(streams, pair)
     return streams
+
+
+def _add_flows(streams: EncodedStreams, flows, settings: flow_pool.FlowSettings, progress):
+    """Quantized JPEGs of plain flows computed in a batch (TF TV-L1), in pair order."""
+    for flow in flows:
+        _add_pair(streams, (flow_pool.quantized_jpegs(flow, settings), None))
+        if progress is not None:
+            progress.update(1)
 
 
 def flow_progress(reader: video_lib.VideoReader, options: IngestOptions, description: str,

@@ -13,6 +13,10 @@ Algorithms (OpenCV 4.11 contrib, default parameters unless stated):
     frame on one core; FAST is 2.3 ms but visibly blockier).
   * ``farneback``: `cv2.calcOpticalFlowFarneback` with pyramid scale 0.5,
     3 levels, window 15, 3 iterations, poly_n 5, poly_sigma 1.2 (about 20 ms).
+  * ``tvl1_tsn``, ``tvl1_denseflow``, ``tvl1_opencv``: TV-L1 as TensorFlow ops
+    (`flow_tf`, `tsn_tf.ops.tvl1`) in the variant of TSN's models (OpenCV 2.4
+    CUDA), of mmaction2's (OpenCV 4 CUDA) or of ``tvl1`` above, on whatever
+    device TF sees; `FlowEstimator` runs one pair at a time, `flow_tf` batches.
 
 Quantization follows dense_flow's ``convertFlowToImage`` (yjxiong/dense_flow):
 ``v > H ? 255 : v < L ? 0 : cvRound(255 * (v - L) / (H - L))`` with
@@ -26,7 +30,9 @@ import numpy as np
 
 from tsn_tf.input.contract.preprocessing import DEFAULT_FLOW_BOUND
 
-FLOW_ALGORITHMS = ("tvl1", "dis", "farneback")
+OPENCV_ALGORITHMS = ("tvl1", "dis", "farneback")
+TF_ALGORITHMS = ("tvl1_tsn", "tvl1_denseflow", "tvl1_opencv")  # `flow_tf.ALGORITHMS`
+FLOW_ALGORITHMS = OPENCV_ALGORITHMS + TF_ALGORITHMS
 
 _FARNEBACK_ARGS = dict(pyr_scale=0.5, levels=3, winsize=15, iterations=3, poly_n=5,
                        poly_sigma=1.2, flags=0)
@@ -44,7 +50,9 @@ class FlowEstimator:
             raise ValueError(f"unknown flow algorithm {algorithm!r}; expected one of "
                              f"{FLOW_ALGORITHMS}")
         self.algorithm = algorithm
-        if algorithm == "tvl1":
+        if algorithm in TF_ALGORITHMS:
+            self._engine = None
+        elif algorithm == "tvl1":
             self._engine = cv2.optflow.DualTVL1OpticalFlow_create()
         elif algorithm == "dis":
             self._engine = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
@@ -53,12 +61,20 @@ class FlowEstimator:
 
     def __call__(self, prev_gray: np.ndarray, next_gray: np.ndarray) -> np.ndarray:
         """(H, W, 2) float32 flow in px: prev(p) matches next(p + flow(p))."""
+        if self.algorithm in TF_ALGORITHMS:
+            from tsn_tf.input.ingestion import flow_tf  # TensorFlow: only when asked for
+
+            return flow_tf.pair_flows([prev_gray], [next_gray], self.algorithm)[0]
         if self._engine is None:
             return cv2.calcOpticalFlowFarneback(prev_gray, next_gray, None, **_FARNEBACK_ARGS)
         return self._engine.calc(prev_gray, next_gray, None)
 
     def parameters(self) -> dict:
         """The algorithm's settings as plain values (recorded with the shards and models)."""
+        if self.algorithm in TF_ALGORITHMS:
+            from tsn_tf.input.ingestion import flow_tf
+
+            return flow_tf.parameters(self.algorithm)
         if self._engine is None:
             return {"algorithm": self.algorithm, **_FARNEBACK_ARGS}
         getters = sorted(name for name in dir(self._engine)

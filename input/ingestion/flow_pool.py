@@ -41,6 +41,12 @@ class FlowSettings:
     warped: bool = False   # the "warped_flow" stream
 
 
+def quantized_jpegs(flow: np.ndarray, settings: FlowSettings) -> Tuple[bytes, bytes]:
+    """The x and y JPEGs of one (H, W, 2) flow, quantized with `settings.bound`."""
+    flow_x, flow_y = flow_lib.quantize_flow(flow, settings.bound)
+    return jpeg(flow_x, settings.jpeg_quality), jpeg(flow_y, settings.jpeg_quality)
+
+
 class PairEncoder:
     """Quantized flow JPEGs of one gray frame pair (one estimator object per stream)."""
 
@@ -51,16 +57,9 @@ class PairEncoder:
             if settings.warped else None
 
     def __call__(self, prev_gray: np.ndarray, gray: np.ndarray) -> PairJpegs:
-        out = []
-        for estimator in (self.flow, self.warped):
-            if estimator is None:
-                out.append(None)
-                continue
-            flow_x, flow_y = flow_lib.quantize_flow(estimator(prev_gray, gray),
-                                                    self.settings.bound)
-            out.append((jpeg(flow_x, self.settings.jpeg_quality),
-                        jpeg(flow_y, self.settings.jpeg_quality)))
-        return tuple(out)
+        return tuple(None if estimator is None
+                     else quantized_jpegs(estimator(prev_gray, gray), self.settings)
+                     for estimator in (self.flow, self.warped))
 
 
 def encode_range(gray_frames: Sequence[np.ndarray], settings: FlowSettings) -> List[PairJpegs]:

@@ -18,6 +18,7 @@ import sys
 from tsn_tf.trainers import cli  # first: quiets TensorFlow before it loads
 from absl import flags
 
+from tsn_tf.input.ingestion import flow as flow_lib
 from tsn_tf.input.ingestion import lists, storage, video
 
 FLAGS = flags.FLAGS
@@ -41,8 +42,11 @@ flags.DEFINE_list("split", [], "Keep only these splits (train, val, test); defau
 flags.DEFINE_string("output", None, "Output folder or TF filesystem URL (gs://, s3://, az://).")
 flags.DEFINE_list("modalities", ["rgb", "flow"],
                   "Streams to store: any of rgb, flow, warped_flow, audio.")
-flags.DEFINE_enum("flow", "tvl1", ["tvl1", "dis", "farneback"],
-                  "Optical flow algorithm: tvl1 (the paper's), dis or farneback (faster).")
+flags.DEFINE_enum("flow", "tvl1", list(flow_lib.FLOW_ALGORITHMS),
+                  "Optical flow: tvl1 (OpenCV's CPU TV-L1), dis or farneback (faster); "
+                  "tvl1_tsn / tvl1_denseflow / tvl1_opencv: TV-L1 as TensorFlow ops on "
+                  "any TF device, batched, in the variant TSN's / mmaction2's models / "
+                  "tvl1 were made with (use --workers=1 on a GPU).")
 flags.DEFINE_float("flow_bound", 20.0, "Flow is clipped to +-bound px before 8-bit quantization.",
                    lower_bound=0.001)
 flags.DEFINE_string("frame_size", "340x256", "Stored frame size WIDTHxHEIGHT (TSN: 340x256).")

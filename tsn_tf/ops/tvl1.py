@@ -126,3 +126,12 @@ def tvl1_flow(prev, next, variant="opencv", hypot64=None):  # pylint: disable=re
             u1 = upsample(u1, sizes[level - 1]) * factor
             u2 = upsample(u2, sizes[level - 1]) * factor
     return tf.stack([u1, u2], axis=-1)
+
+
+def variant_parameters(variant: str) -> dict:
+    """A variant's settings as plain values (recorded with shards made with it)."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown TV-L1 variant {variant!r}; expected one of {VARIANTS}")
+    solver, kind, _, factor, _ = _CONFIGS[variant]
+    return {**_SHARED, "nscales": NSCALES, "pyramid": kind, "flow_upscale": round(factor, 6),
+            **{key: value for key, value in solver.items() if key != "hypot64"}}
