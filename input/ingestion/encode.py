@@ -149,16 +149,20 @@ def encode_frames(frames_bgr: Iterable[np.ndarray], options: IngestOptions, *,
     per_pair = dataclasses.replace(settings, plain=False) if batched else settings
     pair_encoder = flow_pool.PairEncoder(per_pair) \
         if (per_pair.plain or per_pair.warped) and not parallel else None
-    batcher = flow_tf.PairBatcher(options.flow_algorithm) if batched else None
+    batcher = None
     streams = EncodedStreams()
     grays = []
     for frame in frames_bgr:
+        rgb_jpeg = flow_pool.jpeg(frame, options.jpeg_quality) if want_rgb or batched else None
         if want_rgb:
-            streams.rgb_jpegs.append(flow_pool.jpeg(frame, options.jpeg_quality))
-        if options.has_flow:
+            streams.rgb_jpegs.append(rgb_jpeg)
+        if batched:
+            batcher = batcher or flow_tf.PairBatcher(
+                    options.flow_algorithm, bound=options.flow_bound, height=frame.shape[0],
+                    width=frame.shape[1])
+            _add_flows(streams, batcher.add(rgb_jpeg), settings, progress)
+        if pair_encoder is not None or parallel:
             gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-            if batcher is not None:
-                _add_flows(streams, batcher.add(gray), settings, progress)
             if pair_encoder is not None and grays:
                 _add_pair(streams, pair_encoder(grays[-1], gray))
                 if progress is not None and batcher is None:
@@ -178,9 +182,11 @@ def encode_frames(frames_bgr: Iterable[np.ndarray], options: IngestOptions, *,
 
 
 def _add_flows(streams: EncodedStreams, flows, settings: flow_pool.FlowSettings, progress):
-    """Quantized JPEGs of plain flows computed in a batch (TF TV-L1), in pair order."""
+    """JPEGs of quantized flows computed in a batch (TF TV-L1), in pair order."""
     for flow in flows:
-        _add_pair(streams, (flow_pool.quantized_jpegs(flow, settings), None))
+        quality = settings.jpeg_quality
+        _add_pair(streams, ((flow_pool.jpeg(np.ascontiguousarray(flow[..., 0]), quality),
+                             flow_pool.jpeg(np.ascontiguousarray(flow[..., 1]), quality)), None))
         if progress is not None:
             progress.update(1)
 

@@ -64,7 +64,7 @@ class FlowEstimator:
         if self.algorithm in TF_ALGORITHMS:
             from tsn_tf.input.ingestion import flow_tf  # TensorFlow: only when asked for
 
-            return flow_tf.pair_flows([prev_gray], [next_gray], self.algorithm)[0]
+            return flow_tf.grey_pair_flow(prev_gray, next_gray, self.algorithm)
         if self._engine is None:
             return cv2.calcOpticalFlowFarneback(prev_gray, next_gray, None, **_FARNEBACK_ARGS)
         return self._engine.calc(prev_gray, next_gray, None)

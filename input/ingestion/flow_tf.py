@@ -1,11 +1,14 @@
-"""TV-L1 flow of a video's grey frame pairs with the TF ops, a batch of pairs at a time.
+"""TV-L1 flow of a video's frame pairs with the TF ops, a batch of pairs at a time.
 
 ``--flow=tvl1_tsn | tvl1_denseflow | tvl1_opencv`` (`ALGORITHMS`) run
 `tsn_tf.ops.tvl1.tvl1_flow` in the variant whose flow TSN's models (OpenCV 2.4
 CUDA), mmaction2's (OpenCV 4 CUDA) or our OpenCV CPU ``tvl1`` were made with, on
-whatever device TensorFlow sees. One compiled function per (variant, batch,
-frame size); a short last batch is padded with copies of its last pair, whose
-flow is dropped (each pair converges on its own, so padding changes nothing).
+whatever device TensorFlow sees, TV-L1 compiled with XLA per (variant, batch,
+frame size). The pairs are the video's stored RGB JPEGs, decoded, made grey and
+quantized by `tsn_tf.ops.video_flow.quantized_flows`, the function a SavedModel
+serving flow from RGB frames runs: a served model computes its training flow
+from the same JPEGs. A short last batch is padded with copies of its last pair,
+whose flow is dropped (each pair converges on its own).
 """
 import functools
 from typing import Iterator, List, Sequence
@@ -14,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from tsn_tf.ops import tvl1
+from tsn_tf.ops import video_flow
 
 ALGORITHMS = {"tvl1_tsn": "tsn", "tvl1_denseflow": "denseflow", "tvl1_opencv": "opencv"}
 DEFAULT_BATCH = 8
@@ -34,51 +38,67 @@ def parameters(algorithm: str) -> dict:
 
 
 @functools.lru_cache(maxsize=None)
-def _compiled(name: str, jit_compile: bool):
-    return tf.function(lambda prev, next_: tvl1.tvl1_flow(prev, next_, name),
-                       jit_compile=jit_compile)
+def _compiled(algorithm: str, bound: float, height: int, width: int, jit_compile: bool):
+    return tf.function(functools.partial(
+            video_flow.quantized_flows, variant=variant(algorithm), bound=bound, height=height,
+            width=width, jit_compile=jit_compile))
 
 
-def pair_flows(prev_grays: Sequence[np.ndarray], next_grays: Sequence[np.ndarray],
-               algorithm: str, jit_compile: bool = True) -> np.ndarray:
-    """(P, H, W, 2) float32 flow of P uint8 grey pairs, computed as one batch."""
-    run = _compiled(variant(algorithm), jit_compile)
-    prev = tf.constant(np.stack(prev_grays), tf.float32)
-    next_ = tf.constant(np.stack(next_grays), tf.float32)
-    return run(prev, next_).numpy()
+def pair_flows(prev_jpegs: Sequence[bytes], next_jpegs: Sequence[bytes], algorithm: str, *,
+               bound: float, height: int, width: int, jit_compile: bool = True) -> np.ndarray:
+    """uint8 (P, H, W, 2) quantized flow of P pairs of RGB JPEGs, computed as one batch."""
+    run = _compiled(algorithm, float(bound), height, width, jit_compile)
+    return run(tf.constant(list(prev_jpegs)), tf.constant(list(next_jpegs))).numpy()
+
+
+def grey_pair_flow(prev_gray: np.ndarray, next_gray: np.ndarray, algorithm: str
+                   ) -> np.ndarray:
+    """(H, W, 2) float32 flow of one uint8 grey pair (`flow.FlowEstimator`'s TF path,
+    used for warped flow)."""
+    run = _compiled_grey(variant(algorithm))
+    return run(tf.constant(np.float32(prev_gray)[None]),
+               tf.constant(np.float32(next_gray)[None])).numpy()[0]
+
+
+@functools.lru_cache(maxsize=None)
+def _compiled_grey(name: str):
+    return tf.function(functools.partial(tvl1.tvl1_flow, variant=name), jit_compile=True)
 
 
 class PairBatcher:
-    """Flows of consecutive grey frames fed one at a time, computed `batch_size` pairs
-    at once: `add(gray)` returns the flows that became ready, `finish()` the rest."""
+    """Quantized flows of consecutive RGB JPEGs (of `height` x `width` frames) fed one at
+    a time, `batch_size` pairs at once: `add(jpeg)` returns the flows that became ready,
+    `finish()` the rest."""
 
-    def __init__(self, algorithm: str, batch_size: int = DEFAULT_BATCH,
-                 jit_compile: bool = True):
+    def __init__(self, algorithm: str, *, bound: float, height: int, width: int,
+                 batch_size: int = DEFAULT_BATCH, jit_compile: bool = True):
         variant(algorithm)
-        self.algorithm, self.batch_size, self.jit_compile = algorithm, batch_size, jit_compile
-        self._frames: List[np.ndarray] = []  # the last frame of the previous batch first
+        self.batch_size = batch_size
+        self._flows = functools.partial(pair_flows, algorithm=algorithm, bound=bound,
+                                        height=height, width=width, jit_compile=jit_compile)
+        self._jpegs: List[bytes] = []  # the last frame of the previous batch first
 
-    def add(self, gray: np.ndarray) -> List[np.ndarray]:
-        self._frames.append(gray)
-        return self._run() if len(self._frames) == self.batch_size + 1 else []
+    def add(self, jpeg: bytes) -> List[np.ndarray]:
+        self._jpegs.append(jpeg)
+        return self._run() if len(self._jpegs) == self.batch_size + 1 else []
 
     def finish(self) -> List[np.ndarray]:
-        return self._run() if len(self._frames) > 1 else []
+        return self._run() if len(self._jpegs) > 1 else []
 
     def _run(self) -> List[np.ndarray]:
-        frames, count = self._frames, len(self._frames) - 1
+        jpegs, count = self._jpegs, len(self._jpegs) - 1
         missing = self.batch_size - count  # a short last batch: copies of its last pair
-        flows = pair_flows(frames[:-1] + [frames[-2]] * missing,
-                           frames[1:] + [frames[-1]] * missing, self.algorithm,
-                           self.jit_compile)
-        self._frames = [frames[-1]]
+        flows = self._flows(jpegs[:-1] + [jpegs[-2]] * missing,
+                            jpegs[1:] + [jpegs[-1]] * missing)
+        self._jpegs = [jpegs[-1]]
         return list(flows[:count])
 
 
-def video_flows(grays: Sequence[np.ndarray], algorithm: str,
-                batch_size: int = DEFAULT_BATCH) -> Iterator[np.ndarray]:
-    """Flows of the pairs (0, 1), (1, 2), ... of `grays`, in order."""
-    batcher = PairBatcher(algorithm, batch_size)
-    for gray in grays:
-        yield from batcher.add(gray)
+def video_flows(jpegs: Sequence[bytes], algorithm: str, *, bound: float, height: int,
+                width: int, batch_size: int = DEFAULT_BATCH) -> Iterator[np.ndarray]:
+    """Quantized flows of the pairs (0, 1), (1, 2), ... of a video's RGB `jpegs`, in order."""
+    batcher = PairBatcher(algorithm, bound=bound, height=height, width=width,
+                          batch_size=batch_size)
+    for jpeg in jpegs:
+        yield from batcher.add(jpeg)
     yield from batcher.finish()
