@@ -22,6 +22,16 @@ One video per request; outputs are unbatched. Signatures (method
   ``frame_rate`` (float32 scalar, frames per second): one snippet every
   second, scored without consensus, max over views (M-TWI input).
 
+A flow model whose shards hold TF TV-L1 flow at a fixed frame size
+(``--flow=tvl1_*``; `serving_flow.InGraphFlow`) also serves from the RGB
+frames of the video, computing the flow of the sampled pairs in the graph:
+
+- ``video_jpegs``: ``frames`` string (N,) RGB JPEGs at the recorded size;
+- ``video_frames``: ``frames`` uint8 (N, H, W, 3) RGB, JPEG-encoded in the
+  graph at the ingestion's quality first (the shards' flow was made so);
+- ``video_snippet_scores``: ``frames`` JPEGs and ``frame_rate``, as
+  ``snippet_scores``.
+
 Outputs of the first two: ``scores`` float32 (C,) pre-softmax, ``probabilities``
 (C,), ``top_k_indices`` int32 (k,), ``top_k_probabilities`` (k,),
 ``top_k_labels`` string (k,). Of ``snippet_scores``: ``scores`` (S, C) and
@@ -51,6 +61,7 @@ from tsn_tf import modalities as tsn_modalities
 from tsn_tf import model as tsn_model
 from tsn_tf.ops import serving_audio
 from tsn_tf.ops import serving
+from tsn_tf.ops import serving_flow
 from tsn_tf.export import warmup
 from tsn_tf.input.contract.preprocessing import Preprocessing
 from tsn_tf.trainers import model_dir as model_dir_lib
@@ -59,6 +70,10 @@ SERVING_DEFAULT = "serving_default"
 PREDICT_FRAMES = "predict_frames"
 SNIPPET_SCORES = "snippet_scores"
 PREDICT_WAVEFORM = "predict_waveform"
+VIDEO_JPEGS = "video_jpegs"
+VIDEO_FRAMES = "video_frames"
+VIDEO_SNIPPET_SCORES = "video_snippet_scores"
+VIDEO_SIGNATURES = (VIDEO_JPEGS, VIDEO_FRAMES, VIDEO_SNIPPET_SCORES)
 EXPORT_INFO = "tsn_export.json"
 ASSETS_EXTRA = "assets.extra"
 SNIPPETS_PER_SECOND = 1.0
@@ -85,8 +100,9 @@ class TSNServing:
     """
 
     def __init__(self, model, settings: serving.ViewSettings, label_map_path: str,
-                 top_k: int = 5):
+                 top_k: int = 5, flow: serving_flow.InGraphFlow = None):
         self.model = model
+        self.flow = flow  # set: also the video_* signatures (flow from RGB frames)
         self.snippet_model = snippet_model(model)
         self.settings = settings
         self.root = tf.Module(name="tsn_serving")
@@ -123,15 +139,30 @@ class TSNServing:
 
     def snippet_scores(self, inputs, frame_rate):
         streams = self._checked_jpegs(inputs)
-        frame_rate = tf.ensure_shape(frame_rate, [], name="check_rank_frame_rate")
-        check = tf.debugging.assert_positive(
-                frame_rate, message="frame_rate: must be > 0 frames per second")
-        with tf.control_dependencies([check]):
-            count = tf.reduce_min(tf.stack([tf.size(s) for s in streams]))
-            offsets = serving.snippet_offsets(count, frame_rate, SNIPPETS_PER_SECOND)
-        clips = serving.clips_from_jpegs(streams, offsets, self.settings)
+        count = tf.reduce_min(tf.stack([tf.size(s) for s in streams]))
+        offsets, frame_rate = _snippet_offsets(count, frame_rate)
+        return self._snippet_outputs(serving.clips_from_jpegs(streams, offsets, self.settings),
+                                     offsets, frame_rate)
+
+    def _snippet_outputs(self, clips, offsets, frame_rate):
         scores = tf.reduce_max(self.snippet_model(clips, training=False), axis=0)
         return {"scores": scores, "timestamps": tf.cast(offsets, tf.float32) / frame_rate}
+
+    def predict_video_jpegs(self, jpegs):
+        jpegs = serving_flow.check_video_jpegs(jpegs, self.flow)
+        offsets = serving.test_offsets(tf.size(jpegs) - 1, self.settings)
+        return self._video_outputs(serving_flow.clips_from_rgb(jpegs, offsets, self.settings,
+                                                               self.flow))
+
+    def predict_video_frames(self, frames):
+        frames = serving_flow.check_frame_size(frames, self.flow)
+        return self.predict_video_jpegs(serving_flow.encode_frames(frames, self.flow))
+
+    def video_snippet_scores(self, jpegs, frame_rate):
+        jpegs = serving_flow.check_video_jpegs(jpegs, self.flow)
+        offsets, frame_rate = _snippet_offsets(tf.size(jpegs) - 1, frame_rate)
+        clips = serving_flow.clips_from_rgb(jpegs, offsets, self.settings, self.flow)
+        return self._snippet_outputs(clips, offsets, frame_rate)
 
     def signatures(self):
         """Concrete functions keyed by signature name."""
@@ -158,7 +189,22 @@ class TSNServing:
         functions = {SERVING_DEFAULT: serve_jpegs.get_concrete_function(),
                      PREDICT_FRAMES: serve_frames.get_concrete_function(),
                      SNIPPET_SCORES: serve_snippets.get_concrete_function()}
+        if self.flow is not None:
+            functions.update(self._video_signatures())
         return self._tracked(functions)
+
+    def _video_signatures(self):
+        """The video_* signatures: flow from the RGB frames in the graph."""
+        jpegs_spec = tf.TensorSpec([None], tf.string, name="frames")
+        rate_spec = tf.TensorSpec([], tf.float32, name="frame_rate")
+        width, height = self.flow.frame_size
+        frames_spec = tf.TensorSpec([None, height, width, 3], tf.uint8, name="frames")
+        return {VIDEO_JPEGS: tf.function(self.predict_video_jpegs, input_signature=[
+                    jpegs_spec]).get_concrete_function(),
+                VIDEO_FRAMES: tf.function(self.predict_video_frames, input_signature=[
+                    frames_spec]).get_concrete_function(),
+                VIDEO_SNIPPET_SCORES: tf.function(self.video_snippet_scores, input_signature=[
+                    jpegs_spec, rate_spec]).get_concrete_function()}
 
     def _tracked(self, functions):
         """`functions`, after putting the variables they read on `root`."""
@@ -195,6 +241,15 @@ class AudioServing(TSNServing):
 
         return self._tracked({SERVING_DEFAULT: serve_log_mel.get_concrete_function(),
                               PREDICT_WAVEFORM: serve_waveform.get_concrete_function()})
+
+
+def _snippet_offsets(num_frames, frame_rate):
+    """Snippet start frames at `SNIPPETS_PER_SECOND` and the checked scalar frame rate."""
+    frame_rate = tf.ensure_shape(frame_rate, [], name="check_rank_frame_rate")
+    check = tf.debugging.assert_positive(
+            frame_rate, message="frame_rate: must be > 0 frames per second")
+    with tf.control_dependencies([check]):
+        return serving.snippet_offsets(num_frames, frame_rate, SNIPPETS_PER_SECOND), frame_rate
 
 
 def next_version(model_base: str) -> int:
@@ -248,17 +303,25 @@ def export_saved_model(model_dir: str, export_base: str, model_name: str, *,
     # then renamed: a version folder appears complete or not at all.
     staging = os.path.join(model_base, f".staging-{version}-{uuid.uuid4().hex[:8]}")
     tf.io.gfile.makedirs(staging)
+    recorded = Preprocessing.load(model_dir)
+    flow, no_flow = serving_flow.InGraphFlow.of(recorded) if config.modality == "flow" \
+        else (None, f"a {config.modality} model")
     try:
-        serving = AudioServing if config.modality == serving_audio.MODALITY else TSNServing
-        module = serving(model, settings, os.path.join(model_dir, model_dir_lib.LABEL_MAP), top_k)
+        label_map = os.path.join(model_dir, model_dir_lib.LABEL_MAP)
+        if config.modality == serving_audio.MODALITY:
+            module = AudioServing(model, settings, label_map, top_k)
+        else:
+            module = TSNServing(model, settings, label_map, top_k, flow=flow)
         signatures = module.signatures()  # traces, then tracks the variables on module.root
         tf.saved_model.save(module.root, staging, signatures=signatures)
-        recorded = Preprocessing.load(model_dir)
         info = {"model_name": model_name, "version": version, "top_k": module.top_k,
                 "labels": labels, "view_settings": vars(settings), "run_config": vars(config),
                 "preprocessing": recorded.to_dict() if recorded else None,
-                "snippets_per_second": SNIPPETS_PER_SECOND}
-        _write_extra_assets(staging, info, model_name, config.modality, warmup_requests)
+                "snippets_per_second": SNIPPETS_PER_SECOND,
+                "in_graph_flow": {**flow.to_dict(), "signatures": list(VIDEO_SIGNATURES)}
+                if flow else {"unavailable": no_flow}}
+        _write_extra_assets(staging, info, model_name, config.modality,
+                            warmup_requests, flow)
         tf.io.gfile.rename(staging, target, overwrite=False)
     finally:
         if tf.io.gfile.exists(staging):
@@ -280,14 +343,15 @@ def _settings(config, num_segments, eval_crops):
             num_segments=num_segments, eval_crops=eval_crops)
 
 
-def _write_extra_assets(folder, info, model_name, modality, warmup_requests):
+def _write_extra_assets(folder, info, model_name, modality, warmup_requests, flow=None):
     """assets.extra/: tsn_export.json and (optionally) the TF Serving warm-up file."""
     extra = os.path.join(folder, ASSETS_EXTRA)
     tf.io.gfile.makedirs(extra)
     with tf.io.gfile.GFile(os.path.join(extra, EXPORT_INFO), "w") as f:
         json.dump(info, f, indent=2)
     if warmup_requests:
-        warmup.write_warmup_file(os.path.join(extra, warmup.WARMUP_FILE), model_name, modality)
+        warmup.write_warmup_file(os.path.join(extra, warmup.WARMUP_FILE), model_name, modality,
+                                 flow)
 
 
 def read_export_info(saved_model_dir: str) -> dict:

@@ -12,7 +12,7 @@ import tensorflow as tf
 from tsn_tf.export import client
 from tsn_tf.ops import serving
 from tsn_tf.input.contract import log_mel as log_mel_lib
-from tsn_tf.input.ingestion import encode
+from tsn_tf.input.ingestion import encode, flow_pool
 from tsn_tf.synthetic import audio as synthetic_audio
 
 WARMUP_FILE = "tf_serving_warmup_requests"
@@ -34,8 +34,9 @@ def synthetic_frames_bgr(num_frames: int = WARMUP_FRAMES, size=encode.TSN_SIZE):
     return np.stack(frames)
 
 
-def warmup_requests(model_name: str, modality: str):
-    """PredictRequests, one per signature, for a model of `modality`."""
+def warmup_requests(model_name: str, modality: str, flow=None):
+    """PredictRequests, one per signature, for a model of `modality` (with `flow`, a
+    `serving_flow.InGraphFlow`: also its video_* signatures)."""
     if modality == "audio":
         return audio_warmup_requests(model_name)
     frames_bgr = synthetic_frames_bgr()
@@ -48,10 +49,23 @@ def warmup_requests(model_name: str, modality: str):
     else:
         frames = {"frames": frames_bgr[..., ::-1].copy()}
     rate = {"frame_rate": np.float32(WARMUP_FRAME_RATE)}
-    return [client.predict_request(jpegs, model_name, signature_name="serving_default"),
-            client.predict_request(frames, model_name, signature_name="predict_frames"),
-            client.predict_request({**jpegs, **rate}, model_name,
-                                   signature_name="snippet_scores")]
+    requests = [client.predict_request(jpegs, model_name, signature_name="serving_default"),
+                client.predict_request(frames, model_name, signature_name="predict_frames"),
+                client.predict_request({**jpegs, **rate}, model_name,
+                                       signature_name="snippet_scores")]
+    return requests + (_video_requests(model_name, flow) if flow is not None else [])
+
+
+def _video_requests(model_name: str, flow):
+    """Requests of the video_* signatures: RGB frames at the model's recorded size."""
+    rgb = synthetic_frames_bgr(size=flow.frame_size)[..., ::-1].copy()
+    jpegs = {"frames": np.array([flow_pool.jpeg(np.ascontiguousarray(frame[..., ::-1]),
+                                                flow.jpeg_quality) for frame in rgb],
+                                dtype=object)}
+    return [client.predict_request(jpegs, model_name, signature_name="video_jpegs"),
+            client.predict_request({"frames": rgb}, model_name, signature_name="video_frames"),
+            client.predict_request({**jpegs, "frame_rate": np.float32(WARMUP_FRAME_RATE)},
+                                   model_name, signature_name="video_snippet_scores")]
 
 
 def audio_warmup_requests(model_name: str):
@@ -64,12 +78,12 @@ def audio_warmup_requests(model_name: str):
                                    signature_name="predict_waveform")]
 
 
-def write_warmup_file(path: str, model_name: str, modality: str):
+def write_warmup_file(path: str, model_name: str, modality: str, flow=None):
     """Writes the PredictionLog TFRecord TF Serving reads at load time."""
     from tensorflow_serving.apis import prediction_log_pb2
 
     with tf.io.TFRecordWriter(path) as writer:
-        for request in warmup_requests(model_name, modality):
+        for request in warmup_requests(model_name, modality, flow):
             log = prediction_log_pb2.PredictionLog(
                     predict_log=prediction_log_pb2.PredictLog(request=request))
             writer.write(log.SerializeToString())

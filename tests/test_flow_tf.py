@@ -20,8 +20,8 @@ SIZE = (40, 30)  # width, height
 
 
 def _jpegs(count, size=SIZE, clip="part_0.mp4", quality=90):
-    frames = video.read_video(DATA_DIR / clip, size=size, max_frames=count).frames
-    return [flow_pool.jpeg(frame, quality) for frame in frames]
+    frames = video.read_video(DATA_DIR / clip, size=size, max_frames=count).frames  # RGB
+    return [flow_pool.jpeg(np.ascontiguousarray(frame[..., ::-1]), quality) for frame in frames]
 
 
 def test_grey_is_opencvs_bgr2gray_for_every_red_green_pair():

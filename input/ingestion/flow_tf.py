@@ -19,7 +19,7 @@ import tensorflow as tf
 from tsn_tf.ops import tvl1
 from tsn_tf.ops import video_flow
 
-ALGORITHMS = {"tvl1_tsn": "tsn", "tvl1_denseflow": "denseflow", "tvl1_opencv": "opencv"}
+ALGORITHMS = video_flow.ALGORITHMS
 DEFAULT_BATCH = 8
 
 

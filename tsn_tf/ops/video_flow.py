@@ -19,6 +19,8 @@ import tensorflow as tf
 
 from tsn_tf.ops import tvl1
 
+# ingestion's --flow names of the TV-L1 variants -> `tvl1.tvl1_flow` variant
+ALGORITHMS = {"tvl1_tsn": "tsn", "tvl1_denseflow": "denseflow", "tvl1_opencv": "opencv"}
 _GREY_WEIGHTS = (9798, 19235, 3735)  # R, G, B; sum 2^15
 _GREY_SHIFT = 15
 
