@@ -1,7 +1,7 @@
 """Ingestion with the TF TV-L1 (--flow=tvl1_tsn | tvl1_denseflow | tvl1_opencv) and the
 graph ops it shares with serving (tsn_tf.ops.video_flow): OpenCV's grey and dense_flow's
-quantization exactly, batched pairs equal to pairs alone, the variant recorded, and
-shards made so train, evaluate, export and predict alike."""
+quantization exactly, batched pairs equal to pairs alone, the variant recorded (shards
+made so train, evaluate and serve alike: tests/test_serving_flow.py)."""
 import contextlib
 import json
 import pathlib
