@@ -43,6 +43,13 @@ def test_trimmed_pairs_of_255_frames_are_125_of_254_by_hand():
     assert len(expected) == 125
 
 
+def test_trimmed_pairs_of_130_frames_leave_out_both_ends_by_hand():
+    """129 flow frames: tick = (129 - 5 + 1) / 25 = 5, offsets int(2.5 + 5 i) = 2 .. 122,
+    snippets 2 .. 126: pairs 0, 1, 127 and 128 are not read. (Counting the 130 video
+    frames instead gives tick 5.04 and a last snippet 123 .. 127.)"""
+    assert list(sampled_flow.trimmed_flow_frames(129, FLOW)) == list(range(2, 127))
+
+
 def test_untrimmed_pairs_by_hand_repeat_the_last_frame_and_follow_the_rate():
     """12.5 fps: offsets floor(12.5 j) = 0, 12, 25, 37, 50 for j * 12.5 < count."""
     snippets = [0, 1, 2, 3, 4, 12, 13, 14, 15, 16, 25, 26, 27, 28, 29, 37, 38, 39, 40, 41]
