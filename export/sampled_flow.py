@@ -163,11 +163,14 @@ def flow_pass(frames_bgr: Iterable[np.ndarray], options: encode.IngestOptions,
     Frames are converted to grey and the pairs encoded as `encode.encode_frames`
     does (`flow_pool.PairEncoder`: quantized with the bound, JPEG quality). With
     `streams`, also appends every frame's RGB JPEG and sets its size and count.
-    workers > 1: runs of consecutive wanted pairs go to that many processes.
+    workers > 1: runs of consecutive wanted pairs go to that many processes, each
+        run on a fresh estimator (not for DIS, which then runs here).
     Returns the number of frames decoded.
     """
     wanted = set(wanted)
     settings = encode.flow_settings(options)
+    if settings.algorithm == "dis":
+        workers = 1  # a fresh estimator per run would differ on tiny frames (module doc)
     pool = _Pool(settings, workers, computed, progress) if workers > 1 and wanted else None
     encoder = flow_pool.PairEncoder(settings) if pool is None and wanted else None
     run_start, run = 0, []  # the pool's current run: its first pair and grey frames
