@@ -4,7 +4,10 @@ The video is decoded and encoded by `client.read_encoded_video` (ingestion's
 code, with the settings each model's export recorded: frame size or short
 side, JPEG quality, flow algorithm and bound; `ReadOptions` may override them
 and `preprocessing_notes` says where), then each model's signature runs on
-its streams. Fusion
+its streams. Flow models of OpenCV flow get flow only for the frame pairs
+their test protocol samples, the other positions a placeholder the graph
+never decodes (`sampled_flow`; `ReadOptions.all_flow_pairs` computes every
+pair: the same scores). Fusion
 adds the models' pre-softmax scores with weights (RGB 1, flow 1.5, warped
 flow 0.5 by default, DESIGN.md §5) and applies softmax.
 
@@ -80,7 +83,7 @@ def load_served_model(path: str) -> ServedModel:
     view_settings = None if modality == AUDIO else serving.ViewSettings(**{
             key: tuple(value) if isinstance(value, list) else value
             for key, value in info["view_settings"].items()})
-    return ServedModel(path=path, modality=info["view_settings"]["modality"],
+    return ServedModel(path=path, modality=modality,
                        labels=list(info["labels"]), signatures=dict(loaded.signatures),
                        preprocessing=Preprocessing.from_dict(recorded) if recorded else None,
                        snippets_per_second=info.get("snippets_per_second",
