@@ -271,3 +271,20 @@ def test_tsn_predict_bar_counts_the_sampled_pairs_and_prints_the_every_pair_rank
         printed[flag] = printed_ranking(result.stdout)
     assert len(printed["--all_flow_pairs"]) == 5
     assert printed["--noall_flow_pairs"] == printed["--all_flow_pairs"]
+
+
+def test_warped_flow_streams_hold_the_every_pair_bytes_at_the_sampled_positions(models):
+    """A read for flow and warped flow models computes both streams at the union of
+    their pairs (here the same protocol: 125 pairs)."""
+    select = sampled_flow.selector([models["flow"].view_settings])
+    preprocessing = Preprocessing(resize=SMALL, flow_algorithm="dis")
+    everything, sampled = _both_reads(DEMO, ["flow", "warped_flow"], select,
+                                      preprocessing=preprocessing)
+    selected = sampled_flow.trimmed_flow_frames(279, FLOW)
+    _check_streams(everything, sampled, selected)
+    for name in ("warped_flow_x_jpegs", "warped_flow_y_jpegs"):
+        full, part = getattr(everything, name), getattr(sampled, name)
+        assert len(part) == len(full) == 279
+        assert [i for i, jpeg in enumerate(part) if jpeg != sampled_flow.PLACEHOLDER_JPEG] == \
+            list(selected)
+        assert all(part[i] == full[i] for i in selected)
