@@ -28,9 +28,11 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
+from tsn_tf.export import sampled_flow
 from tsn_tf.ops import serving
 from tsn_tf.input.contract import log_mel as log_mel_lib
 from tsn_tf.input.ingestion import encode
+from tsn_tf.input.ingestion import progress as progress_lib
 from tsn_tf.input.contract import preprocessing as preprocessing_lib
 from tsn_tf.input.ingestion import video as video_lib
 
@@ -50,13 +52,19 @@ def read_encoded_video(path, modalities: Sequence[str], *,
                        preprocessing: Optional[preprocessing_lib.Preprocessing] = None,
                        flow_algorithm: Optional[str] = None, max_frames: Optional[int] = None,
                        allow_truncated: bool = False, flow_workers: int = 1,
-                       progress: bool = False):
+                       progress: bool = False,
+                       flow_pairs: Optional[sampled_flow.Selector] = None):
     """Decodes and encodes `path` as the training shards were: (EncodedStreams, frame_rate).
 
     preprocessing: the model's (default: tsn-ingest's defaults); `flow_algorithm`
         replaces its algorithm.
     flow_workers: processes computing the TV-L1 flow of frame ranges (same bytes).
     progress: draw a bar of the flow pairs on stderr (`progress.pairs_bar`).
+    flow_pairs: (number of flow frames, frame rate) -> the flow frames the model
+        reads (`sampled_flow.selector`); only those pairs are computed, the other
+        positions of the flow streams hold `sampled_flow.PLACEHOLDER_JPEG` (same
+        scores, see sampled_flow). Ignored (every pair computed) for flow that is
+        not OpenCV's (`sampled_flow.OPENCV_ALGORITHMS`). None: every pair.
     The streams' `timestamps_us` are the frames' presentation timestamps.
     Raises:
         VideoDecodeError: unreadable, or truncated unless `allow_truncated`.
@@ -65,12 +73,25 @@ def read_encoded_video(path, modalities: Sequence[str], *,
             flow_algorithm=flow_algorithm)
     options = encode.options_for(preprocessing, modalities, max_frames=max_frames,
                                  allow_truncated=allow_truncated)
-    reader = video_lib.VideoReader(path, size=options.size, short_side=options.short_side,
-                                   max_frames=max_frames)
-    bar = encode.flow_progress(reader, options, os.path.basename(str(path)), delay=0.0) \
-        if progress else contextlib.nullcontext()
+    def open_reader():
+        return video_lib.VideoReader(path, size=options.size, short_side=options.short_side,
+                                     max_frames=max_frames)
+
     # DIS and Farneback take milliseconds a pair: less than starting the workers
     workers = flow_workers if options.flow_algorithm in PARALLEL_FLOW else 1
+    if flow_pairs is not None and options.has_flow and \
+            options.flow_algorithm in sampled_flow.OPENCV_ALGORITHMS:
+        bar = progress_lib.pairs_bar(None, os.path.basename(str(path)), delay=0.0) \
+            if progress else contextlib.nullcontext()
+        with bar as pairs:
+            streams, reader = sampled_flow.encode_sampled(
+                    open_reader, options, flow_pairs, bar=pairs, workers=workers,
+                    allow_truncated=allow_truncated)
+        streams.timestamps_us = reader.timestamps_us()
+        return streams, reader.frame_rate
+    reader = open_reader()
+    bar = encode.flow_progress(reader, options, os.path.basename(str(path)), delay=0.0) \
+        if progress else contextlib.nullcontext()
     with reader, bar as pairs:
         streams = encode.encode_frames(reader, options, progress=pairs, workers=workers)
     reader.check_truncated(allow_truncated)

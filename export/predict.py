@@ -4,7 +4,10 @@ The video is decoded and encoded by `client.read_encoded_video` (ingestion's
 code, with the settings each model's export recorded: frame size or short
 side, JPEG quality, flow algorithm and bound; `ReadOptions` may override them
 and `preprocessing_notes` says where), then each model's signature runs on
-its streams. Fusion
+its streams. Flow models of OpenCV flow get flow only for the frame pairs
+their test protocol samples, the other positions a placeholder the graph
+never decodes (`sampled_flow`; `ReadOptions.all_flow_pairs` computes every
+pair: the same scores). Fusion
 adds the models' pre-softmax scores with weights (RGB 1, flow 1.5, warped
 flow 0.5 by default, DESIGN.md §5) and applies softmax.
 
@@ -24,9 +27,11 @@ import tensorflow as tf
 
 from tsn_tf import metrics, temporal_integration
 from tsn_tf.export import client
+from tsn_tf.export import sampled_flow
 from tsn_tf.export import saved_model
 from tsn_tf.input.contract.preprocessing import FLOW_MODALITIES, Preprocessing
 from tsn_tf.input.ingestion import flow as flow_lib
+from tsn_tf.ops import serving
 
 AUDIO = "audio"
 
@@ -40,6 +45,7 @@ class ServedModel:
     signatures: Dict[str, object]
     preprocessing: Optional[Preprocessing] = None  # None: the export recorded none
     snippets_per_second: float = saved_model.SNIPPETS_PER_SECOND
+    view_settings: Optional[serving.ViewSettings] = None  # video models: the served protocol
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,6 +58,7 @@ class ReadOptions:
     allow_truncated: bool = False
     flow_workers: int = 1
     progress: bool = False
+    all_flow_pairs: bool = False  # compute every flow pair, not only the sampled ones
 
 
 def resolve_version(path: str) -> str:
@@ -72,11 +79,16 @@ def load_served_model(path: str) -> ServedModel:
     info = saved_model.read_export_info(path)
     loaded = tf.saved_model.load(path)
     recorded = info.get("preprocessing")
-    return ServedModel(path=path, modality=info["view_settings"]["modality"],
+    modality = info["view_settings"]["modality"]
+    view_settings = None if modality == AUDIO else serving.ViewSettings(**{
+            key: tuple(value) if isinstance(value, list) else value
+            for key, value in info["view_settings"].items()})
+    return ServedModel(path=path, modality=modality,
                        labels=list(info["labels"]), signatures=dict(loaded.signatures),
                        preprocessing=Preprocessing.from_dict(recorded) if recorded else None,
                        snippets_per_second=info.get("snippets_per_second",
-                                                    saved_model.SNIPPETS_PER_SECOND))
+                                                    saved_model.SNIPPETS_PER_SECOND),
+                       view_settings=view_settings)
 
 
 def used_preprocessing(model: ServedModel, options: ReadOptions) -> Preprocessing:
@@ -124,11 +136,28 @@ def _check_same_labels(models: Sequence[ServedModel]):
                              "differ")
 
 
-def _encode(video_path, models, options: ReadOptions):
+def flow_pairs_selector(models: Sequence[ServedModel], options: ReadOptions,
+                        untrimmed: bool = False):
+    """The flow frames `models` (one read's) score: a `sampled_flow.Selector`, or None
+    (compute every pair) for `options.all_flow_pairs`, flow that is not OpenCV's or a
+    flow model without recorded view settings."""
+    flow_models = [m for m in models if m.modality in FLOW_MODALITIES]
+    if options.all_flow_pairs or not flow_models or any(
+            m.view_settings is None or used_preprocessing(m, options).flow_algorithm
+            not in sampled_flow.OPENCV_ALGORITHMS for m in flow_models):
+        return None
+    return sampled_flow.selector([m.view_settings for m in flow_models], untrimmed=untrimmed,
+                                 snippets_per_second=[m.snippets_per_second
+                                                      for m in flow_models])
+
+
+def _encode(video_path, models, options: ReadOptions, untrimmed: bool = False):
     """Per model, (EncodedStreams, frame_rate) of the video read as its training read it.
 
     One decode per distinct flow reading; an RGB model joins a read of its frame
     settings and an audio model (which needs only the frame count) any read.
+    Flow is computed only for the pairs the read's flow models sample (trimmed
+    protocol, or `untrimmed`), unless `options.all_flow_pairs`.
     """
     groups = {}  # encoding key -> (Preprocessing, model indices)
     order = sorted(range(len(models)), key=lambda i: (
@@ -145,7 +174,9 @@ def _encode(video_path, models, options: ReadOptions):
         result = client.read_encoded_video(
                 video_path, [models[i].modality for i in indices], preprocessing=used,
                 max_frames=options.max_frames, allow_truncated=options.allow_truncated,
-                flow_workers=options.flow_workers, progress=options.progress)
+                flow_workers=options.flow_workers, progress=options.progress,
+                flow_pairs=flow_pairs_selector([models[i] for i in indices], options,
+                                               untrimmed))
         for index in indices:
             encoded[index] = result
     return encoded
@@ -213,7 +244,7 @@ def snippet_scores(video_path: str, models: Sequence[ServedModel], *,
         if model.modality == AUDIO:
             raise ValueError(f"{model.path} is an audio model: audio has no untrimmed mode "
                              "(snippet_scores); leave it out of --untrimmed")
-    encoded = _encode(video_path, models, options)
+    encoded = _encode(video_path, models, options, untrimmed=True)
     results = [_call(m.signatures[saved_model.SNIPPET_SCORES],
                      {**client.jpeg_inputs(streams, m.modality),
                       "frame_rate": np.float32(frame_rate)})

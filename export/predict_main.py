@@ -17,6 +17,11 @@ tsn-train and tsn-export: frame size or short side, JPEG quality, flow
 algorithm and bound); --flow_algorithm, --frame_size and --short_side
 override that with a note on stderr. A truncated file is refused unless
 --allow_truncated (tsn-ingest's rule).
+
+Flow models whose flow is OpenCV's (TV-L1, DIS, Farneback) get flow computed
+only for the frame pairs their test protocol reads (25 x 5 pairs trimmed, 5
+a snippet untrimmed; the other positions of the request hold a placeholder
+the model never decodes, same scores); --all_flow_pairs computes every pair.
 """
 import os
 import sys
@@ -53,6 +58,10 @@ flags.DEFINE_integer("flow_workers", os.cpu_count() or 1, "Processes computing o
                      "TV-L1 flow (frame ranges in parallel; the result equals 1 process's). "
                      "DIS and Farneback, milliseconds a pair, run in this process.",
                      lower_bound=1)
+flags.DEFINE_bool("all_flow_pairs", False, "Compute the optical flow of every frame pair, as "
+                  "before, instead of only the pairs the test protocol samples (25 segments x "
+                  "5 pairs; --untrimmed: 5 pairs a snippet). The scores are the same; for "
+                  "comparison and timing.")
 flags.DEFINE_bool("untrimmed", False, "Score one snippet per second and integrate with M-TWI.")
 flags.DEFINE_string("timeline", None, "--untrimmed: PNG of the top classes over time, "
                     "written after the prediction is printed; a missing folder is created "
@@ -90,7 +99,8 @@ def main(argv):
     read = predict.ReadOptions(flow_algorithm=FLAGS.flow_algorithm, resize=resize,
                                max_frames=FLAGS.max_frames,
                                allow_truncated=FLAGS.allow_truncated,
-                               flow_workers=FLAGS.flow_workers, progress=True)
+                               flow_workers=FLAGS.flow_workers, progress=True,
+                               all_flow_pairs=FLAGS.all_flow_pairs)
     for note in predict.preprocessing_notes(models, read):
         print(f"note: {note}", file=sys.stderr)
     options = dict(weights=weights, options=read)
