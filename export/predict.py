@@ -46,6 +46,7 @@ class ServedModel:
     preprocessing: Optional[Preprocessing] = None  # None: the export recorded none
     snippets_per_second: float = saved_model.SNIPPETS_PER_SECOND
     view_settings: Optional[serving.ViewSettings] = None  # video models: the served protocol
+    in_graph_flow: bool = False  # a flow model with the video_* signatures (flow from RGB)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,7 +89,8 @@ def load_served_model(path: str) -> ServedModel:
                        preprocessing=Preprocessing.from_dict(recorded) if recorded else None,
                        snippets_per_second=info.get("snippets_per_second",
                                                     saved_model.SNIPPETS_PER_SECOND),
-                       view_settings=view_settings)
+                       view_settings=view_settings,
+                       in_graph_flow="signatures" in (info.get("in_graph_flow") or {}))
 
 
 def used_preprocessing(model: ServedModel, options: ReadOptions) -> Preprocessing:
@@ -136,12 +138,22 @@ def _check_same_labels(models: Sequence[ServedModel]):
                              "differ")
 
 
+def uses_graph_flow(model: ServedModel, options: ReadOptions) -> bool:
+    """Whether `model` gets the video's RGB JPEGs and computes its flow in the graph: a
+    model exported with the video_* signatures, read as it was trained (no override)."""
+    return model.in_graph_flow and used_preprocessing(model, options) == model.preprocessing
+
+
+def _read_modality(model: ServedModel, options: ReadOptions) -> str:
+    return "rgb" if uses_graph_flow(model, options) else model.modality
+
+
 def flow_pairs_selector(models: Sequence[ServedModel], options: ReadOptions,
                         untrimmed: bool = False):
     """The flow frames `models` (one read's) score: a `sampled_flow.Selector`, or None
     (compute every pair) for `options.all_flow_pairs`, flow that is not OpenCV's or a
     flow model without recorded view settings."""
-    flow_models = [m for m in models if m.modality in FLOW_MODALITIES]
+    flow_models = [m for m in models if _read_modality(m, options) in FLOW_MODALITIES]
     if options.all_flow_pairs or not flow_models or any(
             m.view_settings is None or used_preprocessing(m, options).flow_algorithm
             not in sampled_flow.OPENCV_ALGORITHMS for m in flow_models):
@@ -160,19 +172,20 @@ def _encode(video_path, models, options: ReadOptions, untrimmed: bool = False):
     protocol, or `untrimmed`), unless `options.all_flow_pairs`.
     """
     groups = {}  # encoding key -> (Preprocessing, model indices)
+    reads = [_read_modality(model, options) for model in models]
     order = sorted(range(len(models)), key=lambda i: (
-            models[i].modality == AUDIO, models[i].modality not in FLOW_MODALITIES))
+            reads[i] == AUDIO, reads[i] not in FLOW_MODALITIES))
     for index in order:
         model = models[index]
         used = used_preprocessing(model, options)
-        key = () if model.modality == AUDIO else used.encoding_key(model.modality)
-        if model.modality not in FLOW_MODALITIES:  # flow keys extend the frame key
+        key = () if model.modality == AUDIO else used.encoding_key(reads[index])
+        if reads[index] not in FLOW_MODALITIES:  # flow keys extend the frame key
             key = next((k for k in groups if k[:len(key)] == key), key)
         groups.setdefault(key, (used, []))[1].append(index)
     encoded = [None] * len(models)
     for used, indices in groups.values():
         result = client.read_encoded_video(
-                video_path, [models[i].modality for i in indices], preprocessing=used,
+                video_path, [reads[i] for i in indices], preprocessing=used,
                 max_frames=options.max_frames, allow_truncated=options.allow_truncated,
                 flow_workers=options.flow_workers, progress=options.progress,
                 flow_pairs=flow_pairs_selector([models[i] for i in indices], options,
@@ -223,9 +236,14 @@ def score_video(video_path: str, models: Sequence[ServedModel], *,
             notes.append(f"{video_path} has no audio track: audio model {model.path} skipped "
                          "(no evidence, not silence)")
             continue
-        inputs = client.audio_inputs(log_mel) if model.modality == AUDIO \
-            else client.jpeg_inputs(streams, model.modality)
-        scores = weight * _call(model.signatures[saved_model.SERVING_DEFAULT], inputs)["scores"]
+        if model.modality == AUDIO:
+            signature, inputs = saved_model.SERVING_DEFAULT, client.audio_inputs(log_mel)
+        elif uses_graph_flow(model, options):
+            signature, inputs = saved_model.VIDEO_JPEGS, client.jpeg_inputs(streams, "rgb")
+        else:
+            signature = saved_model.SERVING_DEFAULT
+            inputs = client.jpeg_inputs(streams, model.modality)
+        scores = weight * _call(model.signatures[signature], inputs)["scores"]
         fused = scores if fused is None else fused + scores
     if fused is None:
         raise ValueError(f"No model can score {video_path}: " + "; ".join(notes))
@@ -245,10 +263,13 @@ def snippet_scores(video_path: str, models: Sequence[ServedModel], *,
             raise ValueError(f"{model.path} is an audio model: audio has no untrimmed mode "
                              "(snippet_scores); leave it out of --untrimmed")
     encoded = _encode(video_path, models, options, untrimmed=True)
-    results = [_call(m.signatures[saved_model.SNIPPET_SCORES],
-                     {**client.jpeg_inputs(streams, m.modality),
-                      "frame_rate": np.float32(frame_rate)})
-               for m, (streams, frame_rate) in zip(models, encoded)]
+    results = []
+    for model, (streams, frame_rate) in zip(models, encoded):
+        graph_flow = uses_graph_flow(model, options)
+        signature = saved_model.VIDEO_SNIPPET_SCORES if graph_flow else saved_model.SNIPPET_SCORES
+        inputs = client.jpeg_inputs(streams, "rgb" if graph_flow else model.modality)
+        results.append(_call(model.signatures[signature],
+                             {**inputs, "frame_rate": np.float32(frame_rate)}))
     count = min(len(r["scores"]) for r in results)  # flow has one frame fewer
     fused = sum(w * r["scores"][:count]
                 for r, w in zip(results, fusion_weights(models, weights)))

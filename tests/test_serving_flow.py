@@ -145,3 +145,26 @@ def test_a_malformed_video_request_is_invalid_argument_and_the_model_keeps_servi
     assert "not a JPEG" in out["video_jpegs:not_jpeg"]["error"]
     assert "error" in out["video_frames:size"]
     np.testing.assert_allclose(out["video_jpegs"]["scores"], eval_scores, atol=1e-4)
+
+
+PREDICT = r"""
+import json, sys
+from tsn_tf.export import predict
+model = predict.load_served_model(sys.argv[1])
+options = predict.ReadOptions(max_frames=int(sys.argv[3]))
+assert model.in_graph_flow and predict.uses_graph_flow(model, options)
+scores = predict.score_video(sys.argv[2], [model], weights=[1.0], options=options).scores
+snippets, times = predict.snippet_scores(sys.argv[2], [model], weights=[1.0], options=options)
+print(json.dumps([scores.tolist(), snippets.tolist(), times.tolist()]))
+"""
+
+
+@pytest.mark.slow
+def test_tsn_predict_on_the_video_file_uses_the_graph_and_scores_as_tsn_eval(served):
+    export, eval_scores, record = served
+    scores, snippets, times = json.loads(_ok(run_python(
+            PREDICT, export, str(HELD_OUT), str(FRAMES))).stdout.splitlines()[-1])
+    np.testing.assert_allclose(scores, eval_scores, atol=1e-4)
+    # 39 flow frames at 29.97 fps: snippets at frames int(0 * 29.97) = 0 and int(29.97) = 29
+    assert np.shape(snippets) == (2, len(eval_scores))
+    np.testing.assert_allclose(times, [0.0, record.timestamps_us[29] / 1e6], atol=1e-6)
