@@ -7,8 +7,10 @@ getrusage maxrss, so configurations do not pollute each other): the TF ops
 `cv2.optflow.DualTVL1OpticalFlow` (what ingestion computes today) and
 `cv2.DISOpticalFlow` MEDIUM. OpenCV gets `cv2.setNumThreads(--threads)`, TF the
 same number of intra- and inter-op threads. The first TF call (tracing, XLA
-compilation) is timed apart and left out of pairs/s. Prints pairs/s, peak MB
-and the ratio of each TF configuration to cv2.optflow.
+compilation) is timed apart and left out of pairs/s. Prints pairs/s (wall), CPU
+seconds per pair (user + system of the child: steadier than wall time when the
+machine is shared), peak MB and the ratios of each TF configuration to
+cv2.optflow by both.
 
     .venv/bin/python benchmarks/tvl1_throughput.py [--threads 2] [--batches 1,8,32]
         [--variants opencv,tsn,denseflow] [--xla both] [--pairs 32] [--device /GPU:0]
@@ -49,22 +51,27 @@ def real_pairs(count):
     return pairs[:count]
 
 
+def cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_opencv(kind, pairs, threads):
-    """Seconds for all pairs with cv2 TV-L1 or DIS on `threads` threads."""
+    """(0, wall seconds, CPU seconds) for all pairs with cv2 TV-L1 or DIS."""
     import cv2
 
     cv2.setNumThreads(threads)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), cpu_seconds()
     for prev, nxt in pairs:
         if kind == "cv2_tvl1":
             cv2.optflow.DualTVL1OpticalFlow_create().calc(prev, nxt, None)
         else:
             cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(prev, nxt, None)
-    return 0.0, time.perf_counter() - start
+    return 0.0, time.perf_counter() - start, cpu_seconds() - cpu
 
 
 def run_tf(variant, batch, xla, pairs, threads, device):
-    """(first-call seconds, seconds for the timed pairs) of tvl1_flow in batches."""
+    """(first-call seconds, wall and CPU seconds of the timed pairs) of tvl1_flow."""
     import numpy as np
     import tensorflow as tf
 
@@ -82,22 +89,22 @@ def run_tf(variant, batch, xla, pairs, threads, device):
         start = time.perf_counter()
         fn(*batches[0]).numpy()
         first = time.perf_counter() - start
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), cpu_seconds()
         for prev, nxt in batches:
             fn(prev, nxt).numpy()
-    return first, time.perf_counter() - start
+    return first, time.perf_counter() - start, cpu_seconds() - cpu
 
 
 def child(config):
     """Runs one configuration in this process; prints a JSON line."""
     pairs = real_pairs(config["pairs"])
     if config["kind"] == "tf":
-        first, seconds = run_tf(config["variant"], config["batch"], config["xla"], pairs,
-                                config["threads"], config["device"])
+        first, seconds, cpu = run_tf(config["variant"], config["batch"], config["xla"],
+                                     pairs, config["threads"], config["device"])
     else:
-        first, seconds = run_opencv(config["kind"], pairs, config["threads"])
+        first, seconds, cpu = run_opencv(config["kind"], pairs, config["threads"])
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps(dict(config, first=first, seconds=seconds,
+    print(json.dumps(dict(config, first=first, seconds=seconds, cpu_per_pair=cpu / len(pairs),
                           pairs_per_s=len(pairs) / seconds, peak_mb=peak_mb)))
 
 
@@ -129,17 +136,19 @@ def main():
     base = dict(threads=args.threads, device=args.device)
     print(f"{SIZE[0]}x{SIZE[1]} real pairs from tests/data, {args.threads} threads, "
           f"TF device {args.device}; each row a fresh process")
-    print(f"{'configuration':34s} {'pairs':>5s} {'first s':>8s} {'pairs/s':>8s} "
-          f"{'peak MB':>8s} {'vs cv2 tvl1':>11s}")
+    print(f"{'configuration':30s} {'pairs':>5s} {'first s':>8s} {'pairs/s':>8s} "
+          f"{'CPU s/pair':>10s} {'peak MB':>8s} {'/cv2 wall':>9s} {'/cv2 CPU':>9s}")
     results = {}
     for kind in ("cv2_tvl1", "dis"):
         results[kind] = measure(dict(base, kind=kind, pairs=args.pairs))
-    reference = results["cv2_tvl1"]["pairs_per_s"]
+    reference = results["cv2_tvl1"]
 
     def row(label, result):
-        print(f"{label:34s} {result['pairs']:5d} {result['first']:8.1f} "
-              f"{result['pairs_per_s']:8.3f} {result['peak_mb']:8.0f} "
-              f"{result['pairs_per_s'] / reference:10.2f}x", flush=True)
+        print(f"{label:30s} {result['pairs']:5d} {result['first']:8.1f} "
+              f"{result['pairs_per_s']:8.3f} {result['cpu_per_pair']:10.2f} "
+              f"{result['peak_mb']:8.0f} "
+              f"{result['pairs_per_s'] / reference['pairs_per_s']:8.2f}x "
+              f"{reference['cpu_per_pair'] / result['cpu_per_pair']:8.2f}x", flush=True)
 
     row("cv2.optflow TV-L1", results["cv2_tvl1"])
     row("cv2 DIS MEDIUM", results["dis"])
