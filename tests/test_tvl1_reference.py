@@ -24,6 +24,21 @@ def epe(a, b):
     return float(np.hypot(a[..., 0] - b[..., 0], a[..., 1] - b[..., 1]).mean())
 
 
+def textured_shift(shift, size=(85, 64), margin=10, seed=0):
+    """Two uint8 frames of a smooth random texture whose content moves by `shift` px."""
+    width, height = size
+    texture = np.random.default_rng(seed).uniform(0, 255, (height + 2 * margin,
+                                                           width + 2 * margin))
+    texture = cv2.GaussianBlur(texture.astype(F), (0, 0), 1.5)
+
+    def view(dx, dy):
+        matrix = np.float32([[1, 0, -(margin - dx)], [0, 1, -(margin - dy)]])
+        image = cv2.warpAffine(texture, matrix, (width, height), flags=cv2.INTER_CUBIC,
+                               borderMode=cv2.BORDER_REFLECT)
+        return np.clip(image + 0.5, 0, 255).astype(np.uint8)
+    return view(0, 0), view(*shift)
+
+
 # --------------------------------------------------------------------------
 # pyrDown (OpenCV 2.4 gpu::pyrDown)
 
@@ -172,11 +187,11 @@ def test_estimate_u_thresholding_branches():
 
 
 def test_resize_by_0_8_samples_at_dst_times_1_25():
-    src = np.array([[0, 10, 20, 30, 40]] * 3, F)
+    src = np.array([[0, 10, 20, 30, 40, 50]] * 3, F)
     out = ref.resize_scale(src, 0.8)
-    assert out.shape == (2, 4)  # 3*0.8 = 2.4 -> 2, 5*0.8 = 4
-    # src_x = 0, 1.25, 2.5, 3.75 (no half-pixel centres)
-    np.testing.assert_allclose(out, [[0, 12.5, 25, 37.5]] * 2, rtol=1e-6)
+    assert out.shape == (2, 5)  # 3*0.8 = 2.4 -> 2, 6*0.8 = 4.8 -> 5
+    # src_x = 0, 1.25, 2.5, 3.75, 5 (1/0.8, not 6/5; no half-pixel centres)
+    np.testing.assert_allclose(out, [[0, 12.5, 25, 37.5, 50]] * 2, rtol=1e-6)
 
 
 def test_resize_up_to_size_clamps_the_last_tap():
@@ -196,6 +211,34 @@ def test_denseflow_pyramid_sizes_340x256():
         shapes.append(image.shape)
     assert shapes == expected
     assert ref.pyramid_shapes((24, 30)) == [(24, 30), (19, 24)]  # next 15x19 < 16: dropped
+
+
+@pytest.mark.parametrize("variant, factor", [(ref.tsn_tvl1, 2.0), (ref.denseflow_tvl1, 1.25)])
+def test_flow_is_resized_to_the_finer_level_and_scaled(variant, factor):
+    # 2.4: gpu::resize then x2 (even where the sizes grow 22 -> 43);
+    # 4.x: cuda::resize then x 1/0.8
+    log = []
+    variant(*textured_shift((1.0, 0.5)), iterations=20, log=log)
+    levels = log[::5]
+    for coarse_last, fine_first in zip(log[4::5], levels[1:]):
+        for coarse, fine in zip(coarse_last["u_out"], fine_first["u_in"]):
+            np.testing.assert_array_equal(
+                fine, ref.resize_to(coarse, fine_first["shape"]) * np.float32(factor))
+    np.testing.assert_array_equal(levels[0]["u_in"][0], 0)  # coarsest level starts at 0
+
+
+def test_levels_each_variant_runs_on_85x64():
+    prev, nxt = textured_shift((1.0, 0.5))
+    levels = {}
+    for variant in (ref.tsn_tvl1, ref.denseflow_tvl1):
+        log = []
+        variant(prev, nxt, iterations=2, log=log)
+        assert len(log) == 5 * len(set(entry["shape"] for entry in log))  # 5 warps a level
+        levels[variant] = [entry["shape"] for entry in log[::5]]
+    # pyrDown: 64x85 -> 32x43 -> 16x22 (-> 8x11 < 16, dropped), coarsest first
+    assert levels[ref.tsn_tvl1] == [(16, 22), (32, 43), (64, 85)]
+    # x0.8 rounded: 51.2x68 -> 51x68 -> 41x54 (40.8x54.4) -> 33x43 -> 26x34
+    assert levels[ref.denseflow_tvl1] == [(26, 34), (33, 43), (41, 54), (51, 68), (64, 85)]
 
 
 # --------------------------------------------------------------------------
@@ -219,21 +262,6 @@ def test_identical_frames_stop_each_warp_after_two_iterations():
         assert all(entry["iterations"] == 2 and entry["sums"] == [(1, 0.0)] for entry in log)
 
 
-def textured_shift(shift, size=(85, 64), margin=10, seed=0):
-    """Two uint8 frames of a smooth random texture whose content moves by `shift` px."""
-    width, height = size
-    texture = np.random.default_rng(seed).uniform(0, 255, (height + 2 * margin,
-                                                           width + 2 * margin))
-    texture = cv2.GaussianBlur(texture.astype(F), (0, 0), 1.5)
-
-    def view(dx, dy):
-        matrix = np.float32([[1, 0, -(margin - dx)], [0, 1, -(margin - dy)]])
-        image = cv2.warpAffine(texture, matrix, (width, height), flags=cv2.INTER_CUBIC,
-                               borderMode=cv2.BORDER_REFLECT)
-        return np.clip(image + 0.5, 0, 255).astype(np.uint8)
-    return view(0, 0), view(*shift)
-
-
 @pytest.mark.parametrize("variant", [ref.tsn_tvl1, ref.denseflow_tvl1])
 def test_sums_follow_the_odd_iteration_schedule(variant):
     log = []
@@ -246,7 +274,11 @@ def test_sums_follow_the_odd_iteration_schedule(variant):
             # the first odd n_a + 2m with error - (2m - 1) eps < eps
             assert error > eps and n_b == n_a + 2 * (int(error // (2 * eps)) + 1)
         n_last, error_last = sums[-1]
-        assert n_run == (n_last + 1 if error_last <= eps else ref.ITERATIONS)
+        if error_last <= eps:
+            assert n_run == n_last + 1
+        else:  # ran out of iterations before the next scheduled sum
+            assert n_run == ref.ITERATIONS
+            assert n_last + 2 * (int(error_last // (2 * eps)) + 1) >= ref.ITERATIONS
 
 
 # --------------------------------------------------------------------------

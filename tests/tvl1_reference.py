@@ -330,7 +330,8 @@ def proc_one_scale(I0, I1, u1, u2, sum_fn, *, tau=TAU, lambda_=LAMBDA, theta=THE
             estimateDualVariables(...)
 
     with scaledEpsilon = epsilon^2 * area (double).  ``log``, if a list, gets
-    per warp a dict: iterations run and the (n, error) of every summed step.
+    per warp a dict: level shape, iterations run, the (n, error) of every
+    summed step, and the flow (u1, u2) before and after the warp.
     """
     scaled_epsilon = epsilon * epsilon * I0.size
     I1x, I1y = centered_gradient(I1)
@@ -338,6 +339,7 @@ def proc_one_scale(I0, I1, u1, u2, sum_fn, *, tau=TAU, lambda_=LAMBDA, theta=THE
     l_t = F(lambda_ * theta)
     taut = F(tau / theta)
     for _ in range(warps):
+        u_in = (u1, u2)
         _, I1wx, I1wy, grad, rho_c = warp_backward(I0, I1, I1x, I1y, u1, u2)
         error = np.finfo(np.float64).max
         prev_error = 0.0
@@ -358,7 +360,7 @@ def proc_one_scale(I0, I1, u1, u2, sum_fn, *, tau=TAU, lambda_=LAMBDA, theta=THE
             n += 1
         if log is not None:
             log.append({"shape": I0.shape, "iterations": n, "sums": sums,
-                        "scaled_epsilon": scaled_epsilon})
+                        "scaled_epsilon": scaled_epsilon, "u_in": u_in, "u_out": (u1, u2)})
     return u1, u2
 
 
@@ -462,8 +464,9 @@ def resize_scale(src, scale):
     return resize_linear(src, dsize, F(1.0 / scale), F(1.0 / scale))
 
 
-def pyramid_shapes(shape, scale=SCALE_STEP, nscales=NSCALES, min_size=MIN_SIZE):
+def pyramid_shapes(shape, scale=None, nscales=NSCALES, min_size=MIN_SIZE):
     """(rows, cols) of the 4.x pyramid levels kept (``calcImpl``'s scale loop)."""
+    scale = SCALE_STEP if scale is None else scale
     shapes = [tuple(shape)]
     for _ in range(1, nscales):
         h, w = shapes[-1]
