@@ -166,20 +166,23 @@ def test_dual_step_hand_worked_forward_gradient_zero_at_last_row_and_column():
 
 
 def test_estimate_u_thresholding_branches():
-    # I1wx = 1, I1wy = 0 so grad = 1; l_t = 0.15*0.3 = 0.045; dual variables 0
-    shape = (1, 4)
+    # I1wx = 1, I1wy = 0; l_t = 0.15*0.3 = 0.045; u = 0 and dual variables 0,
+    # so u_new = d1 and rho = rho_c
+    shape = (1, 5)
     I1wx, I1wy = np.ones(shape, F), np.zeros(shape, F)
-    grad = np.array([[1, 1, 1, 0]], F)
-    u1 = np.zeros(shape, F)
-    rho_c = np.array([[-1.0, 1.0, 0.02, 0.5]], F)
+    grad = np.array([[1, 1, 1, 0, 1e-8]], F)
+    rho_c = np.array([[-1.0, 1.0, 0.02, 0.5, 1e-10]], F)
     zero = np.zeros(shape, F)
     u1_new, u2_new, error = ref.estimate_u(I1wx, I1wy, grad, rho_c, zero, zero, zero, zero,
-                                           u1, zero, 0.15 * 0.3, 0.3, True)
-    # rho < -l_t*grad -> +l_t ; rho > l_t*grad -> -l_t ; inside -> -rho/grad ;
-    # grad <= FLT_EPSILON (and |rho| not below -0) -> 0 ... here rho 0.5 > 0 = l_t*grad -> -l_t*I1wx
-    np.testing.assert_allclose(u1_new, [[0.045, -0.045, -0.02, -0.045]], rtol=1e-6)
+                                           zero, zero, 0.15 * 0.3, 0.3, True)
+    # rho < -l_t*grad: +l_t*I1wx; rho > l_t*grad: -l_t*I1wx (also when grad = 0);
+    # in between: -rho/grad*I1wx, unless grad <= FLT_EPSILON: 0
+    # (the last pixel: |1e-10| <= 0.045e-8, grad 1e-8 < 1.19e-7; -rho/grad would be -0.01)
+    np.testing.assert_allclose(u1_new, [[0.045, -0.045, -0.02, -0.045, 0]], rtol=1e-6)
     np.testing.assert_array_equal(u2_new, 0)
     np.testing.assert_allclose(error, u1_new ** 2, rtol=1e-6)
+    assert ref.estimate_u(I1wx, I1wy, grad, rho_c, zero, zero, zero, zero,
+                          zero, zero, 0.045, 0.3, False)[2] is None
 
 
 # --------------------------------------------------------------------------
@@ -349,7 +352,7 @@ def test_close_to_cpu_tvl1_on_real_frames_85x64(frames):
              middle - start, end - middle))
     # loose sanity bounds: different algorithms, same model and parameters
     assert epe(tsn, cpu) < 0.5 and epe(dense, cpu) < 0.5
-    assert middle - start < 5 and end - middle < 5
+    assert middle - start < 8 and end - middle < 8  # seconds, on a shared 2-core CPU
 
 
 @pytest.mark.slow
