@@ -492,7 +492,8 @@ def tsn_tvl1(prev, next, *, iterations=ITERATIONS, log=None):
       - I0s[0], I1s[0] = convertTo(CV_32F, uint8 ? 1 : 255)   (``to_gpu_float``)
       - for s in 1..nscales-1: I0s[s] = gpu::pyrDown(I0s[s-1]) (``pyr_down``),
         same for I1; if the new level has cols < 16 or rows < 16, nscales = s
-        and the level is dropped
+        and the level is dropped (the member stays lowered for later calls of
+        the same object, which changes nothing for frames of one size)
       - u = 0 at the coarsest level; for s = nscales-1 .. 0: procOneScale;
         then ``gpu::resize(u, I0s[s-1].size())`` (default INTER_LINEAR;
         ``resize_to``) and ``gpu::multiply(u, 2)`` -- x2 although the sizes
@@ -543,7 +544,8 @@ def denseflow_tvl1(prev, next, *, iterations=ITERATIONS, log=None):
       - I0s[0], I1s[0] = convertTo(CV_32F, uint8 ? 1 : 255)   (``to_gpu_float``)
       - for s in 1..nscales-1: I0s[s] = cuda::resize(I0s[s-1], Size(), 0.8,
         0.8, INTER_LINEAR) (``resize_scale``: sizes rounded, sampled at
-        dst * 1.25, no blur); if cols < 16 or rows < 16: nscales = s, dropped
+        dst * 1.25, no blur); if cols < 16 or rows < 16: nscales_ = s, the
+        level dropped (as in 2.4, the member stays lowered)
       - u = 0 at the coarsest level; for s = nscales-1 .. 0: procOneScale;
         then ``cuda::resize(u, I0s[s-1].size(), 0, 0, INTER_LINEAR)``
         (``resize_to``) and ``cuda::multiply(u, 1/0.8)`` (float 1.25)
