@@ -295,6 +295,41 @@ def test_opencv_variant_matches_cv2_on_real_clips_full_size(size):
     assert within.min() >= 0.95
 
 
+# ---------------------------------------------------------------- tsn, denseflow vs NumPy
+
+def reference_flow(variant, pairs):
+    """tests/tvl1_reference.py (an independent NumPy transcription) on each pair."""
+    import tvl1_reference  # pylint: disable=import-outside-toplevel
+
+    fn = {"tsn": tvl1_reference.tsn_tvl1, "denseflow": tvl1_reference.denseflow_tvl1}[variant]
+    return np.stack([fn(a, b) for a, b in pairs])
+
+
+@pytest.mark.parametrize("variant", ["tsn", "denseflow"])
+def test_gpu_variants_match_numpy_reference(variant):
+    pairs = real_pairs((40, 32), per_clip=1)
+    ours = flow_fn(variant, 32, 40)(*as_batch(pairs)).numpy()
+    within, within_level = agreement(ours, reference_flow(variant, pairs))
+    assert_issue_criterion(within, within_level)
+    assert within.min() >= 0.95
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", ["tsn", "denseflow"])
+@pytest.mark.parametrize("size", [(340, 256), (170, 128)])
+def test_gpu_variants_match_numpy_reference_full_size(variant, size):
+    pairs = []
+    for name in CLIPS:
+        frames = [cv2.resize(f, size, interpolation=cv2.INTER_LINEAR)
+                  for f in grey_frames(name, 2)]
+        pairs.append((frames[0], frames[1]))
+    ours = flow_fn(variant, size[1], size[0])(*as_batch(pairs)).numpy()
+    within, within_level = agreement(ours, reference_flow(variant, pairs))
+    print(f"{variant} {size}: within 0.1 px per pair {np.round(within, 4)}; quantized within "
+          f"one level median {np.median(within_level):.4f} min {within_level.min():.4f}")
+    assert_issue_criterion(within, within_level)
+
+
 # ---------------------------------------------------------------- bad input
 
 @pytest.mark.parametrize("prev,nxt,message", [
