@@ -126,10 +126,11 @@ def main():
         module = load_reference()
         if module is None:
             print("no tests/tvl1_reference.py: skipped the NumPy references")
+        functions = {"tsn": "tsn_tvl1", "denseflow": "denseflow_tvl1"}
         for name in ("tsn", "denseflow"):
             if module is not None and name in flows:
-                ref = np.stack([module.tvl1_flow(a.astype(np.float32), b.astype(np.float32), name)
-                                for a, b in pairs])
+                fn = getattr(module, functions[name])
+                ref = np.stack([fn(a, b) for a, b in pairs])
                 report(f"{name} vs NumPy reference", flows[name], ref)
 
 

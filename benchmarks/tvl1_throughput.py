@@ -6,14 +6,17 @@ getrusage maxrss, so configurations do not pollute each other): the TF ops
 (tsn_tf.ops.tvl1) per variant, batch size and with / without XLA; OpenCV's
 `cv2.optflow.DualTVL1OpticalFlow` (what ingestion computes today) and
 `cv2.DISOpticalFlow` MEDIUM. OpenCV gets `cv2.setNumThreads(--threads)`, TF the
-same number of intra- and inter-op threads. The first TF call (tracing, XLA
+same number of intra- and inter-op threads; batch 1 also runs with --callers
+concurrent calls (the batch masks converged pairs but still computes them, so on a
+CPU independent calls waste less). The first TF call (tracing, XLA
 compilation) is timed apart and left out of pairs/s. Prints pairs/s (wall), CPU
 seconds per pair (user + system of the child: steadier than wall time when the
 machine is shared), peak MB and the ratios of each TF configuration to
 cv2.optflow by both.
 
     .venv/bin/python benchmarks/tvl1_throughput.py [--threads 2] [--batches 1,8,32]
-        [--variants opencv,tsn,denseflow] [--xla both] [--pairs 32] [--device /GPU:0]
+        [--variants opencv,tsn,denseflow] [--xla both] [--pairs 32] [--callers 2]
+        [--device /GPU:0]
 """
 import argparse
 import json
@@ -70,8 +73,14 @@ def run_opencv(kind, pairs, threads):
     return 0.0, time.perf_counter() - start, cpu_seconds() - cpu
 
 
-def run_tf(variant, batch, xla, pairs, threads, device):
-    """(first-call seconds, wall and CPU seconds of the timed pairs) of tvl1_flow."""
+def run_tf(variant, batch, xla, pairs, threads, device, callers=1):
+    """(first-call seconds, wall and CPU seconds of the timed pairs) of tvl1_flow.
+
+    `callers` > 1: that many Python threads call the function at once, each on its
+    share of the batches (how tf.data's parallel map would run it).
+    """
+    from concurrent import futures
+
     import numpy as np
     import tensorflow as tf
 
@@ -90,8 +99,12 @@ def run_tf(variant, batch, xla, pairs, threads, device):
         fn(*batches[0]).numpy()
         first = time.perf_counter() - start
         start, cpu = time.perf_counter(), cpu_seconds()
-        for prev, nxt in batches:
-            fn(prev, nxt).numpy()
+
+        def work(share):
+            for prev, nxt in share:
+                fn(prev, nxt).numpy()
+        with futures.ThreadPoolExecutor(callers) as pool:
+            list(pool.map(work, [batches[i::callers] for i in range(callers)]))
     return first, time.perf_counter() - start, cpu_seconds() - cpu
 
 
@@ -100,7 +113,8 @@ def child(config):
     pairs = real_pairs(config["pairs"])
     if config["kind"] == "tf":
         first, seconds, cpu = run_tf(config["variant"], config["batch"], config["xla"],
-                                     pairs, config["threads"], config["device"])
+                                     pairs, config["threads"], config["device"],
+                                     config["callers"])
     else:
         first, seconds, cpu = run_opencv(config["kind"], pairs, config["threads"])
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -128,6 +142,9 @@ def main():
                         help="pairs timed per configuration (rounded down to whole batches, "
                              "at least one batch)")
     parser.add_argument("--device", default="/CPU:0", help="TF device, e.g. /GPU:0")
+    parser.add_argument("--callers", type=int, default=None,
+                        help="also run batch 1 with this many concurrent calls (default: "
+                             "--threads; 1 to skip)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -153,13 +170,18 @@ def main():
     row("cv2.optflow TV-L1", results["cv2_tvl1"])
     row("cv2 DIS MEDIUM", results["dis"])
     xla_modes = {"both": (False, True), "on": (True,), "off": (False,)}[args.xla]
+    callers = args.threads if args.callers is None else args.callers
+    runs = [(int(b), 1) for b in args.batches.split(",")]
+    if callers > 1:
+        runs.append((1, callers))
     for variant in args.variants.split(","):
         for xla in xla_modes:
-            for batch in (int(b) for b in args.batches.split(",")):
-                pairs = max(batch, args.pairs // batch * batch)
+            for batch, parallel in runs:
+                pairs = max(batch * parallel, args.pairs // batch * batch)
                 result = measure(dict(base, kind="tf", variant=variant, batch=batch, xla=xla,
-                                      pairs=pairs))
-                row(f"TF {variant} B={batch} {'XLA' if xla else 'graph'}", result)
+                                      pairs=pairs, callers=parallel))
+                label = f"TF {variant} B={batch}" + (f" x{parallel} calls" if parallel > 1 else "")
+                row(f"{label} {'XLA' if xla else 'graph'}", result)
 
 
 if __name__ == "__main__":
