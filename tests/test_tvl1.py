@@ -271,6 +271,17 @@ def test_xla_matches_graph_mode_within_float_tolerance():
     assert (epe <= 0.1).mean() >= 0.99, epe.max()
 
 
+@pytest.mark.slow
+def test_runs_inside_a_savedmodel(tmp_path):
+    pairs = real_pairs((24, 20), per_clip=1)
+    module = tf.Module()
+    module.flow = flow_fn("opencv", 20, 24)
+    tf.saved_model.save(module, str(tmp_path / "tvl1"))
+    loaded = tf.saved_model.load(str(tmp_path / "tvl1"))
+    batch = as_batch(pairs)
+    np.testing.assert_array_equal(loaded.flow(*batch).numpy(), module.flow(*batch).numpy())
+
+
 @pytest.mark.parametrize("variant", tvl1.VARIANTS)
 def test_translation_is_recovered(variant):
     shift = (1.25, -0.5)
