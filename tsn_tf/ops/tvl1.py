@@ -5,7 +5,10 @@ in 0..255, and returns (B, H, W, 2) float32 flow in px with prev(p) ~ next(p + f
 (OpenCV's convention). Pure TF: tf.while_loop for the iterations, Python loops only
 over the static pyramid levels, so it runs on CPU/GPU, inside a SavedModel and
 under `tf.function(jit_compile=True)` at fixed shapes. Each pair of a batch stops on
-its own criterion, so its flow is the same computed alone or in a batch.
+its own criterion, so its flow is the same computed alone or in a batch. A converged
+pair's updates are masked, not skipped: a batch costs B times its slowest pair's
+iterations. On a CPU, concurrent batch-1 calls (a parallel tf.data map) therefore
+waste less than large batches; batches pay off on accelerators.
 
 Shared by all variants: tau 0.25, lambda 0.15, theta 0.3, 5 scales, 5 warps,
 epsilon 0.01, no gamma, levels below 16 px dropped, dual variables reset once per
@@ -22,8 +25,7 @@ Variants, and what was transcribed from where:
     upsampling by imgproc `resize.cpp` float32 INTER_LINEAR (`tvl1_resize`).
     Deviations: the error sum |du|^2 is a float32 tree reduction, not OpenCV's
     row-major running float sum (only a stopping decision within rounding of the
-    threshold can differ); hypot is the double result rounded once (glibc's hypotf),
-    which needs float64 (set `hypot64=False` on devices without it).
+    threshold can differ).
   * ``tsn`` -- TSN's released models: OpenCV 2.4.13 `cv::gpu::OpticalFlowDual_TVL1_GPU`
     (`modules/gpu/src/tvl1flow.cpp`, `cuda/tvl1flow.cu`) as dense_flow `-t 1` runs it:
     300 iterations a warp, error on odd iterations only (see `tvl1_solver`), no
@@ -38,10 +40,14 @@ Variants, and what was transcribed from where:
     half-pixel offset) and the flow is multiplied by 1 / 0.8.
   GPU deviations (``tsn``, ``denseflow``): nvcc contracts a * b + c into fused
   multiply-adds (the bicubic weights and sums, the resize sums, the 0.375 tap of
-  pyrDown) and the CUDA reductions sum in another order and in double; here every
-  product and sum is rounded in float32 and the error is a float32 sum. CUDA's
-  hypotf (within 1 ulp) is taken as sqrt(x^2 + y^2) in float32.
-"""
+  pyrDown) and the CUDA reductions sum in another order (2.4: float, 4.x: double);
+  here every product and sum is rounded in float32 and the error is a float32 sum.
+  hypot (all variants): the double result rounded once to float32 -- glibc's
+  hypotf, which the CPU code calls, and NumPy's; CUDA's hypotf is within a few ulp
+  of it. This needs float64 (`hypot64=False`: float32 sqrt(x^2 + y^2), for TPUs).
+  Under XLA (jit_compile) on CPU, LLVM fuses a * b + c into FMAs: results differ
+  from the graph-mode ones at rounding level, which TV-L1's thresholds amplify at
+  a few pixels (tests: >= 99 % of pixels within 0.1 px)."""
 
 import tensorflow as tf
 
@@ -54,11 +60,11 @@ VARIANTS = ("opencv", "tsn", "denseflow")
 _SHARED = dict(tau=0.25, lambda_=0.15, theta=0.3, epsilon=0.01, warps=5)
 # variant: (solver params, pyramid kind, flow upsampling, upsampling factor, warp)
 _CONFIGS = {
-    "opencv": (dict(outer=10, inner=30, iterations=300, schedule="cpu", hypot64=True),
+    "opencv": (dict(outer=10, inner=30, iterations=300, schedule="cpu"),
                "scale", tvl1_resize.resize_linear, 1 / 0.8, tvl1_remap.remap_cubic_cv),
-    "tsn": (dict(outer=1, inner=300, iterations=300, schedule="gpu", hypot64=False),
+    "tsn": (dict(outer=1, inner=300, iterations=300, schedule="gpu"),
             "halve", tvl1_resize.resize_linear_gpu, 2.0, tvl1_remap.remap_bicubic_gpu),
-    "denseflow": (dict(outer=1, inner=300, iterations=300, schedule="gpu", hypot64=False),
+    "denseflow": (dict(outer=1, inner=300, iterations=300, schedule="gpu"),
                   "gpu", tvl1_resize.resize_linear_gpu, 1 / 0.8,
                   tvl1_remap.remap_bicubic_gpu),
 }
@@ -97,24 +103,21 @@ def _validate(prev, next_, variant):
     return prev, next_
 
 
-def tvl1_flow(prev, next, variant="opencv", hypot64=None):  # pylint: disable=redefined-builtin
+def tvl1_flow(prev, next, variant="opencv", hypot64=True):  # pylint: disable=redefined-builtin
     """TV-L1 flow of grey frame pairs.
 
     Args:
       prev, next: (B, H, W) (or (B, H, W, 1)) frames, values 0..255, static H, W >= 16.
       variant: "opencv" (cv2.optflow CPU), "tsn" (OpenCV 2.4 GPU, TSN's models) or
         "denseflow" (OpenCV 4 CUDA, mmaction2's models); see the module docstring.
-      hypot64: compute |grad u| in float64 then round (None: the variant's default,
-        True for "opencv"); False keeps everything float32 (e.g. on TPU).
+      hypot64: compute |grad u| in float64 then round once (default); False keeps
+        everything float32 (e.g. on TPU), at rounding-level cost in agreement.
     Returns:
       (B, H, W, 2) float32 flow (x, y) in px: prev(p) ~ next(p + flow(p)).
     """
     prev, next_ = _validate(prev, next, variant)
     solver, kind, upsample, factor, warp = _CONFIGS[variant]
-    solver = dict(solver)
-    if hypot64 is not None:
-        solver["hypot64"] = bool(hypot64)
-    params = tvl1_solver.Params(**_SHARED, **solver)
+    params = tvl1_solver.Params(**_SHARED, **solver, hypot64=bool(hypot64))
     sizes = tvl1_pyramid.level_sizes(prev.shape[1], prev.shape[2], NSCALES,
                                      "halve" if kind == "halve" else "scale")
     I0s = tvl1_pyramid.build(prev, sizes, kind)

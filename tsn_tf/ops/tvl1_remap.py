@@ -37,22 +37,42 @@ def cubic_table_cv(a=CUBIC_A):
                         for i in range(INTER_TAB_SIZE)], tf.float32)
 
 
-def _taps(images, x0, y0):
-    """Gather the 4x4 taps at (y0 + i, x0 + j); (B, H, W, 4, 4, C), 0 outside."""
+def _edge_pad(images, pad):
+    """(B, H, W, C) -> (B, H + 2 pad, W + 2 pad, C), edge values repeated."""
+    height, width = images.shape[1], images.shape[2]
+    rows = [min(max(r, 0), height - 1) for r in range(-pad, height + pad)]
+    cols = [min(max(c, 0), width - 1) for c in range(-pad, width + pad)]
+    return tf.gather(tf.gather(images, rows, axis=1), cols, axis=2)
+
+
+def _strip_rows(images, x0, y0, size, border):
+    """A function row(r) -> the taps (y0 + r, x0 .. x0 + size - 1): (B, H, W, size, C).
+
+    `border` "zero" (outside reads 0) or "edge" (coordinates clamped). The image is
+    padded by `size` and cut into horizontal strips of `size` pixels, so a row of a
+    window is one gather; window starts are clipped to [-size, W] x [-size, H], where
+    a window lies wholly in the padding (same values). Gathering a row at a time
+    and reducing it at once lets XLA fuse the gather instead of materialising all
+    taps.
+    """
     batch, height, width, channels = (tf.shape(images)[0], images.shape[1],
                                       images.shape[2], images.shape[3])
-    flat = tf.reshape(images, [batch, height * width, channels])
-    offsets = tf.range(4, dtype=tf.int32)
-    ys = y0[..., None] + offsets            # (B, H, W, 4)
-    xs = x0[..., None] + offsets
-    y_ok = (ys >= 0) & (ys < height)
-    x_ok = (xs >= 0) & (xs < width)
-    index = (tf.clip_by_value(ys, 0, height - 1)[..., :, None] * width
-             + tf.clip_by_value(xs, 0, width - 1)[..., None, :])   # (B, H, W, 4, 4)
-    taps = tf.gather(flat, tf.reshape(index, [batch, -1]), batch_dims=1)
-    taps = tf.reshape(taps, [batch, height, width, 4, 4, channels])
-    inside = y_ok[..., :, None] & x_ok[..., None, :]
-    return tf.where(inside[..., None], taps, tf.zeros_like(taps)), inside
+    pad = size
+    if border == "zero":
+        padded = tf.pad(images, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
+    else:
+        padded = _edge_pad(images, pad)
+    starts = width + pad + 1
+    strips = tf.stack([padded[:, :, j:j + starts] for j in range(size)], axis=3)
+    flat = tf.reshape(strips, [batch, (height + 2 * pad) * starts, size * channels])
+    xs = tf.clip_by_value(x0, -pad, width) + pad
+    ys = tf.clip_by_value(y0, -pad, height) + pad
+
+    def row(r):
+        index = tf.reshape((ys + r) * starts + xs, [batch, -1])
+        taps = tf.gather(flat, index, batch_dims=1)
+        return tf.reshape(taps, [batch, height, width, size, channels])
+    return row
 
 
 def remap_cubic_cv(images, u1, u2, table=None):
@@ -69,18 +89,25 @@ def remap_cubic_cv(images, u1, u2, table=None):
     y0 = tf.bitwise.right_shift(iy, INTER_BITS) - 1
     wx = tf.gather(table, tf.bitwise.bitwise_and(ix, INTER_TAB_SIZE - 1))   # (B, H, W, 4)
     wy = tf.gather(table, tf.bitwise.bitwise_and(iy, INTER_TAB_SIZE - 1))
-    weights = (wy[..., :, None] * wx[..., None, :])[..., None]               # (B,H,W,4,4,1)
-    taps, inside = _taps(images, x0, y0)
-    # Signs so that every ordered sum is a Sub chain (see tvl1_float): rows 1-3 come
-    # out negated, ready to be subtracted from row 0.
-    row_signs = tf.constant([[1, -1, -1, -1]] + [[-1, 1, 1, 1]] * 3, tf.float32)
-    signed = taps * (weights * row_signs[:, :, None])
-    rows = ordered_sum(signed[..., 0, :], [signed[..., c, :] for c in range(1, 4)])
-    interior = ordered_sum(rows[..., 0, :], [rows[..., r, :] for r in range(1, 4)])
-    seq_signs = tf.constant([[1, -1, -1, -1]] + [[-1, -1, -1, -1]] * 3, tf.float32)
-    seq = taps * (weights * seq_signs[:, :, None])
-    border = ordered_sum(seq[..., 0, 0, :], [seq[..., k // 4, k % 4, :] for k in range(1, 16)])
-    all_inside = tf.reduce_all(tf.reshape(inside, [-1, height, width, 16]), axis=-1)
+    row = _strip_rows(images, x0, y0, 4, "zero")
+    # Every ordered sum is a Sub chain (see tvl1_float): the weights carry the signs.
+    # Interior: rows 1-3 come out negated, ready to be subtracted from row 0.
+    # Border: one running sum over the 16 taps in row-major order.
+    interior = border = None
+    for r in range(4):
+        weights = (wy[..., r:r + 1] * wx)[..., None]                           # (B,H,W,4,1)
+        taps = row(r)
+        row_signs = tf.constant([1.0, -1.0, -1.0, -1.0] if r == 0 else [-1.0, 1.0, 1.0, 1.0])
+        signed = taps * (weights * row_signs[:, None])
+        row_sum = ordered_sum(signed[..., 0, :], [signed[..., c, :] for c in range(1, 4)])
+        interior = row_sum if r == 0 else interior - row_sum
+        negated = taps * -weights
+        terms = [negated[..., c, :] for c in range(4)]
+        if r == 0:
+            border = ordered_sum(taps[..., 0, :] * weights[..., 0, :], terms[1:])
+        else:
+            border = ordered_sum(border, terms)
+    all_inside = (x0 >= 0) & (x0 <= width - 4) & (y0 >= 0) & (y0 <= height - 4)
     return tf.where(all_inside[..., None], interior, border)
 
 
@@ -92,15 +119,14 @@ def _bicubic_coeff_gpu(d):
     return tf.where(x <= 1.0, near, tf.where(x < 2.0, far, tf.zeros_like(x)))
 
 
-def _gpu_axis(coord, length):
-    """Per axis: 5 clamped tap indices from ceil(c - 2), their weights (0 past floor(c + 2))."""
+def _gpu_axis(coord):
+    """Per axis: first tap ceil(c - 2) (int32) and the 5 weights (0 past floor(c + 2))."""
     first = tf.math.ceil(coord - 2.0)
     last = tf.math.floor(coord + 2.0)
     taps = first[..., None] + tf.range(5, dtype=tf.float32)          # (B, H, W, 5)
     weights = tf.where(taps <= last[..., None],
                        _bicubic_coeff_gpu(coord[..., None] - taps), tf.zeros_like(taps))
-    index = tf.cast(tf.clip_by_value(taps, 0.0, length - 1.0), tf.int32)
-    return index, weights
+    return tf.cast(first, tf.int32), weights
 
 
 def remap_bicubic_gpu(images, u1, u2):
@@ -116,17 +142,22 @@ def remap_bicubic_gpu(images, u1, u2):
     wx = tf.range(width, dtype=tf.float32)[None, None, :] + u1
     wy = tf.range(height, dtype=tf.float32)[None, :, None] + u2
     limit = float(1 << 20)
-    ix, kx = _gpu_axis(tf.clip_by_value(wx, -limit, limit), width)
-    iy, ky = _gpu_axis(tf.clip_by_value(wy, -limit, limit), height)
-    index = iy[..., :, None] * width + ix[..., None, :]                 # (B, H, W, 5, 5)
-    flat = tf.reshape(images, [batch, height * width, channels])
-    taps = tf.gather(flat, tf.reshape(index, [batch, -1]), batch_dims=1)
-    taps = tf.reshape(taps, [batch, height, width, 25, channels])
-    weights = tf.reshape(kx[..., None, :] * ky[..., :, None], [batch, height, width, 25])
-    negated = -weights
-    total = ordered_sum(weights[..., 0:1] * taps[..., 0, :],
-                        [negated[..., k:k + 1] * taps[..., k, :] for k in range(1, 25)])
-    weight_sum = ordered_sum(weights[..., 0], [negated[..., k] for k in range(1, 25)])
+    x0, kx = _gpu_axis(tf.clip_by_value(wx, -limit, limit))
+    y0, ky = _gpu_axis(tf.clip_by_value(wy, -limit, limit))
+    row = _strip_rows(images, x0, y0, 5, "edge")
+    total = weight_sum = None
+    for r in range(5):
+        weights = kx * ky[..., r:r + 1]                                       # (B, H, W, 5)
+        negated = -weights
+        taps = row(r)
+        terms = [negated[..., c:c + 1] * taps[..., c, :] for c in range(5)]
+        weight_terms = [negated[..., c] for c in range(5)]
+        if r == 0:
+            total = ordered_sum(weights[..., 0:1] * taps[..., 0, :], terms[1:])
+            weight_sum = ordered_sum(weights[..., 0], weight_terms[1:])
+        else:
+            total = ordered_sum(total, terms)
+            weight_sum = ordered_sum(weight_sum, weight_terms)
     # divide_no_nan(1, w), not 1.0 / w: constant folding would turn t * (1 / w) into
     # t / w; tf.math.reciprocal is not correctly rounded on CPU.
     return total * tf.math.divide_no_nan(1.0, weight_sum)[..., None]
