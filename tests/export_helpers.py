@@ -83,6 +83,12 @@ def run_command(*command, timeout=300):
                           timeout=timeout, env=env, cwd=str(REPO))
 
 
+def succeeded(result):
+    """`result` (a CompletedProcess) after asserting it exited 0; else its stderr's tail."""
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
 SAVED_MODEL_CLI = str(pathlib.Path(sys.executable).parent / "saved_model_cli")
 
 

@@ -2,7 +2,6 @@
 graph ops it shares with serving (tsn_tf.ops.video_flow): OpenCV's grey and dense_flow's
 quantization exactly, batched pairs equal to pairs alone, the variant recorded (shards
 made so train, evaluate and serve alike: tests/test_serving_flow.py)."""
-import contextlib
 import json
 import pathlib
 
@@ -13,6 +12,7 @@ import tensorflow as tf
 
 from tsn_tf.input.contract.preprocessing import Preprocessing
 from tsn_tf.input.ingestion import encode, flow, flow_pool, flow_tf, video
+from test_tvl1 import ipp
 from tsn_tf.ops import tvl1, video_flow
 
 DATA_DIR = pathlib.Path(__file__).parent / "data"
@@ -93,16 +93,6 @@ def test_a_tf_algorithm_is_accepted_where_flow_algorithms_are_named():
         == "tvl1_denseflow"
 
 
-@contextlib.contextmanager
-def _ipp_off():
-    before = cv2.ipp.useIPP()
-    cv2.ipp.setUseIPP(False)
-    try:
-        yield
-    finally:
-        cv2.ipp.setUseIPP(before)
-
-
 @pytest.mark.slow  # compiling the opencv variant's nested loops with XLA: ~30-70 s
 def test_tvl1_opencv_stores_the_flow_cv2_tvl1_computes_on_the_same_grey_frames():
     size = (68, 51)
@@ -110,7 +100,7 @@ def test_tvl1_opencv_stores_the_flow_cv2_tvl1_computes_on_the_same_grey_frames()
     ours = list(flow_tf.video_flows(jpegs, "tvl1_opencv", bound=20.0, height=size[1],
                                     width=size[0]))
     greys = [video_flow.grey(tf.io.decode_jpeg(j, channels=3)).numpy() for j in jpegs]
-    with _ipp_off():
+    with ipp(False):
         engine = cv2.optflow.DualTVL1OpticalFlow_create()
         theirs = [np.stack(flow.quantize_flow(engine.calc(a, b, None), 20.0), -1)
                   for a, b in zip(greys[:-1], greys[1:])]

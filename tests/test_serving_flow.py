@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from export_helpers import run_module, run_python, save_drawn_weights
+from export_helpers import run_module, run_python, save_drawn_weights, succeeded
 from tsn_tf.input.contract import layout, schema
 from tsn_tf.input.ingestion import video
 from tsn_tf.trainers import reports
@@ -19,34 +19,29 @@ SIZE = (48, 32)  # stored frames, width x height
 FRAMES = 40
 
 
-def _ok(result):
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """(export dir, tsn-eval scores of the held-out video (C,), its stored record)."""
     base = tmp_path_factory.mktemp("in_graph_flow")
     (base / "list.csv").write_text(f"part_0.mp4,a,train\ntest.avi,b,train\n"
                                    f"{HELD_OUT.name},a,test\n")
-    _ok(run_module("tsn_tf.input.ingestion.ingest_main", f"--video_dir={DATA_DIR}",
+    succeeded(run_module("tsn_tf.input.ingestion.ingest_main", f"--video_dir={DATA_DIR}",
                    "--list_format=csv", f"--list_files={base / 'list.csv'}",
                    f"--output={base / 'shards'}", "--flow=tvl1_tsn",
                    f"--frame_size={SIZE[0]}x{SIZE[1]}", f"--max_frames={FRAMES}",
                    "--workers=0", "--num_shards=1"))
     run_dir = base / "run"
-    _ok(run_module("tsn_tf.trainers.train", f"--train_shards={base / 'shards'}/train-*",
+    succeeded(run_module("tsn_tf.trainers.train", f"--train_shards={base / 'shards'}/train-*",
                    f"--model_dir={run_dir}", "--modality=flow", "--backbone=tiny",
                    "--input_size=32", "--num_segments=2", "--batch_size=2", "--train_steps=1",
                    "--noprogress"))
     from tsn_tf.trainers import model_dir as model_dir_lib
     save_drawn_weights(model_dir_lib.restore_model(str(run_dir)), run_dir, 0,
                        checkpoint_number=100)
-    export = _ok(run_module("tsn_tf.export.export_main", f"--model_dir={run_dir}",
+    export = succeeded(run_module("tsn_tf.export.export_main", f"--model_dir={run_dir}",
                             f"--export_base={base / 'models'}", "--model_name=flow",
                             "--eval_crops=1")).stdout.strip().splitlines()[-1]
-    _ok(run_module("tsn_tf.trainers.evaluate", f"--model_dir={run_dir}",
+    succeeded(run_module("tsn_tf.trainers.evaluate", f"--model_dir={run_dir}",
                    f"--eval_shards={base / 'shards'}/test-*", "--eval_crops=1",
                    f"--output_dir={base / 'eval'}"))
     _, scores, _, _, _ = reports.load_stream(base / "eval" / "scores_flow.npz")
@@ -77,7 +72,7 @@ print(json.dumps(out))
 def _call(export, requests, tmp_path):
     path = tmp_path / "requests.npy"
     np.save(path, requests, allow_pickle=True)
-    return json.loads(_ok(run_python(CALL, export, str(path))).stdout.splitlines()[-1])
+    return json.loads(succeeded(run_python(CALL, export, str(path))).stdout.splitlines()[-1])
 
 
 @pytest.mark.slow
@@ -93,7 +88,7 @@ def test_the_export_says_it_computes_flow_in_the_graph(served):
                                            warmup.WARMUP_FILE))
     assert [r.model_spec.signature_name for r in requests][-3:] == [
         "video_jpegs", "video_frames", "video_snippet_scores"]
-    shown = _ok(run_module("tensorflow.python.tools.saved_model_cli", "show", "--dir", export,
+    shown = succeeded(run_module("tensorflow.python.tools.saved_model_cli", "show", "--dir", export,
                            "--signature_def", "video_jpegs", "--tag_set", "serve")).stdout
     assert "frames" in shown and "DT_STRING" in shown and "scores" in shown
 
@@ -162,7 +157,7 @@ print(json.dumps([scores.tolist(), snippets.tolist(), times.tolist()]))
 @pytest.mark.slow
 def test_tsn_predict_on_the_video_file_uses_the_graph_and_scores_as_tsn_eval(served):
     export, eval_scores, record = served
-    scores, snippets, times = json.loads(_ok(run_python(
+    scores, snippets, times = json.loads(succeeded(run_python(
             PREDICT, export, str(HELD_OUT), str(FRAMES))).stdout.splitlines()[-1])
     np.testing.assert_allclose(scores, eval_scores, atol=1e-4)
     # 39 flow frames at 29.97 fps: snippets at frames int(0 * 29.97) = 0 and int(29.97) = 29

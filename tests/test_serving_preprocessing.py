@@ -13,17 +13,13 @@ import pathlib
 import numpy as np
 import pytest
 
-from export_helpers import printed_ranking, run_module, run_python, save_drawn_weights
+from export_helpers import (printed_ranking, run_module, run_python, save_drawn_weights,
+                            succeeded)
 from tsn_tf.trainers import reports
 
 DATA_DIR = pathlib.Path(__file__).parent / "data"
 HELD_OUT = DATA_DIR / "test_video_structuralize.mp4"  # 426x240: 16:9, NTSC rate
 MODALITIES = ("rgb", "flow")
-
-
-def _ok(result):
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result
 
 
 @pytest.fixture(scope="module")
@@ -32,14 +28,14 @@ def trained(tmp_path_factory):
     base = tmp_path_factory.mktemp("dis_short_side")
     (base / "list.csv").write_text("part_0.mp4,arm wrestling,train\ntest.avi,talking,train\n"
                                    f"{HELD_OUT.name},talking,test\n")
-    _ok(run_module("tsn_tf.input.ingestion.ingest_main", f"--video_dir={DATA_DIR}",
+    succeeded(run_module("tsn_tf.input.ingestion.ingest_main", f"--video_dir={DATA_DIR}",
                    "--list_format=csv",
                    f"--list_files={base / 'list.csv'}", f"--output={base / 'shards'}",
                    "--flow=dis", "--short_side=72", "--workers=0", "--num_shards=1"))
     out = {}
     for seed, modality in enumerate(MODALITIES):
         run_dir = base / f"run_{modality}"
-        _ok(run_module("tsn_tf.trainers.train", f"--train_shards={base / 'shards'}/train-*",
+        succeeded(run_module("tsn_tf.trainers.train", f"--train_shards={base / 'shards'}/train-*",
                        f"--model_dir={run_dir}", f"--modality={modality}", "--backbone=tiny",
                        "--input_size=32", "--num_segments=2", "--batch_size=2",
                        "--train_steps=1", "--noprogress"))
@@ -47,10 +43,10 @@ def trained(tmp_path_factory):
         from tsn_tf.trainers import model_dir as model_dir_lib
         save_drawn_weights(model_dir_lib.restore_model(str(run_dir)), run_dir, seed,
                            checkpoint_number=100)
-        export = _ok(run_module("tsn_tf.export.export_main", f"--model_dir={run_dir}",
+        export = succeeded(run_module("tsn_tf.export.export_main", f"--model_dir={run_dir}",
                                 f"--export_base={base / 'models'}", f"--model_name={modality}",
                                 "--eval_crops=1", "--nowarmup")).stdout.strip().splitlines()[-1]
-        _ok(run_module("tsn_tf.trainers.evaluate", f"--model_dir={run_dir}",
+        succeeded(run_module("tsn_tf.trainers.evaluate", f"--model_dir={run_dir}",
                        f"--eval_shards={base / 'shards'}/test-*", "--eval_crops=1",
                        f"--output_dir={base / 'eval'}"))
         ids, scores, _, names, _ = reports.load_stream(base / "eval" / f"scores_{modality}.npz")
@@ -84,7 +80,7 @@ print(json.dumps(predict.score_video(sys.argv[2], [model], weights=[1.0]).scores
 def test_predict_on_the_held_out_file_gives_tsn_eval_scores(trained, modality):
     _, export, eval_scores = trained[modality]
     assert np.abs(eval_scores).max() > 0.5
-    result = _ok(run_python(SCORE_VIDEO, export, HELD_OUT))
+    result = succeeded(run_python(SCORE_VIDEO, export, HELD_OUT))
     served = np.array(json.loads(result.stdout.strip().splitlines()[-1]))
     np.testing.assert_allclose(served, eval_scores, atol=1e-4)
 
@@ -98,14 +94,14 @@ def _softmax(scores):
 def test_tsn_predict_fuses_as_tsn_eval_and_reports_overrides(trained):
     models = f"--model={trained['rgb'][1]},{trained['flow'][1]}"
     expected = _softmax(trained["rgb"][2] + 1.5 * trained["flow"][2])
-    result = _ok(run_module("tsn_tf.export.predict_main", models, HELD_OUT))
+    result = succeeded(run_module("tsn_tf.export.predict_main", models, HELD_OUT))
     assert "differs from training" not in result.stderr
     printed = dict(printed_ranking(result.stdout))
     labels = ["arm wrestling", "talking"]
     np.testing.assert_allclose([printed[name] for name in labels], expected, atol=6e-5)
 
     # tsn-predict's defaults before the record: 340x256 frames (Farneback for speed)
-    other = _ok(run_module("tsn_tf.export.predict_main", models, "--frame_size=340x256",
+    other = succeeded(run_module("tsn_tf.export.predict_main", models, "--frame_size=340x256",
                            "--flow_algorithm=farneback", HELD_OUT))
     assert "resize='340x256' (training: 'short_side=72')" in other.stderr
     assert "flow_algorithm='farneback' (training: 'dis')" in other.stderr

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
+import test_flow
 import tvl1_reference as ref
 
 DATA = Path(__file__).parent / "data"
@@ -24,19 +25,9 @@ def epe(a, b):
     return float(np.hypot(a[..., 0] - b[..., 0], a[..., 1] - b[..., 1]).mean())
 
 
-def textured_shift(shift, size=(85, 64), margin=10, seed=0):
-    """Two uint8 frames of a smooth random texture whose content moves by `shift` px."""
-    width, height = size
-    texture = np.random.default_rng(seed).uniform(0, 255, (height + 2 * margin,
-                                                           width + 2 * margin))
-    texture = cv2.GaussianBlur(texture.astype(F), (0, 0), 1.5)
-
-    def view(dx, dy):
-        matrix = np.float32([[1, 0, -(margin - dx)], [0, 1, -(margin - dy)]])
-        image = cv2.warpAffine(texture, matrix, (width, height), flags=cv2.INTER_CUBIC,
-                               borderMode=cv2.BORDER_REFLECT)
-        return np.clip(image + 0.5, 0, 255).astype(np.uint8)
-    return view(0, 0), view(*shift)
+def textured_shift(shift, size=(85, 64), **kwargs):
+    """`test_flow.textured_shift` at 85x64 by default."""
+    return test_flow.textured_shift(shift, size, **kwargs)
 
 
 # --------------------------------------------------------------------------
