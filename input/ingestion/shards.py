@@ -134,8 +134,26 @@ def _local_copy(path: str, folder: str) -> str:
     return local
 
 
+def is_import(options) -> bool:
+    """True for `rawframes.ImportOptions`: entries are frame folders, not video files."""
+    from tsn_tf.input.ingestion import rawframes
+
+    return isinstance(options, rawframes.ImportOptions)
+
+
+def _import_folder(entry: VideoEntry, label_map: Dict[str, int], options):
+    from tsn_tf.input.ingestion import rawframes
+
+    return rawframes.import_folder(
+            entry.path, media_id=entry.media_id,
+            label_indices=[label_map[label] for label in entry.label_strings],
+            label_strings=list(entry.label_strings), options=options,
+            listed_frames=getattr(entry, "listed_frames", -1))
+
+
 def ingest_entry(entry: VideoEntry, label_map: Dict[str, int], options) -> VideoResult:
-    """Runs `encode.ingest_video` on one entry; a bad video becomes a failure result.
+    """Runs `encode.ingest_video` on one entry (`rawframes.import_folder` when `options`
+    are `ImportOptions`); a bad video becomes a failure result.
 
     OpenCV runs single-threaded here (drivers parallelize over videos), so a
     video gives the same bytes in every driver and process.
@@ -150,18 +168,22 @@ def ingest_entry(entry: VideoEntry, label_map: Dict[str, int], options) -> Video
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)
     try:
-        if not storage.exists(entry.path):
-            result.reason = "file not found"
-            return result
-        path = entry.path
-        if storage.is_url(path):
-            temp_dir = tempfile.mkdtemp(prefix="tsn_ingest_")
-            path = _local_copy(path, temp_dir)
-        segments = [(start, end, label_map[label], label) for start, end, label in entry.segments]
-        record = encode.ingest_video(
-            path, media_id=entry.media_id,
-            label_indices=[label_map[label] for label in entry.label_strings],
-            label_strings=list(entry.label_strings), options=options, segments=segments)
+        if is_import(options):
+            record = _import_folder(entry, label_map, options)
+        else:
+            if not storage.exists(entry.path):
+                result.reason = "file not found"
+                return result
+            path = entry.path
+            if storage.is_url(path):
+                temp_dir = tempfile.mkdtemp(prefix="tsn_ingest_")
+                path = _local_copy(path, temp_dir)
+            segments = [(start, end, label_map[label], label)
+                        for start, end, label in entry.segments]
+            record = encode.ingest_video(
+                path, media_id=entry.media_id,
+                label_indices=[label_map[label] for label in entry.label_strings],
+                label_strings=list(entry.label_strings), options=options, segments=segments)
         record.data_path = entry.path
         result.record = schema.to_sequence_example(record).SerializeToString()
         result.num_frames = len(record.rgb_jpegs)
