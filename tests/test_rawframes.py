@@ -349,3 +349,28 @@ def test_bad_list_lines_name_file_and_line(tmp_path, line, message):
     with pytest.raises(lists.ListFormatError, match=message) as raised:
         lists.load_list("rawframes", [listed], str(tmp_path), str(tmp_path / "labels.txt"))
     assert f"{listed}:2" in str(raised.value)
+
+
+# --- what serving sees --------------------------------------------------------------------
+
+def test_the_shards_record_imported_flow_that_predict_must_be_told_to_replace(tmp_path):
+    """tsn-train copies this record into preprocessing.json; tsn-predict's `options_for`
+    refuses the imported flow until --flow_algorithm picks one it can compute."""
+    from tsn_tf.input.contract import preprocessing
+    from tsn_tf.input.ingestion import encode
+
+    write_folder(tmp_path / "frames" / "v_a", 3, 2)
+    options = rawframes.ImportOptions(imported_flow="tsn_tvl1_cuda")
+    import_tree(tmp_path, ["v_a 3 0"], options)
+    recorded = preprocessing.Preprocessing.from_shard(
+            str(tmp_path / "out" / "train-00000-of-00001.tfrecord"))
+    assert recorded.flow_algorithm == "imported:tsn_tvl1_cuda"
+    assert recorded.resize == "source" and recorded.jpeg_quality == 95
+    assert recorded.flow_parameters["imported"] == "tsn_tvl1_cuda"
+    with pytest.raises(ValueError, match="The model's flow was made with "
+                       "'imported:tsn_tvl1_cuda', which cannot be computed here"):
+        encode.options_for(recorded, ["flow"])
+    used = recorded.overridden(flow_algorithm="tvl1")
+    assert encode.options_for(used, ["flow"]).flow_algorithm == "tvl1"
+    assert recorded.differences(used, "flow") == [
+        "flow_algorithm='tvl1' (training: 'imported:tsn_tvl1_cuda')"]
