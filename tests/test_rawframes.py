@@ -167,6 +167,23 @@ def test_a_rerun_keeps_complete_shards(tmp_path):
     assert shard.stat().st_mtime_ns == before
 
 
+def test_beam_direct_runner_writes_the_shards_of_the_local_driver(tmp_path):
+    from tsn_tf.input.ingestion import ingest_beam
+
+    for number in range(4):
+        write_folder(tmp_path / "frames" / f"v_{number}", 3 + number, 2 + number)
+    lines = [f"v_{number} {3 + number} {number % 2}" for number in range(4)] + ["v_gone 3 0"]
+    manifest, _ = import_tree(tmp_path, lines)
+    video_list = lists.load_list("rawframes", [str(tmp_path / "rgb_train_split_1.txt")],
+                                 str(tmp_path / "frames"))
+    beam_manifest = ingest_beam.ingest_beam(video_list.entries, video_list.label_map,
+                                            str(tmp_path / "beam"), rawframes.ImportOptions(),
+                                            num_shards=1, runner="DirectRunner")
+    name = "train-00000-of-00001.tfrecord"
+    assert (tmp_path / "beam" / name).read_bytes() == (tmp_path / "out" / name).read_bytes()
+    assert beam_manifest == manifest and manifest["videos_ingested"] == 4
+
+
 # --- decoding only when asked ----------------------------------------------------------
 
 def test_short_side_decodes_resizes_and_reencodes_rgb(tmp_path):
