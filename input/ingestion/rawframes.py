@@ -37,6 +37,7 @@ import cv2
 import numpy as np
 
 from tsn_tf.input.contract import preprocessing, schema
+from tsn_tf.input.ingestion import flow as flow_lib
 from tsn_tf.input.ingestion import jpeg_header, storage
 from tsn_tf.input.ingestion import video as video_lib
 
@@ -111,13 +112,17 @@ class ImportOptions:
         if not self.modalities or any(m not in allowed for m in self.modalities):
             raise ValueError(f"modalities must be a non-empty subset of {allowed}; "
                              f"received {self.modalities}")
+        if self.compute_flow is not None and self.compute_flow not in flow_lib.FLOW_ALGORITHMS:
+            raise ValueError(f"unknown flow algorithm {self.compute_flow!r} to compute; "
+                             f"expected one of {flow_lib.FLOW_ALGORITHMS}")
         if "warped_flow" in self.modalities and not self.compute_flow:
             raise ValueError("warped_flow is computed from the RGB frames: name a flow "
-                             "algorithm to compute it with")
+                             "algorithm to compute it with (--flow)")
         resized = self.size is not None or self.short_side is not None
         if resized and self.reads_flow_files:
             raise ValueError("imported flow holds px of the extracted frames and cannot be "
-                             "resized: import rgb only, or compute the flow after resizing")
+                             "resized: import rgb only (--modalities=rgb) or compute the flow "
+                             "after resizing (--flow)")
         if self.frame_rate <= 0 or self.flow_bound <= 0:
             raise ValueError(f"frame_rate and flow_bound must be positive; received "
                              f"{self.frame_rate}, {self.flow_bound}")
@@ -295,7 +300,6 @@ def flow_fields(options: ImportOptions) -> dict:
     if not any(m in options.modalities for m in ("flow", "warped_flow")):
         return {}
     if options.compute_flow:
-        from tsn_tf.input.ingestion import flow as flow_lib
         parameters = flow_lib.FlowEstimator(options.compute_flow).parameters()
         return dict(flow_algorithm=options.compute_flow, flow_bound=float(options.flow_bound),
                     flow_parameters=json.dumps(parameters))
