@@ -50,13 +50,13 @@ class ShardSpec:
 
 @dataclasses.dataclass
 class VideoResult:
-    """What a worker returns for one video: its serialized full SequenceExample
-    (split into the shard's records by the writer) or why it failed."""
+    """What a worker returns for one video: its frame records and serialized index
+    (`layout.split_record`), or why it failed."""
     media_id: str
     path: str
     split: str
     label_strings: tuple
-    record: bytes = b""
+    record: tuple = ()
     num_frames: int = 0
     num_flow_frames: int = 0
     reason: str = ""
@@ -160,7 +160,7 @@ def ingest_entry(entry: VideoEntry, label_map: Dict[str, int], options) -> Video
     """
     import cv2
     from tsn_tf.input.ingestion import encode
-    from tsn_tf.input.contract import schema
+    from tsn_tf.input.contract import layout
 
     result = VideoResult(entry.media_id, entry.path, entry.split, entry.label_strings)
     started = time.perf_counter()
@@ -185,7 +185,8 @@ def ingest_entry(entry: VideoEntry, label_map: Dict[str, int], options) -> Video
                 label_indices=[label_map[label] for label in entry.label_strings],
                 label_strings=list(entry.label_strings), options=options, segments=segments)
         record.data_path = entry.path
-        result.record = schema.to_sequence_example(record).SerializeToString()
+        records, index = layout.split_record(record)
+        result.record = (records, index.SerializeToString())
         result.num_frames = len(record.rgb_jpegs)
         result.num_flow_frames = len(record.flow_x_jpegs)
         result.aspect_change = aspect_change((record.width, record.height), record.source_size)
@@ -252,7 +253,7 @@ def write_shard(output: str, spec: ShardSpec, results: Iterable[VideoResult],
     with layout.ShardWriter(temp) as writer:
         for result in results:
             if result.ok:
-                writer.add(result.record)
+                writer.add_split(*result.record)
                 videos.append({"media_id": result.media_id, "labels": list(result.label_strings),
                                "frames": result.num_frames,
                                "flow_frames": result.num_flow_frames,
