@@ -29,6 +29,7 @@ of different sizes.
 """
 import dataclasses
 import json
+import os
 import re
 import zipfile
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -144,8 +145,11 @@ class FolderFiles:
     def __init__(self, folder: str):
         self.folder = folder
         self.names = storage.list_dir(folder)
+        self._local = not storage.is_url(folder)
 
     def read(self, name: str) -> bytes:
+        if self._local:
+            return storage.read_local_bytes(os.path.join(self.folder, name))
         return storage.read_bytes(storage.join(self.folder, name))
 
 
