@@ -279,7 +279,7 @@ def test_cli_summarizes_failures_and_exits_1_past_max_failures(tmp_path):
     list_file = write_list(tmp_path / "train.txt", ["v_good 3 0", "v_short 9 1"])
     flags = ["-m", "tsn_tf.input.ingestion.ingest_main", f"--frames_dir={tmp_path / 'frames'}",
              "--list_format=rawframes", f"--list_files={list_file}", "--workers=0",
-             "--imported_flow=tsn_tvl1_cuda", "--frame_rate=25"]
+             "--imported_flow=tvl1_tsn", "--frame_rate=25"]
     result = subprocess.run([sys.executable, *flags, f"--output={tmp_path / 'out'}"],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 1, result.stderr[-2000:]
@@ -290,7 +290,7 @@ def test_cli_summarizes_failures_and_exits_1_past_max_failures(tmp_path):
     assert "error: 1 videos failed, more than --max_failures=0" in result.stderr
     record = schema.from_sequence_example(
             layout.read_videos(str(tmp_path / "out" / "train-00000-of-00001.tfrecord"))[0])
-    assert record.flow_algorithm == "imported:tsn_tvl1_cuda" and record.frame_rate == 25.0
+    assert record.flow_algorithm == "imported:tvl1_tsn" and record.frame_rate == 25.0
     assert record.timestamps_us == [0, 40000, 80000]
     bad = subprocess.run([sys.executable, *flags, f"--output={tmp_path / 'out2'}",
                           "--video_dir=/tmp"], capture_output=True, text=True, timeout=300)
@@ -377,17 +377,17 @@ def test_the_shards_record_imported_flow_that_predict_must_be_told_to_replace(tm
     from tsn_tf.input.ingestion import encode
 
     write_folder(tmp_path / "frames" / "v_a", 3, 2)
-    options = rawframes.ImportOptions(imported_flow="tsn_tvl1_cuda")
+    options = rawframes.ImportOptions(imported_flow="tvl1_tsn")
     import_tree(tmp_path, ["v_a 3 0"], options)
     recorded = preprocessing.Preprocessing.from_shard(
             str(tmp_path / "out" / "train-00000-of-00001.tfrecord"))
-    assert recorded.flow_algorithm == "imported:tsn_tvl1_cuda"
+    assert recorded.flow_algorithm == "imported:tvl1_tsn"
     assert recorded.resize == "source" and recorded.jpeg_quality == 95
-    assert recorded.flow_parameters["imported"] == "tsn_tvl1_cuda"
+    assert recorded.flow_parameters["imported"] == "tvl1_tsn"
     with pytest.raises(ValueError, match="The model's flow was made with "
-                       "'imported:tsn_tvl1_cuda', which cannot be computed here"):
+                       "'imported:tvl1_tsn', which cannot be computed here"):
         encode.options_for(recorded, ["flow"])
     used = recorded.overridden(flow_algorithm="tvl1")
     assert encode.options_for(used, ["flow"]).flow_algorithm == "tvl1"
     assert recorded.differences(used, "flow") == [
-        "flow_algorithm='tvl1' (training: 'imported:tsn_tvl1_cuda')"]
+        "flow_algorithm='tvl1' (training: 'imported:tvl1_tsn')"]

@@ -6,7 +6,7 @@ Examples:
       --list_files=ucfTrainTestlist --split_number=1 --output=/data/ucf101_s1
   tsn-ingest --frames_dir=ucf101_frames --list_format=rawframes \\
       --list_files=ucf101_rgb_train_split_1.txt,ucf101_rgb_val_split_1.txt \\
-      --class_index=classInd.txt --imported_flow=tsn_tvl1_cuda --output=/data/ucf101_s1
+      --class_index=classInd.txt --imported_flow=tvl1_tsn --output=/data/ucf101_s1
   tsn-ingest --video_dir=gs://b/kinetics --list_format=kinetics \\
       --list_files=gs://b/train.csv --output=gs://b/k400 --flow=dis \\
       --runner=DataflowRunner -- --project=p --region=europe-west1 \\
@@ -45,8 +45,8 @@ flags.DEFINE_float("frame_rate", 30.0, "--frames_dir: frames per second of the e
                    "timestamps are i / rate, used by untrimmed evaluation.", lower_bound=0.001)
 flags.DEFINE_string("imported_flow", "unspecified",
                     "--frames_dir: name of the algorithm that made the folders' flow, recorded "
-                    "as flow algorithm 'imported:<name>' (e.g. tsn_tvl1_cuda for TSN-caffe's "
-                    "dense_flow, denseflow_tvl1_cuda for mmaction2's). With --flow given "
+                    "as flow algorithm 'imported:<name>' (e.g. tvl1_tsn for TSN-caffe's "
+                    "dense_flow, tvl1_denseflow for mmaction2's). With --flow given "
                     "explicitly the flow is computed from the RGB frames instead.")
 flags.DEFINE_enum("list_format", None, list(lists.FORMATS),
                   "Format of the list files: ucf101 (classInd + trainlist/testlist), hmdb51 "

@@ -89,7 +89,7 @@ class ImportOptions:
         `ingestion.flow`, which then runs on the decoded RGB frames
         (warped_flow only so).
     imported_flow: the name recorded for flow read from files
-        (`schema.FLOW_ALGORITHM` = "imported:<name>"), e.g. "tsn_tvl1_cuda".
+        (`schema.FLOW_ALGORITHM` = "imported:<name>"), e.g. "tvl1_tsn".
     flow_bound: px the imported (or computed) flow was clipped to.
     frame_rate: frames per second (frame i is at i / frame_rate).
     size / short_side: decode, resize and re-encode RGB at `jpeg_quality`
