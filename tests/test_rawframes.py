@@ -199,6 +199,18 @@ def test_short_side_decodes_resizes_and_reencodes_rgb(tmp_path):
     assert record.rgb_jpegs == expected and record.jpeg_quality == 80
 
 
+def test_tsn_ingest_says_whether_it_copies_or_reencodes():
+    from tsn_tf.input.ingestion import ingest_main
+
+    assert ingest_main.import_note(rawframes.ImportOptions()) == \
+        "importing frame folders: JPEG bytes copied unchanged"
+    assert ingest_main.import_note(rawframes.ImportOptions(modalities=("rgb",), size=(340, 256))) \
+        == ("importing frame folders: RGB decoded, resized to 340x256 and re-encoded at JPEG "
+            "quality 95 (--frame_size/--short_side given)")
+    assert "resized to short side 128 and" in ingest_main.import_note(
+            rawframes.ImportOptions(modalities=("rgb",), short_side=128))
+
+
 def test_imported_flow_cannot_be_resized():
     with pytest.raises(ValueError, match="imported flow holds px of the extracted frames"):
         rawframes.ImportOptions(short_side=128)

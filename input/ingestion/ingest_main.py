@@ -187,8 +187,9 @@ def import_note(options) -> str:
     """What importing does to the frames, said before it starts."""
     if options.copies_rgb:
         return "importing frame folders: JPEG bytes copied unchanged"
-    return (f"importing frame folders: RGB decoded, resized to "
-            f"{options.size or f'short side {options.short_side}'} and re-encoded at JPEG "
+    size = f"{options.size[0]}x{options.size[1]}" if options.size \
+        else f"short side {options.short_side}"
+    return (f"importing frame folders: RGB decoded, resized to {size} and re-encoded at JPEG "
             f"quality {options.jpeg_quality} (--frame_size/--short_side given)")
 
 
