@@ -27,7 +27,7 @@ SEGMENT_END = "segment/end/timestamp"         # int64 list: microseconds
 SEGMENT_LABEL_INDEX = "segment/label/index"   # int64 list: class per segment
 SEGMENT_LABEL_STRING = "segment/label/string"  # bytes list: name per segment
 FLOW_BOUND = "FLOW/flow/bound"                # float: |flow| clip, px/frame
-FLOW_ALGORITHM = "FLOW/flow/algorithm"        # bytes: tvl1 | dis | farneback
+FLOW_ALGORITHM = "FLOW/flow/algorithm"        # bytes: tvl1 | dis | farneback | imported:<name>
 FLOW_PARAMETERS = "FLOW/flow/parameters"      # bytes: JSON of the algorithm's settings
 IMAGE_RESIZE = "image/resize"                 # bytes: "340x256" | "short_side=S" | "source"
 IMAGE_JPEG_QUALITY = "image/jpeg_quality"     # int64: JPEG quality of stored frames, 0-100

@@ -28,8 +28,8 @@ FLAGS = flags.FLAGS
 
 flags.DEFINE_string("video_dir", None, "Folder (or URL) holding the videos the list names.")
 flags.DEFINE_string("frames_dir", None,
-                    "Instead of --video_dir: folder (or URL) of extracted frame folders (dense_flow, "
-                    "denseflow/mmaction2, tsn-pytorch; -o zip archives too) that a "
+                    "Instead of --video_dir: folder (or URL) of extracted frame folders "
+                    "(dense_flow, denseflow/mmaction2, tsn-pytorch; -o zip archives too) that a "
                     "--list_format=rawframes list names relative to it. Their JPEG bytes are "
                     "copied unchanged unless --frame_size or --short_side is given (then decoded, "
                     "resized and re-encoded). See README, 'Import extracted frames'.")
