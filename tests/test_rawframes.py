@@ -285,6 +285,16 @@ def test_a_bad_folder_fails_alone_with_one_line_naming_it(tmp_path, case):
     assert reason in failure["reason"]
 
 
+def test_rgb_only_import_ignores_a_broken_flow_stream(tmp_path):
+    files = write_folder(tmp_path / "frames" / "v_a", 4, 3)
+    os.remove(tmp_path / "frames" / "v_a" / "flow_y_00002.jpg")
+    manifest, records = import_tree(tmp_path, ["v_a 4 0"],
+                                    rawframes.ImportOptions(modalities=("rgb",)))
+    assert not manifest["failures"] and not records["v_a"].flow_x_jpegs
+    assert records["v_a"].rgb_jpegs == [files[f"img_{i:05d}.jpg"] for i in range(1, 5)]
+    assert records["v_a"].flow_algorithm == ""
+
+
 def test_cli_summarizes_failures_and_exits_1_past_max_failures(tmp_path):
     write_folder(tmp_path / "frames" / "v_good", 3, 2)
     write_folder(tmp_path / "frames" / "v_short", 3, 2)

@@ -193,8 +193,10 @@ def ordered_names(files: Dict[int, str], template: str, start: Optional[int], fo
     return [files[number] for number in range(start, start + len(files))]
 
 
-def stream_sources(folder: str, layout: FrameLayout) -> Dict[str, Tuple[object, List[str]]]:
-    """stream -> (its files, names in frame order), from the folder or its zip archives."""
+def stream_sources(folder: str, layout: FrameLayout, checked: Sequence[str] = STREAMS
+                   ) -> Dict[str, Tuple[object, List[str]]]:
+    """stream -> (its files, names in frame order), from the folder or its zip archives;
+    the numbering of the `checked` streams (those imported) must have no gap."""
     if not storage.exists(folder):
         raise FrameFolderError(folder, "frame folder does not exist")
     if not storage.is_dir(folder):
@@ -213,8 +215,9 @@ def stream_sources(folder: str, layout: FrameLayout) -> Dict[str, Tuple[object, 
                 files = ZipFiles(storage.join(folder, archive))
             except zipfile.BadZipFile as error:
                 raise FrameFolderError(folder, f"{archive}: not a zip archive ({error})") from None
-        names = ordered_names(numbered(files.names, template), template, layout.start_index,
-                              folder)
+        found = numbered(files.names, template)
+        names = ordered_names(found, template, layout.start_index, folder) \
+            if stream in checked else [found[number] for number in sorted(found)]
         sources[stream] = (files, names)
     return sources
 
@@ -232,11 +235,11 @@ def flow_pairs_to_drop(num_rgb: int, num_flow: int, folder: str) -> int:
                            f"expected N and N - 1 (denseflow) or N and N (dense_flow)")
 
 
-def check_counts(sources, listed: int, folder: str) -> None:
-    """Flow x and y agree; the list's count is one of the streams' (TSN lists count RGB
-    or flow, mmaction2's RGB); the folder is not empty."""
+def check_counts(sources, listed: int, folder: str, flow: bool = True) -> None:
+    """Flow x and y agree (if `flow` is imported); the list's count is one of the streams'
+    (TSN lists count RGB or flow, mmaction2's RGB); the folder is not empty."""
     counts = {stream: len(names) for stream, (_, names) in sources.items()}
-    if counts["flow_x"] != counts["flow_y"]:
+    if flow and counts["flow_x"] != counts["flow_y"]:
         fewer = "flow_y" if counts["flow_y"] < counts["flow_x"] else "flow_x"
         more = "flow_x" if fewer == "flow_y" else "flow_y"
         names = sources[more][1]
@@ -293,7 +296,7 @@ def computed_streams(rgb: Sequence[bytes], size: Tuple[int, int], options: Impor
     modalities = [m for m in options.modalities if m in ("flow", "warped_flow")]
     if not options.copies_rgb and "rgb" in options.modalities:
         modalities.insert(0, "rgb")
-    ingest_options = encode.IngestOptions(
+    ingest_options = encode.IngestOptions(  # "dis": a valid name when no flow is computed
             modalities=tuple(modalities), flow_algorithm=options.compute_flow or "dis",
             flow_bound=options.flow_bound, size=None, jpeg_quality=options.jpeg_quality)
     return encode.encode_frames(decoded_frames(rgb, size, folder), ingest_options)
@@ -336,11 +339,13 @@ def import_folder(folder: str, *, media_id: str, label_indices: Sequence[int],
                   listed_frames: int = -1) -> schema.VideoRecord:
     """Reads one frame folder into a shard record (module doc); `listed_frames` is the
     count its list gives (-1: none to check)."""
-    sources = stream_sources(folder, options.layout)
-    check_counts(sources, listed_frames, folder)
+    reads_rgb = "rgb" in options.modalities or bool(options.compute_flow)
+    checked = ("rgb",) * reads_rgb + ("flow_x", "flow_y") * options.reads_flow_files
+    sources = stream_sources(folder, options.layout, checked)
+    check_counts(sources, listed_frames, folder, flow=options.reads_flow_files)
     rgb_files, rgb_names = sources["rgb"]
     rgb, size, flow_x, flow_y, streams = [], None, [], [], None
-    if "rgb" in options.modalities or options.compute_flow:
+    if reads_rgb:
         if not rgb_names:
             raise FrameFolderError(folder, f"no RGB frames ({options.layout.rgb})")
         rgb, size = read_checked(rgb_files, rgb_names, folder)
