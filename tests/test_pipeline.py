@@ -339,6 +339,25 @@ def test_layout_round_trip_and_index_without_frames(tmp_path):
     assert [vars(video) for video in back] == [vars(video) for video in videos]
 
 
+def test_split_record_gives_split_videos_records_and_index(tmp_path):
+    """Ingestion's fast path (no feature per frame) writes the shard the full
+    SequenceExample writes, with every stream and audio, whatever the index's history."""
+    video = _flat_video("v0", 6)
+    video.warped_flow_x_jpegs, video.warped_flow_y_jpegs = video.flow_y_jpegs, video.flow_x_jpegs
+    video.audio_present, video.audio_mel_bins, video.audio_feature_rate = True, 4, 100.0
+    video.audio_log_mel = np.arange(12, dtype=np.float32).reshape(3, 4).tolist()
+    video.audio_timestamps_us = [0, 10000, 20000]
+    example = schema.to_sequence_example(video)
+    records, index = layout.split_record(video)
+    expected_records, expected_index = layout.split_video(example.SerializeToString())
+    assert records == expected_records and index == expected_index
+    with layout.ShardWriter(str(tmp_path / "split.tfrecord")) as writer:
+        writer.add_split(records, index.SerializeToString())
+    layout.write_shard_file(str(tmp_path / "full.tfrecord"), [example])
+    assert (tmp_path / "split.tfrecord").read_bytes() == (tmp_path / "full.tfrecord").read_bytes()
+    assert layout.read_videos(str(tmp_path / "split.tfrecord"))[0] == example
+
+
 def test_training_and_eval_read_shards_on_a_tf_filesystem_url():
     root = f"ram://pipeline_test_{os.getpid()}"
     tf.io.gfile.makedirs(root)

@@ -27,7 +27,7 @@ SEGMENT_END = "segment/end/timestamp"         # int64 list: microseconds
 SEGMENT_LABEL_INDEX = "segment/label/index"   # int64 list: class per segment
 SEGMENT_LABEL_STRING = "segment/label/string"  # bytes list: name per segment
 FLOW_BOUND = "FLOW/flow/bound"                # float: |flow| clip, px/frame
-FLOW_ALGORITHM = "FLOW/flow/algorithm"        # bytes: tvl1 | dis | farneback
+FLOW_ALGORITHM = "FLOW/flow/algorithm"        # bytes: tvl1 | dis | farneback | imported:<name>
 FLOW_PARAMETERS = "FLOW/flow/parameters"      # bytes: JSON of the algorithm's settings
 IMAGE_RESIZE = "image/resize"                 # bytes: "340x256" | "short_side=S" | "source"
 IMAGE_JPEG_QUALITY = "image/jpeg_quality"     # int64: JPEG quality of stored frames, 0-100
@@ -151,8 +151,16 @@ _FRAME_FIELDS = (
 )
 
 
-def to_sequence_example(record: VideoRecord) -> tf.train.SequenceExample:
-    """Builds the SequenceExample of `record`; empty optional streams are omitted."""
+def encoded_streams(record: VideoRecord) -> dict:
+    """Key -> the encoded frames of each stream (`FRAME_GROUPS`' keys), empty or not."""
+    return {key: getattr(record, field) for key, field, _ in _FRAME_FIELDS
+            if key != IMAGE_TIMESTAMP}
+
+
+def to_sequence_example(record: VideoRecord, encoded_frames: bool = True
+                        ) -> tf.train.SequenceExample:
+    """Builds the SequenceExample of `record`; empty optional streams are omitted, and
+    with `encoded_frames=False` the encoded frames (`layout.split_record` stores them)."""
     if len(record.timestamps_us) != len(record.rgb_jpegs):
         raise ValueError(f"{record.media_id}: {len(record.rgb_jpegs)} RGB frames but "
                          f"{len(record.timestamps_us)} timestamps.")
@@ -172,7 +180,7 @@ def to_sequence_example(record: VideoRecord) -> tf.train.SequenceExample:
     context[IMAGE_FORMAT].CopyFrom(_bytes(["JPEG"]))
     for key, field, make in _FRAME_FIELDS:
         values = getattr(record, field)
-        if len(values):
+        if len(values) and (encoded_frames or key == IMAGE_TIMESTAMP):
             feature_list = example.feature_lists.feature_list[key]
             for value in values:
                 feature_list.feature.add().CopyFrom(make([value]))

@@ -50,13 +50,13 @@ class ShardSpec:
 
 @dataclasses.dataclass
 class VideoResult:
-    """What a worker returns for one video: its serialized full SequenceExample
-    (split into the shard's records by the writer) or why it failed."""
+    """What a worker returns for one video: its frame records and serialized index
+    (`layout.split_record`), or why it failed."""
     media_id: str
     path: str
     split: str
     label_strings: tuple
-    record: bytes = b""
+    record: tuple = ()
     num_frames: int = 0
     num_flow_frames: int = 0
     reason: str = ""
@@ -134,15 +134,33 @@ def _local_copy(path: str, folder: str) -> str:
     return local
 
 
+def is_import(options) -> bool:
+    """True for `rawframes.ImportOptions`: entries are frame folders, not video files."""
+    from tsn_tf.input.ingestion import rawframes
+
+    return isinstance(options, rawframes.ImportOptions)
+
+
+def _import_folder(entry: VideoEntry, label_map: Dict[str, int], options):
+    from tsn_tf.input.ingestion import rawframes
+
+    return rawframes.import_folder(
+            entry.path, media_id=entry.media_id,
+            label_indices=[label_map[label] for label in entry.label_strings],
+            label_strings=list(entry.label_strings), options=options,
+            listed_frames=getattr(entry, "listed_frames", -1))
+
+
 def ingest_entry(entry: VideoEntry, label_map: Dict[str, int], options) -> VideoResult:
-    """Runs `encode.ingest_video` on one entry; a bad video becomes a failure result.
+    """Runs `encode.ingest_video` on one entry (`rawframes.import_folder` when `options`
+    are `ImportOptions`); a bad video becomes a failure result.
 
     OpenCV runs single-threaded here (drivers parallelize over videos), so a
     video gives the same bytes in every driver and process.
     """
     import cv2
     from tsn_tf.input.ingestion import encode
-    from tsn_tf.input.contract import schema
+    from tsn_tf.input.contract import layout
 
     result = VideoResult(entry.media_id, entry.path, entry.split, entry.label_strings)
     started = time.perf_counter()
@@ -150,20 +168,25 @@ def ingest_entry(entry: VideoEntry, label_map: Dict[str, int], options) -> Video
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)
     try:
-        if not storage.exists(entry.path):
-            result.reason = "file not found"
-            return result
-        path = entry.path
-        if storage.is_url(path):
-            temp_dir = tempfile.mkdtemp(prefix="tsn_ingest_")
-            path = _local_copy(path, temp_dir)
-        segments = [(start, end, label_map[label], label) for start, end, label in entry.segments]
-        record = encode.ingest_video(
-            path, media_id=entry.media_id,
-            label_indices=[label_map[label] for label in entry.label_strings],
-            label_strings=list(entry.label_strings), options=options, segments=segments)
+        if is_import(options):
+            record = _import_folder(entry, label_map, options)
+        else:
+            if not storage.exists(entry.path):
+                result.reason = "file not found"
+                return result
+            path = entry.path
+            if storage.is_url(path):
+                temp_dir = tempfile.mkdtemp(prefix="tsn_ingest_")
+                path = _local_copy(path, temp_dir)
+            segments = [(start, end, label_map[label], label)
+                        for start, end, label in entry.segments]
+            record = encode.ingest_video(
+                path, media_id=entry.media_id,
+                label_indices=[label_map[label] for label in entry.label_strings],
+                label_strings=list(entry.label_strings), options=options, segments=segments)
         record.data_path = entry.path
-        result.record = schema.to_sequence_example(record).SerializeToString()
+        records, index = layout.split_record(record)
+        result.record = (records, index.SerializeToString())
         result.num_frames = len(record.rgb_jpegs)
         result.num_flow_frames = len(record.flow_x_jpegs)
         result.aspect_change = aspect_change((record.width, record.height), record.source_size)
@@ -230,7 +253,7 @@ def write_shard(output: str, spec: ShardSpec, results: Iterable[VideoResult],
     with layout.ShardWriter(temp) as writer:
         for result in results:
             if result.ok:
-                writer.add(result.record)
+                writer.add_split(*result.record)
                 videos.append({"media_id": result.media_id, "labels": list(result.label_strings),
                                "frames": result.num_frames,
                                "flow_frames": result.num_flow_frames,

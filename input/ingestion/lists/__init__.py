@@ -1,7 +1,8 @@
 """Dataset lists: split/label files -> `VideoList(entries, label_map)`, one module per family.
 
 `split_files` (UCF101, HMDB51), `csv_lists` (Kinetics, generic CSV),
-`temporal` (ActivityNet, THUMOS14); `common` holds what they share. The label
+`temporal` (ActivityNet, THUMOS14), `rawframes` (lists of extracted frame
+folders: TSN-caffe, tsn-pytorch, mmaction2); `common` holds what they share. The label
 map sends a class name to a 0-based index: the dataset's own order where it
 has one (UCF101's classInd.txt is 1-based and is shifted to 0-based),
 otherwise the sorted class names. Passing `label_map=` fixes the map (e.g. to
@@ -21,12 +22,14 @@ from tsn_tf.input.ingestion.lists.common import (  # noqa: F401  (the lists API)
     build_label_map, finish, format_label_map, read_label_map, split_of)
 from tsn_tf.input.ingestion.lists.csv_lists import (  # noqa: F401
     kinetics_media_id, parse_csv, parse_kinetics, split_from_file_name)
+from tsn_tf.input.ingestion.lists.rawframes import (  # noqa: F401
+    FrameFolderEntry, class_names, parse_rawframes)
 from tsn_tf.input.ingestion.lists.split_files import (  # noqa: F401
     hmdb51_split_files, parse_hmdb51, parse_ucf101, ucf101_split_files)
 from tsn_tf.input.ingestion.lists.temporal import (  # noqa: F401
     THUMOS_IGNORED_CLASSES, parse_activitynet, parse_thumos14, thumos14_annotation_files)
 
-FORMATS = ("ucf101", "hmdb51", "kinetics", "activitynet", "thumos14", "csv")
+FORMATS = ("ucf101", "hmdb51", "kinetics", "activitynet", "thumos14", "csv", "rawframes")
 
 
 def select_split(video_list: VideoList, splits: Optional[Sequence[str]]) -> VideoList:
@@ -49,8 +52,11 @@ def load_list(list_format: str, list_paths: Sequence[str], video_dir: str,
     files) and thumos14 (annotation files) a single folder may be given
     instead, with `split_number` choosing the official split.
     class_index: a label map file (UCF101 classInd.txt, or label_map.txt) that
-    fixes the class order; by default the sorted class names.
+    fixes the class order; by default the sorted class names. For rawframes
+    also a folder of HMDB51 split files (their sorted class names).
     """
+    if list_format == "rawframes":  # video_dir: the folder of frame folders
+        return parse_rawframes(list_paths, video_dir, class_names(class_index, split_number))
     if list_format not in FORMATS:
         raise ValueError(f"unknown list format {list_format!r}; expected one of {FORMATS}")
     if not list_paths:
