@@ -29,7 +29,8 @@ from tsn_tf import metrics, temporal_integration
 from tsn_tf.export import client
 from tsn_tf.export import sampled_flow
 from tsn_tf.export import saved_model
-from tsn_tf.input.contract.preprocessing import FLOW_MODALITIES, Preprocessing
+from tsn_tf.input.contract.preprocessing import (FLOW_MODALITIES, IMPORTED, Preprocessing,
+                                                 flow_to_compute)
 from tsn_tf.input.ingestion import flow as flow_lib
 from tsn_tf.ops import serving
 
@@ -114,6 +115,9 @@ def preprocessing_notes(models: Sequence[ServedModel], options: ReadOptions) -> 
         differences = model.preprocessing.differences(used, model.modality)
         if differences:
             notes.append(f"{model.path}: {', '.join(differences)} differs from training")
+        elif model.modality in FLOW_MODALITIES and used.flow_algorithm.startswith(IMPORTED):
+            notes.append(f"{model.path}: trained on imported flow ({used.flow_algorithm!r}); "
+                         f"computing {flow_to_compute(used.flow_algorithm)!r} in its place")
         elif (model.modality in FLOW_MODALITIES and (current := flow_lib.parameters_since(
                 used.flow_algorithm, used.flow_parameters)) is not None):
             notes.append(f"{model.path}: this OpenCV's {used.flow_algorithm} parameters "

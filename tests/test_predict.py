@@ -235,3 +235,8 @@ def test_preprocessing_notes_name_overrides_a_missing_record_and_drifted_flow_pa
         "training"]  # a different algorithm: its parameters are not compared
     assert predict.preprocessing_notes(models[2:3], predict.ReadOptions(
             resize="short_side=72", flow_algorithm="dis")) == []
+    imported = Preprocessing(flow_algorithm="imported:tvl1_tsn",
+                             flow_parameters={"imported": "tvl1_tsn"})
+    assert predict.preprocessing_notes([model("flow", imported)], predict.ReadOptions()) == [
+        "/models/flow: trained on imported flow ('imported:tvl1_tsn'); computing 'tvl1_tsn' "
+        "in its place"]

@@ -80,7 +80,7 @@ def test_every_stored_frame_is_its_file_byte_for_byte(tmp_path):
         assert (record.width, record.height) == (32, 24)
         assert record.timestamps_us == [round(i * 1e6 / 30) for i in range(num_rgb)]
         assert record.flow_algorithm == "imported:unspecified" and record.flow_bound == 20.0
-        assert record.resize == "source" and record.jpeg_quality == 95
+        assert record.resize == "32x24" and record.jpeg_quality == 95  # the frames' size
 
 
 def test_dense_flow_n_and_n_drops_the_first_flow_pair(tmp_path):
@@ -392,9 +392,10 @@ def test_bad_list_lines_name_file_and_line(tmp_path, line, message):
 
 # --- what serving sees --------------------------------------------------------------------
 
-def test_the_shards_record_imported_flow_that_predict_must_be_told_to_replace(tmp_path):
+def test_the_shards_record_imported_flow_that_predict_replaces_by_its_variant(tmp_path):
     """tsn-train copies this record into preprocessing.json; tsn-predict's `options_for`
-    refuses the imported flow until --flow_algorithm picks one it can compute."""
+    computes the variant the imported flow names (TF TV-L1 tvl1_tsn), refuses a name it
+    cannot compute until --flow_algorithm picks one."""
     from tsn_tf.input.contract import preprocessing
     from tsn_tf.input.ingestion import encode
 
@@ -404,11 +405,15 @@ def test_the_shards_record_imported_flow_that_predict_must_be_told_to_replace(tm
     recorded = preprocessing.Preprocessing.from_shard(
             str(tmp_path / "out" / "train-00000-of-00001.tfrecord"))
     assert recorded.flow_algorithm == "imported:tvl1_tsn"
-    assert recorded.resize == "source" and recorded.jpeg_quality == 95
+    width, height = (int(v) for v in recorded.resize.split("x"))  # the frames' own size
+    assert (width, height) == (32, 24) and recorded.jpeg_quality == 95
     assert recorded.flow_parameters["imported"] == "tvl1_tsn"
+    assert encode.options_for(recorded, ["flow"]).flow_algorithm == "tvl1_tsn"
+    assert encode.options_for(recorded, ["flow"]).size == (32, 24)
+    unnamed = recorded.overridden(flow_algorithm="imported:unspecified")
     with pytest.raises(ValueError, match="The model's flow was made with "
-                       "'imported:tvl1_tsn', which cannot be computed here"):
-        encode.options_for(recorded, ["flow"])
+                       "'imported:unspecified', which cannot be computed here"):
+        encode.options_for(unnamed, ["flow"])
     used = recorded.overridden(flow_algorithm="tvl1")
     assert encode.options_for(used, ["flow"]).flow_algorithm == "tvl1"
     assert recorded.differences(used, "flow") == [

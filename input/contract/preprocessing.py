@@ -48,6 +48,15 @@ def parse_resize(text: str) -> Tuple[Optional[Tuple[int, int]], Optional[int]]:
                          f"received {text!r}") from None
 
 
+IMPORTED = "imported:"  # flow read from extracted frames: "imported:<algorithm it names>"
+
+
+def flow_to_compute(algorithm: str) -> str:
+    """The flow algorithm that reproduces `algorithm` here: itself, or for imported flow
+    (``imported:tvl1_tsn``) the algorithm its name gives."""
+    return algorithm[len(IMPORTED):] if algorithm.startswith(IMPORTED) else algorithm
+
+
 @dataclasses.dataclass(frozen=True)
 class Preprocessing:
     """The ingestion settings a model depends on (defaults: tsn-ingest's)."""

@@ -89,15 +89,15 @@ def options_for(recorded: preprocessing.Preprocessing, modalities: Sequence[str]
     size, short_side = preprocessing.parse_resize(recorded.resize)
     stored = tuple(sorted({"rgb" if m in ("rgb", "rgb_diff") else m for m in modalities}))
     needs_flow = any(m in preprocessing.FLOW_MODALITIES for m in stored)
-    if needs_flow and recorded.flow_algorithm not in flow_lib.FLOW_ALGORITHMS:
+    algorithm = preprocessing.flow_to_compute(recorded.flow_algorithm)
+    if needs_flow and algorithm not in flow_lib.FLOW_ALGORITHMS:
         raise ValueError(f"The model's flow was made with {recorded.flow_algorithm!r}, which "
                          f"cannot be computed here; pick one of {flow_lib.FLOW_ALGORITHMS}")
     return IngestOptions(
             modalities=stored, size=size, short_side=short_side,
             jpeg_quality=recorded.jpeg_quality, max_frames=max_frames,
             allow_truncated=allow_truncated,
-            flow_algorithm=recorded.flow_algorithm if needs_flow
-            else preprocessing.DEFAULT_FLOW_ALGORITHM,
+            flow_algorithm=algorithm if needs_flow else preprocessing.DEFAULT_FLOW_ALGORITHM,
             flow_bound=recorded.flow_bound)
 
 

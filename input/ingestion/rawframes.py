@@ -367,6 +367,7 @@ def import_folder(folder: str, *, media_id: str, label_indices: Sequence[int],
             data_path=folder, flow_x_jpegs=flow_x, flow_y_jpegs=flow_y,
             warped_flow_x_jpegs=streams.warped_flow_x_jpegs if streams else [],
             warped_flow_y_jpegs=streams.warped_flow_y_jpegs if streams else [],
-            resize=preprocessing.resize_text(options.size, options.short_side),
+            resize=preprocessing.resize_text(options.size, options.short_side)
+            if options.size or options.short_side else preprocessing.resize_text(stored_size),
             jpeg_quality=int(options.jpeg_quality), source_size=tuple(size),
             **flow_fields(options))

@@ -16,6 +16,7 @@ from typing import Optional, Tuple
 
 import tensorflow as tf
 
+from tsn_tf.input.contract.preprocessing import flow_to_compute
 from tsn_tf.input.pipeline import sampling
 from tsn_tf.ops import serving
 from tsn_tf.ops import video_flow
@@ -36,14 +37,15 @@ class InGraphFlow:
         None) can compute its flow in the graph, else (None, why not)."""
         if preprocessing is None:
             return None, "the run records no preprocessing"
-        if preprocessing.flow_algorithm not in video_flow.ALGORITHMS:
+        algorithm = flow_to_compute(preprocessing.flow_algorithm)  # imported: its variant
+        if algorithm not in video_flow.ALGORITHMS:
             return None, (f"its flow ({preprocessing.flow_algorithm!r}) is not a TF TV-L1 "
                           f"variant ({', '.join(video_flow.ALGORITHMS)})")
         width, _, height = preprocessing.resize.partition("x")
         if not (width.isdigit() and height.isdigit()):
             return None, (f"its frames were stored at {preprocessing.resize!r}; the graph "
                           "needs a fixed WIDTHxHEIGHT")
-        return cls(preprocessing.flow_algorithm, float(preprocessing.flow_bound),
+        return cls(algorithm, float(preprocessing.flow_bound),
                    int(preprocessing.jpeg_quality), (int(width), int(height))), ""
 
     def to_dict(self) -> dict:
