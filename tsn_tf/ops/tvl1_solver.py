@@ -109,7 +109,7 @@ def _iterate_gpu(u1, u2, p, data, consts, threshold, params):
         active = error > threshold
         calc = (n % 2 == 1) & (prev_error < threshold)
         new_u1, new_u2, new_p, new_error = _step(u1, u2, p, data, consts, params.hypot64)
-        next_error = tf.where(calc, new_error, tf.fill([batch], FLT_MAX))
+        next_error = tf.where(calc, new_error, FLT_MAX)
         next_prev = tf.where(calc, new_error, prev_error - threshold)
         return (n + 1, _masked(active, new_u1, u1), _masked(active, new_u2, u2),
                 tuple(_masked(active, a, b) for a, b in zip(new_p, p)),
