@@ -271,6 +271,13 @@ def test_xla_matches_graph_mode_within_float_tolerance():
     assert (epe <= 0.1).mean() >= 0.99, epe.max()
 
 
+@pytest.mark.parametrize("variant", tvl1.VARIANTS)
+def test_traces_with_a_static_batch(variant):
+    spec = tf.TensorSpec([2, 20, 24], tf.float32)
+    fn = tf.function(lambda a, b: tvl1.tvl1_flow(a, b, variant))
+    assert fn.get_concrete_function(spec, spec).structured_outputs.shape == (2, 20, 24, 2)
+
+
 @pytest.mark.slow
 def test_runs_inside_a_savedmodel(tmp_path):
     pairs = real_pairs((24, 20), per_clip=1)
