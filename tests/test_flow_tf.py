@@ -52,8 +52,9 @@ def test_quantize_is_dense_flows_mapping():
 def test_batched_pairs_equal_each_pair_alone_with_a_padded_last_batch():
     jpegs = _jpegs(10)                     # 9 pairs: a batch of 8, then 1 padded with copies
     shape = dict(bound=20.0, height=SIZE[1], width=SIZE[0])
-    batched = list(flow_tf.video_flows(jpegs, "tvl1_tsn", **shape))
-    assert len(batched) == 9 and flow_tf.DEFAULT_BATCH == 8 and batched[0].dtype == np.uint8
+    batched = list(flow_tf.video_flows(jpegs, "tvl1_tsn", batch_size=8, **shape))
+    assert len(batched) == 9 and batched[0].dtype == np.uint8
+    assert flow_tf.default_batch() == 1  # this CPU: one pair a batch
     for i, computed in enumerate(batched):
         alone = flow_tf.pair_flows([jpegs[i]], [jpegs[i + 1]], "tvl1_tsn", **shape)[0]
         assert np.mean(computed == alone) > 0.999, i
