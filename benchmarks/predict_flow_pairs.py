@@ -12,10 +12,12 @@ in both times) on it with --all_flow_pairs (before: the flow of all N - 1
 pairs) and without (after: the sampled pairs only), one after the other, and
 checks that both print the same ranking. Wall seconds, and CPU seconds of
 tsn-predict with its flow workers (less sensitive to a shared machine; the
-load average is printed). TV-L1 runs on a clip of `--tvl1_seconds` s (the
-full 60 s takes about half an hour with 2 idle workers); the figures for a
-`--seconds` clip are then extrapolated from the per-pair time of the two
-runs, and the output says so.
+load average is printed). TV-L1 compares both on a clip of `--tvl1_seconds`
+s (every pair of the full 60 s takes about half an hour with 2 idle workers),
+then measures the sampled pairs on the `--seconds` clip and extrapolates every
+pair there: that run plus the pairs it skipped, each at the cost of a pair in
+the short clip's two runs (their difference over their difference in pairs).
+The output marks that figure EXTRAPOLATED.
 """
 import argparse
 import os
@@ -99,7 +101,9 @@ def run_predict(models, video, flow_workers, *flags):
     return seconds, cpu, ranking, tuple(int(v) for v in bars[-1]) if bars else None
 
 
-def compare(label, models, video, num_frames, flow_workers, untrimmed, extrapolate_to):
+def compare(label, models, video, num_frames, flow_workers, untrimmed, long_clip=None):
+    """Runs every pair then sampled pairs on `video`; with `long_clip` (video, frames),
+    also sampled pairs on it, and extrapolates every pair there (see the module doc)."""
     flags = ["--untrimmed", f"--timeline={video.parent / 'timeline.png'}"] if untrimmed else []
     before, cpu_before, ranking_before, bar_before = run_predict(
             models, video, flow_workers, "--all_flow_pairs", *flags)
@@ -113,19 +117,28 @@ def compare(label, models, video, num_frames, flow_workers, untrimmed, extrapola
           f"{bar_after[0]}/{bar_after[1]}) | ratio wall {before / after:5.1f}x CPU "
           f"{cpu_before / cpu_after:5.1f}x | same ranking; load average "
           f"{os.getloadavg()[0]:.1f}", flush=True)
-    if extrapolate_to and extrapolate_to != num_frames:
-        # per-pair time from the difference of the two runs; the rest (start-up, decode,
-        # RGB, scoring) taken as the sampled run's time minus its pairs
-        frames_ratio = extrapolate_to / num_frames
-        for unit, full_s, sampled_s in (("wall", before, after), ("CPU", cpu_before, cpu_after)):
-            per_pair = (full_s - sampled_s) / (bar_before[1] - bar_after[1])
-            fixed = sampled_s - bar_after[1] * per_pair
-            full = fixed * frames_ratio + (extrapolate_to - 1) * per_pair
-            sampled = fixed * frames_ratio + bar_after[1] * per_pair
-            print(f"{'':6s} {unit} extrapolated to {extrapolate_to / RATE:.0f} s "
-                  f"({extrapolate_to - 1} pairs; {per_pair:.2f} s a pair, the rest scaled "
-                  f"with the frames): all pairs {full:.0f} s, sampled {sampled:.0f} s, ratio "
-                  f"{full / sampled:.1f}x  (EXTRAPOLATED, not measured)", flush=True)
+    if long_clip is None:
+        return
+    long_video, long_frames = long_clip
+    wall, cpu, _, bar = run_predict(models, long_video, flow_workers, *flags)
+    print(f"{label:6s} {mode:9s} {long_frames / RATE:5.0f} s {long_frames:5d} frames | "
+          f"sampled {wall:6.1f} s wall {cpu:6.1f} s CPU (bar {bar[0]}/{bar[1]}), measured; "
+          f"load average {os.getloadavg()[0]:.1f}", flush=True)
+    # every pair there = the measured sampled run + the pairs it skipped, at the cost of
+    # a pair from the short clip's two runs (their fixed costs cancel in the difference)
+    extra = bar_before[1] - bar_after[1]
+    if extra <= 0:
+        print(f"{'':6s} the short clip samples every pair: no per-pair cost to extrapolate "
+              "with (give a longer --tvl1_seconds)")
+        return
+    skipped = long_frames - 1 - bar[1]
+    for unit, full_s, sampled_s, long_s in (("wall", before, after, wall),
+                                            ("CPU", cpu_before, cpu_after, cpu)):
+        per_pair = (full_s - sampled_s) / extra
+        estimate = long_s + skipped * per_pair
+        print(f"{'':6s} all pairs at {long_frames / RATE:.0f} s EXTRAPOLATED ({unit}): "
+              f"{long_s:.0f} s + {skipped} skipped pairs x {per_pair:.2f} s = {estimate:.0f} s;"
+              f" ratio {estimate / long_s:.1f}x", flush=True)
 
 
 def main():
@@ -152,14 +165,15 @@ def main():
         print(f"tsn-predict, RGB + flow (tiny backbone, 25 segments, 1 crop), clips of "
               f"{DEMO.name} at {SIZE[0]}x{SIZE[1]}, {RATE:g} fps; --flow_workers="
               f"{args.flow_workers} (TV-L1 only); {os.cpu_count()} cores", flush=True)
-        full_frames = int(round(args.seconds * RATE))
         for algorithm in algorithms:
             seconds = args.tvl1_seconds if algorithm == "tvl1" else args.seconds
-            video, num_frames = clips[seconds]
+            if seconds != args.seconds and args.seconds not in clips:
+                path = tmp / f"clip_{args.seconds:g}s.mp4"
+                clips[args.seconds] = (path, make_clip(path, args.seconds))
             pair = f"{models['rgb']},{models[algorithm]}"
             for mode in [False] + ([True] if algorithm in untrimmed else []):
-                compare(algorithm, pair, video, num_frames, args.flow_workers, mode,
-                        full_frames if not mode else None)
+                compare(algorithm, pair, *clips[seconds], args.flow_workers, mode,
+                        clips[args.seconds] if seconds != args.seconds else None)
 
 
 if __name__ == "__main__":

@@ -240,10 +240,10 @@ def encode_sampled(open_reader, options: encode.IngestOptions, select: Selector,
     num_frames = streams.num_frames
     selected = sorted(set(select(num_frames - 1, reader.frame_rate))) if num_frames > 1 else []
     missing = [i for i in selected if i not in computed]
+    if bar is not None:  # the header's guess may have named pairs past the last frame
+        bar.total = bar.n + len(missing)
+        bar.refresh()
     if missing:
-        if bar is not None:
-            bar.total = len(guess) + len(missing)
-            bar.refresh()
         with open_reader() as again:
             decoded = flow_pass(again, options, missing, computed, progress=bar,
                                 workers=workers)

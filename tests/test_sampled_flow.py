@@ -5,12 +5,14 @@ end-to-end tests compare sampled-pairs prediction with the every-pair path
 (`ReadOptions(all_flow_pairs=True)`), byte for byte on the requests and
 exactly on the scores.
 """
+import io
 import pathlib
 
 import cv2
 import numpy as np
 import pytest
 import tensorflow as tf
+import tqdm
 
 from export_helpers import make_run_dir, printed_ranking, run_module, signature_outputs
 from tsn_tf.export import client, predict, sampled_flow, saved_model
@@ -229,6 +231,11 @@ def test_a_wrong_header_count_computes_the_missing_pairs_in_a_second_decode(mode
     assert wrong.flow_x_jpegs == right.flow_x_jpegs and wrong.flow_y_jpegs == right.flow_y_jpegs
     unknown, _ = sampled_flow.encode_sampled(open_reader(0), options, select)
     assert len(opened) == 5 and unknown.flow_x_jpegs == right.flow_x_jpegs
+    bar = tqdm.tqdm(file=io.StringIO())  # a header promising more frames: the bar ends full
+    more, _ = sampled_flow.encode_sampled(open_reader(400), options, select, bar=bar,
+                                          allow_truncated=True)
+    assert len(opened) == 7 and more.flow_x_jpegs == right.flow_x_jpegs
+    assert bar.n == bar.total >= 125
 
 
 def test_other_flow_keeps_every_pair():
