@@ -44,12 +44,13 @@ import cv2
 import numpy as np
 
 from tsn_tf.input.ingestion import encode
+from tsn_tf.input.ingestion import flow as flow_lib
 from tsn_tf.input.ingestion import flow_pool
 from tsn_tf.input.ingestion import video as video_lib
 from tsn_tf.input.pipeline import sampling
 from tsn_tf.ops import serving
 
-OPENCV_ALGORITHMS = ("tvl1", "dis", "farneback")  # a pair's flow depends on its frames only
+OPENCV_ALGORITHMS = flow_lib.OPENCV_ALGORITHMS  # a pair's flow depends on its frames only
 MAX_RUN_PAIRS = 8  # consecutive sampled pairs given to one worker process at most
 
 # (number of flow frames, frame rate) -> flow frame indices the model(s) read

@@ -1,9 +1,11 @@
 """Flow JPEGs of a video's consecutive frame pairs, serially or over several processes.
 
-Each pair's flow depends only on its two frames (no algorithm here carries
-state between pairs), so the pairs of one video can be cut into contiguous
-frame ranges, computed in parallel and joined in order: the JPEG bytes are
-those of the serial loop. This module imports no TensorFlow; a spawned
+A TV-L1 or Farneback pair's flow depends only on its two frames, so the pairs
+of one video can be cut into contiguous frame ranges, computed in parallel and
+joined in order: the JPEG bytes are those of the serial loop. DIS is not: a
+new estimator's first call can differ from later ones (seen at 42x32 with
+OpenCV 4.11), so DIS runs on one estimator and is never split (tsn-predict
+gives it to no worker, `export/sampled_flow.py`). This module imports no TensorFlow; a spawned
 worker still imports the parent's main module (a CLI: TensorFlow, seconds),
 so parallel flow pays off for TV-L1 (seconds a pair), not for DIS.
 """
