@@ -89,14 +89,20 @@ def encode_frames(frames, flow: InGraphFlow):
 def sampled_flow_jpegs(rgb_jpegs, offsets, settings: serving.ViewSettings, flow: InGraphFlow):
     """x and y flow JPEGs, string (K·L,) each, of the snippets starting at `offsets` of
     the video's N - 1 flow frames (the last repeated past the end, as `snippet_indices`
-    does); TV-L1 runs once per distinct pair."""
+    does); TV-L1 runs once per distinct pair, one pair after the other."""
     indices = tf.reshape(sampling.snippet_indices(offsets, settings.length,
                                                   tf.size(rgb_jpegs) - 1), [-1])
     pairs, position = tf.unique(indices)
     width, height = flow.frame_size
-    quantized = video_flow.quantized_flows(
-            tf.gather(rgb_jpegs, pairs), tf.gather(rgb_jpegs, pairs + 1),
-            variant=video_flow.ALGORITHMS[flow.algorithm], bound=flow.bound, height=height, width=width)
+
+    def one_pair(jpegs):  # a pair at a time: flat memory; a batch would run all pairs
+        return video_flow.quantized_flows(  # until the slowest converges
+                jpegs[0][None], jpegs[1][None], variant=video_flow.ALGORITHMS[flow.algorithm],
+                bound=flow.bound, height=height, width=width)[0]
+
+    quantized = tf.map_fn(one_pair, (tf.gather(rgb_jpegs, pairs),
+                                     tf.gather(rgb_jpegs, pairs + 1)),
+                          fn_output_signature=tf.TensorSpec([height, width, 2], tf.uint8))
 
     def jpegs(axis):
         images = quantized[..., axis:axis + 1]
