@@ -149,14 +149,17 @@ class TSNServing:
         return {"scores": scores, "timestamps": tf.cast(offsets, tf.float32) / frame_rate}
 
     def predict_video_jpegs(self, jpegs):
-        jpegs = serving_flow.check_video_jpegs(jpegs, self.flow)
-        offsets = serving.test_offsets(tf.size(jpegs) - 1, self.settings)
-        return self._video_outputs(serving_flow.clips_from_rgb(jpegs, offsets, self.settings,
-                                                               self.flow))
+        return self._video_flow_outputs(serving_flow.check_video_jpegs(jpegs, self.flow))
 
     def predict_video_frames(self, frames):
         frames = serving_flow.check_frame_size(frames, self.flow)
-        return self.predict_video_jpegs(serving_flow.encode_frames(frames, self.flow))
+        return self._video_flow_outputs(serving_flow.encode_frames(frames, self.flow))
+
+    def _video_flow_outputs(self, jpegs):
+        """Outputs of checked RGB JPEGs: the flow of the test protocol's pairs, scored."""
+        offsets = serving.test_offsets(tf.size(jpegs) - 1, self.settings)
+        return self._video_outputs(serving_flow.clips_from_rgb(jpegs, offsets, self.settings,
+                                                               self.flow))
 
     def video_snippet_scores(self, jpegs, frame_rate):
         jpegs = serving_flow.check_video_jpegs(jpegs, self.flow)

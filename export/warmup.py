@@ -58,12 +58,12 @@ def warmup_requests(model_name: str, modality: str, flow=None):
 
 def _video_requests(model_name: str, flow):
     """Requests of the video_* signatures: RGB frames at the model's recorded size."""
-    rgb = synthetic_frames_bgr(size=flow.frame_size)[..., ::-1].copy()
-    jpegs = {"frames": np.array([flow_pool.jpeg(np.ascontiguousarray(frame[..., ::-1]),
-                                                flow.jpeg_quality) for frame in rgb],
-                                dtype=object)}
+    frames_bgr = synthetic_frames_bgr(size=flow.frame_size)
+    jpegs = {"frames": np.array([flow_pool.jpeg(frame, flow.jpeg_quality)
+                                 for frame in frames_bgr], dtype=object)}
+    rgb = {"frames": frames_bgr[..., ::-1].copy()}
     return [client.predict_request(jpegs, model_name, signature_name="video_jpegs"),
-            client.predict_request({"frames": rgb}, model_name, signature_name="video_frames"),
+            client.predict_request(rgb, model_name, signature_name="video_frames"),
             client.predict_request({**jpegs, "frame_rate": np.float32(WARMUP_FRAME_RATE)},
                                    model_name, signature_name="video_snippet_scores")]
 

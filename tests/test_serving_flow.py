@@ -163,3 +163,23 @@ def test_tsn_predict_on_the_video_file_uses_the_graph_and_scores_as_tsn_eval(ser
     # 39 flow frames at 29.97 fps: snippets at frames int(0 * 29.97) = 0 and int(29.97) = 29
     assert np.shape(snippets) == (2, len(eval_scores))
     np.testing.assert_allclose(times, [0.0, record.timestamps_us[29] / 1e6], atol=1e-6)
+
+
+def test_in_graph_flow_needs_a_tf_tvl1_variant_and_a_fixed_frame_size():
+    from tsn_tf.input.contract.preprocessing import Preprocessing
+    from tsn_tf.ops.serving_flow import InGraphFlow
+
+    flow, why = InGraphFlow.of(Preprocessing(resize="340x256", flow_algorithm="tvl1_tsn"))
+    assert why == "" and (flow.algorithm, flow.frame_size, flow.bound, flow.jpeg_quality) \
+        == ("tvl1_tsn", (340, 256), 20.0, 90)
+    imported, _ = InGraphFlow.of(Preprocessing(resize="48x32",
+                                               flow_algorithm="imported:tvl1_denseflow"))
+    assert (imported.algorithm, imported.frame_size) == ("tvl1_denseflow", (48, 32))
+    for preprocessing, reason in [
+            (Preprocessing(resize="short_side=72", flow_algorithm="tvl1_tsn"),
+             "stored at 'short_side=72'; the graph needs a fixed WIDTHxHEIGHT"),
+            (Preprocessing(flow_algorithm="tvl1"), "'tvl1') is not a TF TV-L1 variant"),
+            (Preprocessing(flow_algorithm="imported:unspecified"), "not a TF TV-L1 variant"),
+            (None, "records no preprocessing")]:
+        flow, why = InGraphFlow.of(preprocessing)
+        assert flow is None and reason in why, why

@@ -18,14 +18,12 @@ from typing import Iterable, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
+from tsn_tf.input.contract import log_mel, preprocessing, schema
 from tsn_tf.input.ingestion import audio as audio_lib
-
-from tsn_tf.input.contract import log_mel
 from tsn_tf.input.ingestion import flow as flow_lib
 from tsn_tf.input.ingestion import flow_pool
 from tsn_tf.input.ingestion import flow_tf
 from tsn_tf.input.ingestion import progress
-from tsn_tf.input.contract import preprocessing, schema
 from tsn_tf.input.ingestion import video as video_lib
 
 MODALITIES = ("rgb", "flow", "warped_flow", "audio")
@@ -183,10 +181,10 @@ def encode_frames(frames_bgr: Iterable[np.ndarray], options: IngestOptions, *,
 
 def _add_flows(streams: EncodedStreams, flows, settings: flow_pool.FlowSettings, progress):
     """JPEGs of quantized flows computed in a batch (TF TV-L1), in pair order."""
+    quality = settings.jpeg_quality
     for flow in flows:
-        quality = settings.jpeg_quality
-        _add_pair(streams, ((flow_pool.jpeg(np.ascontiguousarray(flow[..., 0]), quality),
-                             flow_pool.jpeg(np.ascontiguousarray(flow[..., 1]), quality)), None))
+        _add_pair(streams, (tuple(flow_pool.jpeg(np.ascontiguousarray(flow[..., axis]), quality)
+                                  for axis in (0, 1)), None))
         if progress is not None:
             progress.update(1)
 

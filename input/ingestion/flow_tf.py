@@ -25,8 +25,9 @@ ACCELERATOR_BATCH = 8  # pairs a batch on a GPU / TPU; one on the CPU (`default_
 
 def default_batch() -> int:
     """Pairs a batch: on the CPU a batch costs B times its slowest pair (converged pairs
-    are masked, not skipped), measured 0.9x cv2's CPU time a pair at B = 8 vs 1.7-2.1x at
-    B = 1 (benchmarks/tvl1_throughput.py); accelerators run the batch in parallel."""
+    are masked, not skipped): measured 0.9x cv2's rate at B = 8 vs 1.7-2.1x at B = 1
+    (benchmarks/tvl1_throughput.py). On a GPU / TPU 8, expecting the batch to run in
+    parallel (not measured: no accelerator runs TensorFlow for this project)."""
     accelerated = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU")
     return ACCELERATOR_BATCH if accelerated else 1
 

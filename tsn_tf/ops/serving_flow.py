@@ -16,7 +16,7 @@ from typing import Optional, Tuple
 
 import tensorflow as tf
 
-from tsn_tf.input.contract.preprocessing import flow_to_compute
+from tsn_tf.input.contract.preprocessing import flow_to_compute, parse_resize
 from tsn_tf.input.pipeline import sampling
 from tsn_tf.ops import serving
 from tsn_tf.ops import video_flow
@@ -41,12 +41,12 @@ class InGraphFlow:
         if algorithm not in video_flow.ALGORITHMS:
             return None, (f"its flow ({preprocessing.flow_algorithm!r}) is not a TF TV-L1 "
                           f"variant ({', '.join(video_flow.ALGORITHMS)})")
-        width, _, height = preprocessing.resize.partition("x")
-        if not (width.isdigit() and height.isdigit()):
+        size, _ = parse_resize(preprocessing.resize)
+        if size is None:
             return None, (f"its frames were stored at {preprocessing.resize!r}; the graph "
                           "needs a fixed WIDTHxHEIGHT")
         return cls(algorithm, float(preprocessing.flow_bound),
-                   int(preprocessing.jpeg_quality), (int(width), int(height))), ""
+                   int(preprocessing.jpeg_quality), size), ""
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -81,7 +81,7 @@ def check_video_jpegs(jpegs, flow: InGraphFlow, name: str = "frames"):
 
 
 def encode_frames(frames, flow: InGraphFlow):
-    """uint8 (N, H, W, 3) RGB -> string (N,) JPEGs at the ingestion's quality."""
+    """uint8 (N, H, W, c) images -> string (N,) JPEGs at the ingestion's quality."""
     return tf.map_fn(lambda frame: tf.io.encode_jpeg(frame, quality=flow.jpeg_quality), frames,
                      fn_output_signature=tf.TensorSpec([], tf.string))
 
@@ -104,12 +104,8 @@ def sampled_flow_jpegs(rgb_jpegs, offsets, settings: serving.ViewSettings, flow:
                                      tf.gather(rgb_jpegs, pairs + 1)),
                           fn_output_signature=tf.TensorSpec([height, width, 2], tf.uint8))
 
-    def jpegs(axis):
-        images = quantized[..., axis:axis + 1]
-        encoded = tf.map_fn(lambda image: tf.io.encode_jpeg(image, quality=flow.jpeg_quality),
-                            images, fn_output_signature=tf.TensorSpec([], tf.string))
-        return tf.gather(encoded, position)
-    return jpegs(0), jpegs(1)
+    return tuple(tf.gather(encode_frames(quantized[..., axis:axis + 1], flow), position)
+                 for axis in (0, 1))
 
 
 def clips_from_rgb(rgb_jpegs, offsets, settings: serving.ViewSettings, flow: InGraphFlow):
