@@ -40,6 +40,7 @@ Labels: int32 (B,) class index (the first of ``clip/label/index``), or with
 `multi_label` a float32 (B, num_classes) multi-hot vector.
 """
 import dataclasses
+import functools
 from typing import Optional, Sequence, Tuple, Union
 
 import tensorflow as tf
@@ -162,7 +163,7 @@ def make_dataset(file_pattern: Union[str, Sequence[str]], *, modality: str,
                               seed=seed, deterministic=deterministic, skip_corrupt=skip_corrupt,
                               drop_remainder=drop_remainder, repeat=repeat)
     spec = ClipSpec.of(modality, snippet_length, output_size, mean, std)
-    label = lambda features: index.labels(features, num_classes, multi_label)  # noqa: E731
+    label = functools.partial(index.labels, num_classes=num_classes, multi_label=multi_label)
 
     # 1. Index: one parsed index record per video, shards interleaved; no frame read yet.
     parse = index.index_parser(spec.stream, timestamps=untrimmed_fps is not None)
