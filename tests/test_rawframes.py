@@ -318,6 +318,24 @@ def test_cli_summarizes_failures_and_exits_1_past_max_failures(tmp_path):
                           "--video_dir=/tmp"], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2
     assert "error: pass one of --video_dir (videos) and --frames_dir" in bad.stderr
+    negative = subprocess.run([sys.executable, *flags, f"--output={tmp_path / 'out3'}",
+                               "--short_side=-3", "--modalities=rgb"],
+                              capture_output=True, text=True, timeout=300)
+    assert negative.returncode == 2 and "error: --short_side must be >= 1, got -3" \
+        in negative.stderr
+
+
+@pytest.mark.parametrize("template", ["img_{n:05d}.jpg", "img_{:q}.jpg", "img.jpg",
+                                      "img_{}_{}.jpg"])
+def test_a_frame_name_template_that_cannot_name_frames_is_refused(template):
+    with pytest.raises(ValueError, match="needs exactly one {} field"):
+        rawframes.FrameLayout(rgb=template)
+
+
+def test_computing_flow_needs_a_flow_stream_to_store_it():
+    with pytest.raises(ValueError, match="--flow=dis computes flow, but --modalities=rgb "
+                                         "stores none"):
+        rawframes.ImportOptions(modalities=("rgb",), compute_flow="dis")
 
 
 # --- JPEG headers ---------------------------------------------------------------------

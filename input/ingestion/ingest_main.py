@@ -107,8 +107,8 @@ class FlagError(ValueError):
     """A flag value that cannot work, named by its flag."""
 
 
-def ingest_options():
-    """IngestOptions from the flags; bad values raise FlagError naming the flag."""
+def check_common_flags() -> None:
+    """The counts and sizes both sources take; raises FlagError naming the flag."""
     for name in ("short_side", "max_frames", "num_shards", "videos_per_shard"):
         value = getattr(FLAGS, name)
         if value is not None and value < 1:
@@ -117,14 +117,19 @@ def ingest_options():
         raise FlagError(f"--workers must be >= 0, got {FLAGS.workers}")
     if FLAGS.max_failures < 0:
         raise FlagError(f"--max_failures must be >= 0, got {FLAGS.max_failures}")
+    if FLAGS.short_side and FLAGS["frame_size"].present:
+        raise FlagError(f"--short_side={FLAGS.short_side} and --frame_size={FLAGS.frame_size} "
+                        "both set the stored frame size: pass one of them")
+
+
+def ingest_options():
+    """IngestOptions from the flags; bad values raise FlagError naming the flag."""
+    check_common_flags()
     if "audio" in FLAGS.modalities:
         try:
             import av  # noqa: F401 -- the audio decoder (input/ingestion/audio.py)
         except ImportError:
             raise FlagError("--modalities=...,audio needs PyAV: pip install av") from None
-    if FLAGS.short_side and FLAGS["frame_size"].present:
-        raise FlagError(f"--short_side={FLAGS.short_side} and --frame_size={FLAGS.frame_size} "
-                        "both set the stored frame size: pass one of them")
     size = None if FLAGS.short_side else video.parse_frame_size(FLAGS.frame_size)
     from tsn_tf.input.ingestion import encode  # imports TensorFlow: only once the flags look right
     try:
@@ -167,9 +172,7 @@ def import_options():
             raise FlagError(f"--{name} applies to videos, not to --frames_dir")
     if "audio" in FLAGS.modalities:
         raise FlagError("--modalities=audio needs videos: frame folders hold no sound")
-    if FLAGS.short_side and FLAGS["frame_size"].present:
-        raise FlagError(f"--short_side={FLAGS.short_side} and --frame_size={FLAGS.frame_size} "
-                        "both set the stored frame size: pass one of them")
+    check_common_flags()
     from tsn_tf.input.ingestion import rawframes  # imports TensorFlow
     try:
         layout = rawframes.FrameLayout(FLAGS.rgb_template, FLAGS.flow_x_template,

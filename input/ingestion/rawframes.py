@@ -59,6 +59,10 @@ class FrameFolderError(ValueError):
 def template_pattern(template: str) -> "re.Pattern":
     """A regex of the names `template` makes, the frame number as group 1."""
     parts = re.split(r"\{[^{}]*\}", template)
+    try:
+        template.format(0)
+    except (KeyError, IndexError, ValueError):
+        parts = []
     if len(parts) != 2:
         raise ValueError(f"a frame name template needs exactly one {{}} field for the "
                          f"frame number, like img_{{:05d}}.jpg; got {template!r}")
@@ -116,6 +120,9 @@ class ImportOptions:
         if self.compute_flow is not None and self.compute_flow not in flow_lib.FLOW_ALGORITHMS:
             raise ValueError(f"unknown flow algorithm {self.compute_flow!r} to compute; "
                              f"expected one of {flow_lib.FLOW_ALGORITHMS}")
+        if self.compute_flow and not any(m in self.modalities for m in ("flow", "warped_flow")):
+            raise ValueError(f"--flow={self.compute_flow} computes flow, but --modalities="
+                             f"{','.join(self.modalities)} stores none: add flow or drop --flow")
         if "warped_flow" in self.modalities and not self.compute_flow:
             raise ValueError("warped_flow is computed from the RGB frames: name a flow "
                              "algorithm to compute it with (--flow)")
