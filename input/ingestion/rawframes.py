@@ -28,8 +28,8 @@ a list count that matches neither stream, a file that is not a whole JPEG
 of different sizes.
 """
 import dataclasses
+import io
 import json
-import os
 import re
 import zipfile
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -152,19 +152,17 @@ class FolderFiles:
     def __init__(self, folder: str):
         self.folder = folder
         self.names = storage.list_dir(folder)
-        self._local = not storage.is_url(folder)
 
     def read(self, name: str) -> bytes:
-        if self._local:
-            return storage.read_local_bytes(os.path.join(self.folder, name))
         return storage.read_bytes(storage.join(self.folder, name))
 
 
 class ZipFiles:
-    """The members of one of dense_flow's per-video zip archives."""
+    """The members of one of dense_flow's per-video zip archives (read into memory: no
+    file stays open)."""
 
     def __init__(self, path: str):
-        self._archive = zipfile.ZipFile(storage.open_binary(path))
+        self._archive = zipfile.ZipFile(io.BytesIO(storage.read_bytes(path)))
         self.names = sorted(self._archive.namelist())
 
     def read(self, name: str) -> bytes:
@@ -204,10 +202,9 @@ def stream_sources(folder: str, layout: FrameLayout, checked: Sequence[str] = ST
                    ) -> Dict[str, Tuple[object, List[str]]]:
     """stream -> (its files, names in frame order), from the folder or its zip archives;
     the numbering of the `checked` streams (those imported) must have no gap."""
-    if not storage.exists(folder):
-        raise FrameFolderError(folder, "frame folder does not exist")
     if not storage.is_dir(folder):
-        raise FrameFolderError(folder, "not a folder of frames")
+        raise FrameFolderError(folder, "not a folder of frames" if storage.exists(folder)
+                               else "frame folder does not exist")
     plain = FolderFiles(folder)
     zipped = any(ZIP_ARCHIVES[s][0] in plain.names for s in STREAMS)
     sources = {}
@@ -250,7 +247,7 @@ def check_counts(sources, listed: int, folder: str, flow: bool = True) -> None:
         fewer = "flow_y" if counts["flow_y"] < counts["flow_x"] else "flow_x"
         more = "flow_x" if fewer == "flow_y" else "flow_y"
         names = sources[more][1]
-        missing = names[counts[fewer]] if counts[fewer] < len(names) else names[-1]
+        missing = names[counts[fewer]]  # the longer stream's first frame without a partner
         raise FrameFolderError(folder, f"{counts['flow_x']} flow x but {counts['flow_y']} flow "
                                f"y frames: {fewer} has no frame beside {missing}")
     if not counts["rgb"] and not counts["flow_x"]:
@@ -286,12 +283,7 @@ def decoded_frames(jpegs: Sequence[bytes], size: Tuple[int, int], folder: str):
         frame = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
         if frame is None:
             raise FrameFolderError(folder, "a frame with a whole JPEG header does not decode")
-        source = (frame.shape[1], frame.shape[0])
-        if source != tuple(size):
-            shrink = size[0] * size[1] < source[0] * source[1]
-            frame = cv2.resize(frame, tuple(size),
-                               interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-        yield frame
+        yield video_lib.resize_frame(frame, size)
 
 
 def computed_streams(rgb: Sequence[bytes], size: Tuple[int, int], options: ImportOptions,

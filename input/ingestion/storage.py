@@ -83,17 +83,23 @@ def write_text_atomic(path: str, text: str) -> None:
     os.replace(temp, path)
 
 
+def _remote(path: str):
+    """`tf.io.gfile` with the filesystem of URL `path` loaded; None for a local path."""
+    if not is_url(path):
+        return None
+    ensure_filesystem(path)
+    return gfile()
+
+
 def exists(path: str) -> bool:
-    if is_url(path):
-        ensure_filesystem(path)
-        return gfile().exists(path)
-    return os.path.exists(path)
+    remote = _remote(path)
+    return remote.exists(path) if remote else os.path.exists(path)
 
 
 def makedirs(path: str) -> None:
-    if is_url(path):
-        ensure_filesystem(path)
-        gfile().makedirs(path)
+    remote = _remote(path)
+    if remote:
+        remote.makedirs(path)
     else:
         os.makedirs(path, exist_ok=True)
 
@@ -132,16 +138,16 @@ def walk_files(root: str):
 
 def read_bytes(path: str) -> bytes:
     """Whole bytes of a local file or URL."""
-    if is_url(path):
-        ensure_filesystem(path)
-        with gfile().GFile(path, "rb") as handle:
+    remote = _remote(path)
+    if remote:
+        with remote.GFile(path, "rb") as handle:
             return handle.read()
     return read_local_bytes(path)
 
 
 def read_local_bytes(path: str) -> bytes:
-    """Whole bytes of a local file, by plain system calls (twice as fast as `open` for the
-    small files of a frame folder)."""
+    """Whole bytes of a local file, by plain system calls (measured 1.4x faster than
+    `open` for frame JPEGs of 1-17 kB, 1.4x slower at 100 kB)."""
     descriptor = os.open(path, os.O_RDONLY)
     try:
         size = os.fstat(descriptor).st_size
@@ -153,24 +159,13 @@ def read_local_bytes(path: str) -> bytes:
         os.close(descriptor)
 
 
-def open_binary(path: str):
-    """A seekable binary file object of a local file or URL (e.g. for `zipfile`)."""
-    if is_url(path):
-        ensure_filesystem(path)
-        return gfile().GFile(path, "rb")
-    return open(path, "rb")
-
-
 def is_dir(path: str) -> bool:
-    if is_url(path):
-        ensure_filesystem(path)
-        return gfile().isdir(path)
-    return os.path.isdir(path)
+    remote = _remote(path)
+    return remote.isdir(path) if remote else os.path.isdir(path)
 
 
 def list_dir(path: str) -> list:
     """Names of the entries of folder `path` (local or URL), sorted."""
-    if is_url(path):
-        ensure_filesystem(path)
-        return sorted(name.rstrip("/") for name in gfile().listdir(path))
-    return sorted(os.listdir(path))
+    remote = _remote(path)
+    names = (name.rstrip("/") for name in remote.listdir(path)) if remote else os.listdir(path)
+    return sorted(names)

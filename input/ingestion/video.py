@@ -163,16 +163,13 @@ class VideoReader:
         self._stopped_early = False
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        resize = self.size != self.source_size
-        shrink = self.size[0] * self.size[1] < self.source_size[0] * self.source_size[1]
-        interpolation = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
         while self.max_frames is None or self.num_decoded < self.max_frames:
             ok, frame = self._capture.read()
             if not ok:
                 break
             self.num_decoded += 1
             self._positions_ms.append(self._capture.get(cv2.CAP_PROP_POS_MSEC))
-            yield cv2.resize(frame, self.size, interpolation=interpolation) if resize else frame
+            yield resize_frame(frame, self.size)
         else:
             self._stopped_early = True
         self.close()
@@ -215,6 +212,17 @@ class VideoReader:
 
     def __exit__(self, *exc_info):
         self.close()
+
+
+def resize_frame(frame: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
+    """`frame` at `size` (width, height): INTER_AREA to shrink, else INTER_LINEAR; the
+    frame itself when it has that size."""
+    source = (frame.shape[1], frame.shape[0])
+    if source == tuple(size):
+        return frame
+    shrink = size[0] * size[1] < source[0] * source[1]
+    return cv2.resize(frame, tuple(size), interpolation=cv2.INTER_AREA if shrink
+                      else cv2.INTER_LINEAR)
 
 
 def check_file(path: str):

@@ -13,7 +13,6 @@ Errors are `ListFormatError`s naming the file, the line number and the text.
 Missing video files are not an error here: the ingestion drivers report them
 per video, beside decode failures.
 """
-import os
 from typing import Optional, Sequence
 
 from tsn_tf.input.ingestion import storage
@@ -40,10 +39,6 @@ def select_split(video_list: VideoList, splits: Optional[Sequence[str]]) -> Vide
     return VideoList([e for e in video_list.entries if e.split in wanted], video_list.label_map)
 
 
-def _is_dir(path: str) -> bool:
-    return storage.gfile().isdir(path) if storage.is_url(path) else os.path.isdir(path)
-
-
 def load_list(list_format: str, list_paths: Sequence[str], video_dir: str,
               class_index: Optional[str] = None, split_number: int = 1) -> VideoList:
     """Parses a dataset list of `list_format` (one of FORMATS).
@@ -62,7 +57,7 @@ def load_list(list_format: str, list_paths: Sequence[str], video_dir: str,
     if not list_paths:
         raise ValueError(f"the {list_format} format needs at least one list file")
     label_map = read_label_map(class_index) if class_index and list_format != "ucf101" else None
-    folder = list_paths[0] if len(list_paths) == 1 and _is_dir(list_paths[0]) else None
+    folder = list_paths[0] if len(list_paths) == 1 and storage.is_dir(list_paths[0]) else None
     if list_format == "ucf101":
         if folder:
             default_index, list_paths = ucf101_split_files(folder, split_number)

@@ -18,9 +18,10 @@ from typing import Dict, List, Optional, Sequence
 
 from tsn_tf.input.ingestion import storage
 from tsn_tf.input.ingestion.lists.common import (
-    ListFormatError, VideoEntry, VideoList, finish, numbered_lines, read_label_map)
+    ListFormatError, VideoEntry, VideoList, build_label_map, finish, numbered_lines,
+    read_label_map)
 from tsn_tf.input.ingestion.lists.csv_lists import split_from_file_name
-from tsn_tf.input.ingestion.lists.split_files import hmdb51_split_files
+from tsn_tf.input.ingestion.lists.split_files import _HMDB_SPLIT_FILE, hmdb51_split_files
 
 EXPECTED = "expected '<frame folder> <num_frames> <label> [<label> ...]'"
 
@@ -37,10 +38,9 @@ def class_names(class_index: Optional[str], split_number: int = 1) -> Optional[D
     and mmaction2 number them); None without one."""
     if not class_index:
         return None
-    if storage.exists(class_index) and storage.is_dir(class_index):
-        names = sorted(os.path.basename(path)[:-len(f"_test_split{split_number}.txt")]
-                       for path in hmdb51_split_files(class_index, split_number))
-        return {name: index for index, name in enumerate(names)}
+    if storage.is_dir(class_index):
+        return build_label_map(_HMDB_SPLIT_FILE.match(os.path.basename(path)).group("label")
+                               for path in hmdb51_split_files(class_index, split_number))
     return read_label_map(class_index)
 
 
