@@ -79,22 +79,22 @@ def read_encoded_video(path, modalities: Sequence[str], *,
 
     # DIS and Farneback take milliseconds a pair: less than starting the workers
     workers = flow_workers if options.flow_algorithm in PARALLEL_FLOW else 1
+    reader = open_reader()  # an unreadable file fails here, before a bar is drawn
+    name = os.path.basename(str(path))
     if flow_pairs is not None and options.has_flow and \
             options.flow_algorithm in sampled_flow.OPENCV_ALGORITHMS:
-        bar = progress_lib.pairs_bar(None, os.path.basename(str(path)), delay=0.0) \
-            if progress else contextlib.nullcontext()
+        bar = progress_lib.pairs_bar(None, name, delay=0.0) if progress \
+            else contextlib.nullcontext()
         with bar as pairs:
-            streams, reader = sampled_flow.encode_sampled(
+            streams, _ = sampled_flow.encode_sampled(
                     open_reader, options, flow_pairs, bar=pairs, workers=workers,
-                    allow_truncated=allow_truncated)
-        streams.timestamps_us = reader.timestamps_us()
-        return streams, reader.frame_rate
-    reader = open_reader()
-    bar = encode.flow_progress(reader, options, os.path.basename(str(path)), delay=0.0) \
-        if progress else contextlib.nullcontext()
-    with reader, bar as pairs:
-        streams = encode.encode_frames(reader, options, progress=pairs, workers=workers)
-    reader.check_truncated(allow_truncated)
+                    allow_truncated=allow_truncated, reader=reader)
+    else:
+        bar = encode.flow_progress(reader, options, name, delay=0.0) if progress \
+            else contextlib.nullcontext()
+        with reader, bar as pairs:
+            streams = encode.encode_frames(reader, options, progress=pairs, workers=workers)
+        reader.check_truncated(allow_truncated)
     streams.timestamps_us = reader.timestamps_us()
     return streams, reader.frame_rate
 

@@ -159,7 +159,8 @@ def flow_pairs_selector(models: Sequence[ServedModel], options: ReadOptions,
     flow model without recorded view settings."""
     flow_models = [m for m in models if _read_modality(m, options) in FLOW_MODALITIES]
     if options.all_flow_pairs or not flow_models or any(
-            m.view_settings is None or used_preprocessing(m, options).flow_algorithm
+            m.view_settings is None or flow_to_compute(used_preprocessing(m, options)
+                                                       .flow_algorithm)
             not in sampled_flow.OPENCV_ALGORITHMS for m in flow_models):
         return None
     return sampled_flow.selector([m.view_settings for m in flow_models], untrimmed=untrimmed,

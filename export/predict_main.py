@@ -58,10 +58,10 @@ flags.DEFINE_integer("flow_workers", os.cpu_count() or 1, "Processes computing o
                      "TV-L1 flow (frame ranges in parallel; the result equals 1 process's). "
                      "DIS and Farneback, milliseconds a pair, run in this process.",
                      lower_bound=1)
-flags.DEFINE_bool("all_flow_pairs", False, "Compute the optical flow of every frame pair, as "
-                  "before, instead of only the pairs the test protocol samples (25 segments x "
-                  "5 pairs; --untrimmed: 5 pairs a snippet). The scores are the same; for "
-                  "comparison and timing.")
+flags.DEFINE_bool("all_flow_pairs", False, "Compute the optical flow of every frame pair "
+                  "instead of only the pairs each flow model's test protocol samples (its K "
+                  "segments x L pairs, e.g. 25 x 5; --untrimmed: L pairs a snippet). The "
+                  "scores are the same; for comparison and timing.")
 flags.DEFINE_bool("untrimmed", False, "Score one snippet per second and integrate with M-TWI.")
 flags.DEFINE_string("timeline", None, "--untrimmed: PNG of the top classes over time, "
                     "written after the prediction is printed; a missing folder is created "

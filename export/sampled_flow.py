@@ -110,13 +110,6 @@ def selector(view_settings: Sequence[serving.ViewSettings], *, untrimmed: bool =
     return select
 
 
-def expected_frames(header_frame_count: int, max_frames: Optional[int]) -> int:
-    """Frames the container announces (0: unknown), capped by `max_frames`."""
-    if max_frames:
-        return min(header_frame_count, max_frames) if header_frame_count else 0
-    return header_frame_count
-
-
 # --- encoding ----------------------------------------------------------------
 
 class _Pool:
@@ -189,7 +182,7 @@ def flow_pass(frames_bgr: Iterable[np.ndarray], options: encode.IngestOptions,
             ends_pair, starts_pair = index - 1 in wanted, index in wanted
             gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
             if ends_pair and encoder is not None:
-                if not warm and index > 1:
+                if not warm and index > 1 and settings.algorithm == "dis":
                     encoder(before, previous)  # the pair before, as the every-pair loop
                 warm = True
                 computed[index - 1] = encoder(previous, gray)
@@ -212,12 +205,12 @@ def flow_pass(frames_bgr: Iterable[np.ndarray], options: encode.IngestOptions,
 
 
 def encode_sampled(open_reader, options: encode.IngestOptions, select: Selector, *,
-                   bar=None, workers: int = 1, allow_truncated: bool = False):
+                   bar=None, workers: int = 1, allow_truncated: bool = False, reader=None):
     """Encodes a video with flow only at the positions `select` gives: (streams, reader).
 
     open_reader: () -> a fresh `VideoReader` of the video (called a second time
         only when the header's frame count or rate chose other pairs than the
-        decoded ones).
+        decoded ones); `reader`: the first one, if already open.
     select: (number of flow frames, frame rate) -> flow frame indices.
     bar: a progress bar (tqdm) of the computed pairs; its total is set here.
     Returns the streams (RGB as `encode.encode_frames`; each flow stream N - 1
@@ -226,8 +219,8 @@ def encode_sampled(open_reader, options: encode.IngestOptions, select: Selector,
     Raises:
         VideoDecodeError: unreadable, or truncated unless `allow_truncated`.
     """
-    reader = open_reader()
-    expected = expected_frames(reader.header_frame_count, reader.max_frames)
+    reader = reader or open_reader()
+    expected = encode.expected_frames(reader.header_frame_count, reader.max_frames)
     guess = set(select(expected - 1, reader.container_frame_rate)) if expected > 1 else set()
     if bar is not None:
         bar.total = len(guess)

@@ -14,7 +14,7 @@ import pytest
 import tensorflow as tf
 import tqdm
 
-from export_helpers import make_run_dir, printed_ranking, run_module, signature_outputs
+from export_helpers import make_run_dir, printed_ranking, run_module
 from tsn_tf.export import client, predict, sampled_flow, saved_model
 from tsn_tf.input.contract.preprocessing import Preprocessing
 from tsn_tf.input.ingestion import encode, flow as flow_lib, video as video_lib
@@ -246,7 +246,9 @@ def test_other_flow_keeps_every_pair():
                                    view_settings=FLOW)
 
     assert predict.flow_pairs_selector([flow_model("dis")], predict.ReadOptions()) is not None
-    assert predict.flow_pairs_selector([flow_model("tvl1_tf")], predict.ReadOptions()) is None
+    assert predict.flow_pairs_selector([flow_model("tvl1_tsn")], predict.ReadOptions()) is None
+    assert predict.flow_pairs_selector([flow_model("imported:dis")],  # computes dis
+                                       predict.ReadOptions()) is not None
     assert predict.flow_pairs_selector([flow_model("dis")], predict.ReadOptions(
             all_flow_pairs=True)) is None
     assert predict.flow_pairs_selector([flow_model("dis")], predict.ReadOptions(
@@ -287,7 +289,8 @@ def test_warped_flow_streams_hold_the_every_pair_bytes_at_the_sampled_positions(
     preprocessing = Preprocessing(resize=SMALL, flow_algorithm="dis")
     everything, sampled = _both_reads(DEMO, ["flow", "warped_flow"], select,
                                       preprocessing=preprocessing)
-    selected = sampled_flow.trimmed_flow_frames(279, FLOW)
+    # 279 flow frames: tick = (279 - 5 + 1) / 25 = 11, offsets int(5.5 + 11 i)
+    selected = [int(5.5 + 11 * i) + step for i in range(25) for step in range(5)]
     _check_streams(everything, sampled, selected)
     for name in ("warped_flow_x_jpegs", "warped_flow_y_jpegs"):
         full, part = getattr(everything, name), getattr(sampled, name)

@@ -189,15 +189,21 @@ def _add_flows(streams: EncodedStreams, flows, settings: flow_pool.FlowSettings,
             progress.update(1)
 
 
+def expected_frames(header_frame_count: int, max_frames: Optional[int]) -> int:
+    """Frames a video will give: the container's count (0: unknown) capped by
+    `max_frames`, or `max_frames` when the container does not say."""
+    if max_frames:
+        return min(header_frame_count, max_frames) if header_frame_count else max_frames
+    return header_frame_count
+
+
 def flow_progress(reader: video_lib.VideoReader, options: IngestOptions, description: str,
                   delay: float = None):
     """A bar of the flow pairs of `reader`'s video (`progress.pairs_bar`), shown after
     `delay` s (default `progress.PAIRS_BAR_DELAY_S`); a no-op context without flow."""
     if not options.has_flow:
         return contextlib.nullcontext()
-    expected = reader.header_frame_count
-    if options.max_frames:
-        expected = min(expected, options.max_frames) if expected else options.max_frames
+    expected = expected_frames(reader.header_frame_count, options.max_frames)
     return progress.pairs_bar(expected - 1 if expected else None, description,
                               delay=progress.PAIRS_BAR_DELAY_S if delay is None else delay)
 
