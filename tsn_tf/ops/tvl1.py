@@ -3,12 +3,14 @@
 `tvl1_flow(prev, next, variant)` takes batches of grey frame pairs, (B, H, W) float32
 in 0..255, and returns (B, H, W, 2) float32 flow in px with prev(p) ~ next(p + flow(p))
 (OpenCV's convention). Pure TF: tf.while_loop for the iterations, Python loops only
-over the static pyramid levels, so it runs on CPU/GPU, inside a SavedModel and
+over the static pyramid levels, so it runs on any TF device (run here on the CPU
+only: no accelerator runs TensorFlow for this project), inside a SavedModel and
 under `tf.function(jit_compile=True)` at fixed shapes. Each pair of a batch stops on
 its own criterion, so its flow is the same computed alone or in a batch. A converged
 pair's updates are masked, not skipped: a batch costs B times its slowest pair's
 iterations. On a CPU, concurrent batch-1 calls (a parallel tf.data map) therefore
-waste less than large batches; batches pay off on accelerators.
+waste less than large batches; batches should pay off on accelerators (not
+measured).
 
 Shared by all variants: tau 0.25, lambda 0.15, theta 0.3, 5 scales, 5 warps,
 epsilon 0.01, no gamma, levels below 16 px dropped, dual variables reset once per
@@ -44,7 +46,9 @@ Variants, and what was transcribed from where:
   here every product and sum is rounded in float32 and the error is a float32 sum.
   hypot (all variants): the double result rounded once to float32 -- glibc's
   hypotf, which the CPU code calls, and NumPy's; CUDA's hypotf is within a few ulp
-  of it. This needs float64 (`hypot64=False`: float32 sqrt(x^2 + y^2), for TPUs).
+  of it. This needs float64 (`hypot64=False`: float32 sqrt(x^2 + y^2), meant for
+  TPUs; never run on one). The "gpu" stopping rule keeps the decayed error in
+  float32 where CUDA uses double: it can flip a stop within rounding.
   Under XLA (jit_compile) on CPU, LLVM fuses a * b + c into FMAs: results differ
   from the graph-mode ones at rounding level, which TV-L1's thresholds amplify at
   a few pixels (tests: >= 99 % of pixels within 0.1 px)."""
@@ -60,11 +64,11 @@ VARIANTS = ("opencv", "tsn", "denseflow")
 _SHARED = dict(tau=0.25, lambda_=0.15, theta=0.3, epsilon=0.01, warps=5)
 # variant: (solver params, pyramid kind, flow upsampling, upsampling factor, warp)
 _CONFIGS = {
-    "opencv": (dict(outer=10, inner=30, iterations=300, schedule="cpu"),
+    "opencv": (dict(outer=10, inner=30, schedule="cpu"),
                "scale", tvl1_resize.resize_linear, 1 / 0.8, tvl1_remap.remap_cubic_cv),
-    "tsn": (dict(outer=1, inner=300, iterations=300, schedule="gpu"),
+    "tsn": (dict(iterations=300, schedule="gpu"),
             "halve", tvl1_resize.resize_linear_gpu, 2.0, tvl1_remap.remap_bicubic_gpu),
-    "denseflow": (dict(outer=1, inner=300, iterations=300, schedule="gpu"),
+    "denseflow": (dict(iterations=300, schedule="gpu"),
                   "gpu", tvl1_resize.resize_linear_gpu, 1 / 0.8,
                   tvl1_remap.remap_bicubic_gpu),
 }
@@ -85,10 +89,13 @@ def _grey_batch(frames, name):
     return tf.cast(frames, tf.float32)
 
 
-def _validate(prev, next_, variant):
-    """Checked (prev, next) tensors; raises a one-line ValueError naming the problem."""
+def _check_variant(variant):
     if variant not in VARIANTS:
         raise ValueError(f"unknown TV-L1 variant {variant!r}; expected one of {VARIANTS}")
+
+
+def _validate(prev, next_):
+    """Checked (prev, next) tensors; raises a one-line ValueError naming the problem."""
     prev, next_ = _grey_batch(prev, "prev"), _grey_batch(next_, "next")
     if prev.shape[1:] != next_.shape[1:] or (
             prev.shape[0] is not None and next_.shape[0] is not None
@@ -111,11 +118,12 @@ def tvl1_flow(prev, next, variant="opencv", hypot64=True):  # pylint: disable=re
       variant: "opencv" (cv2.optflow CPU), "tsn" (OpenCV 2.4 GPU, TSN's models) or
         "denseflow" (OpenCV 4 CUDA, mmaction2's models); see the module docstring.
       hypot64: compute |grad u| in float64 then round once (default); False keeps
-        everything float32 (e.g. on TPU), at rounding-level cost in agreement.
+        everything float32 (meant for TPUs, not run on one), at rounding-level cost.
     Returns:
       (B, H, W, 2) float32 flow (x, y) in px: prev(p) ~ next(p + flow(p)).
     """
-    prev, next_ = _validate(prev, next, variant)
+    _check_variant(variant)
+    prev, next_ = _validate(prev, next)
     solver, kind, upsample, factor, warp = _CONFIGS[variant]
     params = tvl1_solver.Params(**_SHARED, **solver, hypot64=bool(hypot64))
     sizes = tvl1_pyramid.level_sizes(prev.shape[1], prev.shape[2], NSCALES,
@@ -133,8 +141,7 @@ def tvl1_flow(prev, next, variant="opencv", hypot64=True):  # pylint: disable=re
 
 def variant_parameters(variant: str) -> dict:
     """A variant's settings as plain values (recorded with shards made with it)."""
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown TV-L1 variant {variant!r}; expected one of {VARIANTS}")
+    _check_variant(variant)
     solver, kind, _, factor, _ = _CONFIGS[variant]
     return {**_SHARED, "nscales": NSCALES, "pyramid": kind, "flow_upscale": round(factor, 6),
-            **{key: value for key, value in solver.items() if key != "hypot64"}}
+            **solver}

@@ -9,6 +9,8 @@ import functools
 
 import tensorflow as tf
 
+from tsn_tf.ops import tvl1_remap
+
 
 def _batcher_pairs(n):
     """Comparators (i, j), i < j, of Batcher's odd-even merge sort for n inputs."""
@@ -51,17 +53,9 @@ def select_rank(values, rank):
     return wires[rank]
 
 
-def _replicate_pad(field, pad):
-    """(B, H, W) -> (B, H + 2 pad, W + 2 pad), edge values repeated."""
-    height, width = field.shape[1], field.shape[2]
-    rows = [min(max(r, 0), height - 1) for r in range(-pad, height + pad)]
-    cols = [min(max(c, 0), width - 1) for c in range(-pad, width + pad)]
-    return tf.gather(tf.gather(field, rows, axis=1), cols, axis=2)
-
-
 def median5x5(field):
     """(B, H, W) float32 -> 5x5 median of each pixel's neighbourhood, replicate border."""
     height, width = field.shape[1], field.shape[2]
-    padded = _replicate_pad(field, 2)
+    padded = tvl1_remap.edge_pad(field, 2)
     shifts = [padded[:, dy:dy + height, dx:dx + width] for dy in range(5) for dx in range(5)]
     return select_rank(shifts, 12)

@@ -10,6 +10,8 @@ touching the border adds its inside taps one by one, outside taps are 0.
 Each warp gathers the 16 taps of all C channels once (the three images TV-L1
 warps share the taps).
 """
+import functools
+
 import tensorflow as tf
 
 from tsn_tf.ops.tvl1_float import f32, ordered_sum
@@ -19,9 +21,9 @@ INTER_TAB_SIZE = 1 << INTER_BITS
 CUBIC_A = -0.75
 
 
-def keys_weights_f32(x, a=CUBIC_A):
+def keys_weights_f32(x):
     """OpenCV's `interpolateCubic(x)` in float32: 4 weights for taps -1, 0, 1, 2."""
-    a, x = f32(a), f32(x)
+    a, x = f32(CUBIC_A), f32(x)
     x1 = f32(x + 1)
     w0 = f32(f32(f32(f32(f32(f32(a * x1) - f32(5 * a)) * x1) + f32(8 * a)) * x1) - f32(4 * a))
     w1 = f32(f32(f32(f32(f32(f32(a + 2) * x) - f32(a + 3)) * x) * x) + 1)
@@ -31,14 +33,18 @@ def keys_weights_f32(x, a=CUBIC_A):
     return w0, w1, w2, w3
 
 
-def cubic_table_cv(a=CUBIC_A):
-    """(32, 4) float32 tensor: the 1-D Keys weights of each 1/32 fraction."""
-    return tf.constant([keys_weights_f32(i * f32(1.0 / INTER_TAB_SIZE), a)
-                        for i in range(INTER_TAB_SIZE)], tf.float32)
+@functools.lru_cache(maxsize=None)
+def _cubic_rows():
+    return tuple(keys_weights_f32(i * f32(1.0 / INTER_TAB_SIZE)) for i in range(INTER_TAB_SIZE))
 
 
-def _edge_pad(images, pad):
-    """(B, H, W, C) -> (B, H + 2 pad, W + 2 pad, C), edge values repeated."""
+def cubic_table_cv():
+    """(32, 4) float32 tensor: the 1-D Keys weights of each 1/32 fraction (computed once)."""
+    return tf.constant(_cubic_rows(), tf.float32)
+
+
+def edge_pad(images, pad):
+    """(B, H, W, ...) -> (B, H + 2 pad, W + 2 pad, ...), edge values repeated."""
     height, width = images.shape[1], images.shape[2]
     rows = [min(max(r, 0), height - 1) for r in range(-pad, height + pad)]
     cols = [min(max(c, 0), width - 1) for c in range(-pad, width + pad)]
@@ -61,7 +67,7 @@ def _strip_rows(images, x0, y0, size, border):
     if border == "zero":
         padded = tf.pad(images, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
     else:
-        padded = _edge_pad(images, pad)
+        padded = edge_pad(images, pad)
     starts = width + pad + 1
     strips = tf.stack([padded[:, :, j:j + starts] for j in range(size)], axis=3)
     flat = tf.reshape(strips, [batch, (height + 2 * pad) * starts, size * channels])
@@ -75,10 +81,9 @@ def _strip_rows(images, x0, y0, size, border):
     return row
 
 
-def remap_cubic_cv(images, u1, u2, table=None):
+def remap_cubic_cv(images, u1, u2):
     """(B, H, W, C) images sampled at (x + u1, y + u2) like OpenCV's cubic remap."""
-    if table is None:
-        table = cubic_table_cv()
+    table = cubic_table_cv()
     height, width = images.shape[1], images.shape[2]
     xs = tf.range(width, dtype=tf.float32)[None, None, :] + u1
     ys = tf.range(height, dtype=tf.float32)[None, :, None] + u2
@@ -137,8 +142,7 @@ def remap_bicubic_gpu(images, u1, u2):
     read from a clamping texture, weight = coeff(wx - cx) * coeff(wy - cy), sums
     accumulated row by row in float32 and divided by the sum of the weights.
     """
-    batch, height, width, channels = (tf.shape(images)[0], images.shape[1],
-                                      images.shape[2], images.shape[3])
+    height, width = images.shape[1], images.shape[2]
     wx = tf.range(width, dtype=tf.float32)[None, None, :] + u1
     wy = tf.range(height, dtype=tf.float32)[None, :, None] + u2
     limit = float(1 << 20)

@@ -24,8 +24,10 @@ from tsn_tf.ops.tvl1_float import f32
 FLT_EPSILON = 1.1920928955078125e-07
 FLT_MAX = 3.4028234663852886e38
 
+# outer / inner: the "cpu" schedule's rounds; iterations: the "gpu" schedule's (None: unused)
 Params = collections.namedtuple(
-    "Params", "tau lambda_ theta epsilon warps outer inner iterations schedule hypot64")
+    "Params", "tau lambda_ theta epsilon warps schedule hypot64 outer inner iterations",
+    defaults=(None, None, None))
 
 
 def _hypot(x, y, hypot64):
