@@ -109,7 +109,13 @@ def main():
     parser.add_argument("--reference", action="store_true",
                         help="also compare tsn/denseflow with tests/tvl1_reference.py")
     args = parser.parse_args()
-    size = tuple(int(v) for v in args.size.split("x"))
+    try:
+        size = tuple(int(v) for v in args.size.lower().split("x"))
+        assert len(size) == 2 and min(size) >= 16 and args.batch >= 1
+        assert all(v in tvl1.VARIANTS for v in args.variants.split(","))
+    except (ValueError, AssertionError):
+        parser.error(f"--size WxH (>= 16 px), --batch >= 1, --variants of {tvl1.VARIANTS}; "
+                     f"got {args.size!r}, {args.batch}, {args.variants!r}")
     pairs = clip_pairs(size, args.pairs_per_clip)
     print(f"{len(pairs)} pairs at {size[0]}x{size[1]} from {', '.join(CLIPS)}")
     start = time.perf_counter()

@@ -94,6 +94,9 @@ def run_tf(variant, batch, xla, pairs, threads, device, callers=1):
     batches = [(np.stack([a for a, _ in pairs[i:i + batch]]).astype(np.float32),
                 np.stack([b for _, b in pairs[i:i + batch]]).astype(np.float32))
                for i in range(0, len(pairs) - batch + 1, batch)]
+    kind = device.strip("/").split(":")[0].upper()
+    if not tf.config.list_logical_devices(kind):
+        sys.exit(f"error: --device={device}: TensorFlow sees no {kind} here")
     with tf.device(device):
         start = time.perf_counter()
         fn(*batches[0]).numpy()
@@ -124,17 +127,40 @@ def child(config):
 
 def measure(config):
     """Result dict of `config` measured in a fresh child process."""
-    output = subprocess.run([sys.executable, __file__, "--child", json.dumps(config)],
-                            check=True, capture_output=True, text=True).stdout
-    return json.loads(output.strip().splitlines()[-1])
+    done = subprocess.run([sys.executable, __file__, "--child", json.dumps(config)],
+                          capture_output=True, text=True)
+    if done.returncode:
+        lines = done.stderr.strip().splitlines() or ["(no output)"]
+        sys.exit(lines[-1] if lines[-1].startswith("error:") else f"error: {lines[-1]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _positive_ints(text):
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive integers like 1,8,32; got {text!r}")
+    return values
+
+
+def _variants(text):
+    names = text.split(",")
+    unknown = [n for n in names if n not in ("opencv", "tsn", "denseflow")]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown variant {unknown[0]!r}; expected opencv, "
+                                         "tsn or denseflow")
+    return names
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threads", type=int, default=2,
                         help="OpenCV threads = TF intra-op = TF inter-op threads")
-    parser.add_argument("--batches", default="1,8,32", help="TF batch sizes, comma-separated")
-    parser.add_argument("--variants", default="opencv,tsn,denseflow",
+    parser.add_argument("--batches", default="1,8,32", type=_positive_ints,
+                        help="TF batch sizes, comma-separated")
+    parser.add_argument("--variants", default="opencv,tsn,denseflow", type=_variants,
                         help="TF variants, comma-separated")
     parser.add_argument("--xla", choices=("both", "on", "off"), default="both",
                         help="TF with XLA (jit_compile), without, or both")
@@ -171,10 +197,10 @@ def main():
     row("cv2 DIS MEDIUM", results["dis"])
     xla_modes = {"both": (False, True), "on": (True,), "off": (False,)}[args.xla]
     callers = args.threads if args.callers is None else args.callers
-    runs = [(int(b), 1) for b in args.batches.split(",")]
+    runs = [(b, 1) for b in args.batches]
     if callers > 1:
         runs.append((1, callers))
-    for variant in args.variants.split(","):
+    for variant in args.variants:
         for xla in xla_modes:
             for batch, parallel in runs:
                 pairs = max(batch * parallel, args.pairs // batch * batch)
