@@ -506,29 +506,7 @@ def tsn_tvl1(prev, next, *, iterations=ITERATIONS, log=None):
     source does).  Returns (H, W, 2) float32 flow (x, y) from prev to next.
     ``iterations`` and ``log`` are for tests (see ``proc_one_scale``).
     """
-    I0s = [to_gpu_float(prev)]
-    I1s = [to_gpu_float(next)]
-    if I0s[0].shape != I1s[0].shape:
-        raise ValueError("frames differ in size: %s vs %s" % (I0s[0].shape, I1s[0].shape))
-    nscales = NSCALES
-    for s in range(1, nscales):
-        I0 = pyr_down(I0s[s - 1])
-        I1 = pyr_down(I1s[s - 1])
-        if I0.shape[1] < MIN_SIZE or I0.shape[0] < MIN_SIZE:
-            nscales = s
-            break
-        I0s.append(I0)
-        I1s.append(I1)
-    u1 = np.zeros_like(I0s[nscales - 1])
-    u2 = np.zeros_like(I0s[nscales - 1])
-    for s in range(nscales - 1, -1, -1):
-        u1, u2 = proc_one_scale(I0s[s], I1s[s], u1, u2, _gpu24_sum_float,
-                                iterations=iterations, log=log)
-        if s == 0:
-            break
-        u1 = resize_to(u1, I0s[s - 1].shape) * F(2.0)
-        u2 = resize_to(u2, I0s[s - 1].shape) * F(2.0)
-    return np.stack([u1, u2], axis=-1)
+    return _gpu_tvl1(prev, next, pyr_down, _gpu24_sum_float, F(2.0), iterations, log)
 
 
 def denseflow_tvl1(prev, next, *, iterations=ITERATIONS, log=None):
@@ -556,14 +534,21 @@ def denseflow_tvl1(prev, next, *, iterations=ITERATIONS, log=None):
     prev, next: (H, W) uint8, or float in 0..1 (multiplied by 255, as the
     source does).  Returns (H, W, 2) float32 flow (x, y) from prev to next.
     """
+    return _gpu_tvl1(prev, next, lambda image: resize_scale(image, SCALE_STEP),
+                     _cuda4_sum_double, F(1.0 / SCALE_STEP), iterations, log)
+
+
+def _gpu_tvl1(prev, next, downscale, error_sum, upscale, iterations, log):
+    """What both GPU variants' ``operator()`` / ``calcImpl`` do, given the level
+    downscaling, the error sum and the flow factor that tell them apart."""
     I0s = [to_gpu_float(prev)]
     I1s = [to_gpu_float(next)]
     if I0s[0].shape != I1s[0].shape:
         raise ValueError("frames differ in size: %s vs %s" % (I0s[0].shape, I1s[0].shape))
     nscales = NSCALES
     for s in range(1, nscales):
-        I0 = resize_scale(I0s[s - 1], SCALE_STEP)
-        I1 = resize_scale(I1s[s - 1], SCALE_STEP)
+        I0 = downscale(I0s[s - 1])
+        I1 = downscale(I1s[s - 1])
         if I0.shape[1] < MIN_SIZE or I0.shape[0] < MIN_SIZE:
             nscales = s
             break
@@ -571,9 +556,8 @@ def denseflow_tvl1(prev, next, *, iterations=ITERATIONS, log=None):
         I1s.append(I1)
     u1 = np.zeros_like(I0s[nscales - 1])
     u2 = np.zeros_like(I0s[nscales - 1])
-    upscale = F(1.0 / SCALE_STEP)
     for s in range(nscales - 1, -1, -1):
-        u1, u2 = proc_one_scale(I0s[s], I1s[s], u1, u2, _cuda4_sum_double,
+        u1, u2 = proc_one_scale(I0s[s], I1s[s], u1, u2, error_sum,
                                 iterations=iterations, log=log)
         if s == 0:
             break
