@@ -53,7 +53,6 @@ import json
 import os
 import uuid
 
-import keras
 import numpy as np
 import tensorflow as tf
 
@@ -79,16 +78,6 @@ ASSETS_EXTRA = "assets.extra"
 SNIPPETS_PER_SECOND = 1.0
 
 
-def snippet_model(model):
-    """Per-snippet pre-softmax scores (B, T, C) for any T, sharing `model`'s weights."""
-    image_shape = model.input_shape[2:]
-    clips = keras.Input((None, *image_shape), name="snippets")
-    features = model.get_layer(tsn_model.BACKBONE)(clips)
-    dropped = model.get_layer(tsn_model.DROPOUT)(features)
-    scores = model.get_layer(tsn_model.CLASSIFIER)(dropped)
-    return keras.Model(clips, scores, name=f"{model.name}_snippets")
-
-
 class TSNServing:
     """The serving functions of one TSN stream and the `root` object to save.
 
@@ -103,7 +92,7 @@ class TSNServing:
                  top_k: int = 5, flow: serving_flow.InGraphFlow = None):
         self.model = model
         self.flow = flow  # set: also the video_* signatures (flow from RGB frames)
-        self.snippet_model = snippet_model(model)
+        self.snippet_model = tsn_model.snippet_model(model)
         self.settings = settings
         self.root = tf.Module(name="tsn_serving")
         self.root.label_asset = tf.saved_model.Asset(label_map_path)

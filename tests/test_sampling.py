@@ -130,3 +130,24 @@ def test_eval_offsets_worked_by_hand(num_frames, num_segments, length, expected)
     """Golden values independent of the module's NumPy reference."""
     assert sampling.eval_offsets(num_frames, num_segments, length).numpy().tolist() == expected
     assert sampling.np_eval_offsets(num_frames, num_segments, length).tolist() == expected
+
+
+def _mmaction2_untrimmed_frame_inds(total_frames, clip_len, clip_interval):
+    """mmaction2 `UntrimmedSampleFrames.transform` (frame_interval 1, start_index 0),
+    transcribed from mmaction/datasets/transforms/loading.py: (T, clip_len)."""
+    clip_centers = np.arange(clip_interval // 2, total_frames, clip_interval)
+    frame_inds = clip_centers[:, None] + np.arange(-(clip_len // 2), clip_len - clip_len // 2)[None, :]
+    return np.clip(frame_inds, 0, total_frames - 1)
+
+
+@pytest.mark.parametrize("num_frames,interval,items", [
+        (100, 16, 1), (100, 16, 5), (417, 16, 5), (24, 16, 5), (9, 16, 5), (8, 16, 1),
+        (37, 5, 5), (40, 6, 6), (3, 5, 5), (1, 16, 1)])
+def test_interval_snippets_read_mmaction2_frames(num_frames, interval, items):
+    expected = _mmaction2_untrimmed_frame_inds(num_frames, items, interval)
+    centres = sampling.interval_centres(num_frames, interval)
+    offsets = sampling.centred_offsets(centres, items)
+    indices = sampling.snippet_indices(offsets, items, num_frames).numpy().reshape(-1, items)
+    np.testing.assert_array_equal(indices, expected)
+    np.testing.assert_array_equal(centres.numpy(), expected[:, items // 2] if len(expected)
+                                  else np.zeros([0], int))

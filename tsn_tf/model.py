@@ -87,6 +87,20 @@ def with_num_segments(model, num_segments, name=None):
     return _assemble(layers, num_segments, image_shape, name or f"{model.name}_k{num_segments}")
 
 
+def snippet_model(model, features: bool = False):
+    """Per-snippet outputs for any number T of snippets, sharing `model`'s weights.
+
+    Input (B, T, H, W, C·L); output the pre-softmax scores (B, T, classes) of each
+    snippet (no consensus), or with `features` the dict ``{"features": (B, T, D)
+    the backbone's pooled output, "scores": (B, T, classes)}``.
+    """
+    clips = keras.Input((None, *model.input_shape[2:]), name="snippets")
+    pooled = model.get_layer(BACKBONE)(clips)
+    scores = model.get_layer(CLASSIFIER)(model.get_layer(DROPOUT)(pooled))
+    outputs = {"features": pooled, "scores": scores} if features else scores
+    return keras.Model(clips, outputs, name=f"{model.name}_snippets")
+
+
 def _assemble(layers, num_segments, image_shape, name):
     clips = keras.Input((num_segments, *image_shape), name="clips")
     features = layers[BACKBONE](clips)

@@ -32,7 +32,10 @@ Outputs of `make_dataset`:
   each video, padded to the longest in the batch; ``extras`` adds
   ``timestamps`` float32 (B, K), the seconds of each snippet's first frame
   (its stored presentation timestamp), and ``num_snippets`` int32 (B,).
-  Snippets start every ``frame_rate / untrimmed_fps`` frames. A 3-minute
+  Snippets start every ``frame_rate / untrimmed_fps`` frames; with
+  `snippet_interval` instead they are centred on frames ``interval // 2 +
+  t * interval`` (`sampling.interval_centres`) and ``timestamps`` are the
+  centre frames' times. A 3-minute
   video at 1 snippet/s with 10 crops is 1800 snippets (~1 GB at 224x224
   RGB): use batch 1, fewer crops, or score it in pieces.
 
@@ -98,7 +101,8 @@ def make_dataset(file_pattern: Union[str, Sequence[str]], *, modality: str,
                  shuffle_buffer: int = 1024, cache: bool = False, seed: Optional[int] = None,
                  deterministic: bool = False, skip_corrupt: bool = False,
                  drop_remainder: Optional[bool] = None, repeat: bool = False,
-                 snippets_per_chunk: Optional[int] = None, defer_resize: bool = False,
+                 snippets_per_chunk: Optional[int] = None, snippet_interval: Optional[int] = None,
+                 defer_resize: bool = False,
                  canvas_size: Optional[int] = None) -> tf.data.Dataset:
     """Batches of TSN clips from indexed shards (`layout`; see the module doc).
 
@@ -137,6 +141,9 @@ def make_dataset(file_pattern: Union[str, Sequence[str]], *, modality: str,
       drop_remainder: drop a last partial batch; default `training`.
       repeat: repeat the videos endlessly (before shuffling and batching, so
         batches run across epochs: the paper's schedules count iterations).
+      snippet_interval: untrimmed evaluation with the snippets of BSN / BMN
+        features instead of `untrimmed_fps`: one snippet centred every
+        `snippet_interval` frames (>= the frames a snippet reads).
       snippets_per_chunk: untrimmed only: split each video into consecutive
         elements of at most this many snippets, so decoded memory stays
         bounded however long the video; ``extras`` then add ``chunk`` and
@@ -154,49 +161,56 @@ def make_dataset(file_pattern: Union[str, Sequence[str]], *, modality: str,
       A `tf.data.Dataset` (see the module doc for the element structure).
     """
     deterministic = deterministic or not training
-    _check_arguments(modality, training, defer_resize, multi_label, num_classes, untrimmed_fps)
+    _check_arguments(modality, training, defer_resize, multi_label, num_classes, untrimmed_fps,
+                     snippet_interval)
     if modality == "audio":
         return _audio_dataset(file_pattern, num_segments=num_segments, training=training,
                               batch_size=batch_size, mean=mean, std=std,
-                              untrimmed_fps=untrimmed_fps, num_classes=num_classes,
-                              multi_label=multi_label, shuffle_buffer=shuffle_buffer, cache=cache,
+                              untrimmed_fps=untrimmed_fps or snippet_interval,
+                              num_classes=num_classes, multi_label=multi_label, shuffle_buffer=shuffle_buffer, cache=cache,
                               seed=seed, deterministic=deterministic, skip_corrupt=skip_corrupt,
                               drop_remainder=drop_remainder, repeat=repeat)
     spec = ClipSpec.of(modality, snippet_length, output_size, mean, std)
+    if snippet_interval is not None:
+        check_snippet_interval(snippet_interval, spec.items, modality)
     label = functools.partial(index.labels, num_classes=num_classes, multi_label=multi_label)
 
     # 1. Index: one parsed index record per video, shards interleaved; no frame read yet.
-    parse = index.index_parser(spec.stream, timestamps=untrimmed_fps is not None)
+    untrimmed = untrimmed_fps is not None or snippet_interval is not None
+    parse = index.index_parser(spec.stream, timestamps=untrimmed)
     videos = index.read_shards(*layout.list_shards(file_pattern), parse, training=training,
                                seed=seed, deterministic=deterministic, skip_corrupt=skip_corrupt)
     videos = videos.cache() if cache else videos
     videos = videos.repeat() if repeat else videos
 
     # 2-4. Sample segments, read only their frames' records, decode, augment or cut views.
+    snippets = functools.partial(_untrimmed_snippets, spec=spec, untrimmed_fps=untrimmed_fps,
+                                 snippet_interval=snippet_interval) if untrimmed else None
     if training:
         videos = videos.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
         clips = _training_clips(videos, spec, label, num_segments=num_segments, seed=seed,
                                 deterministic=deterministic, defer_resize=defer_resize,
                                 canvas_size=canvas_size)
-    elif untrimmed_fps is not None and snippets_per_chunk:
+    elif untrimmed and snippets_per_chunk:
         clips = videos.flat_map(lambda features: _untrimmed_chunks(
-                features, spec, label, untrimmed_fps, snippets_per_chunk, eval_crops))
+                features, spec, label, snippets, snippets_per_chunk, eval_crops))
     else:
         clips = videos.map(lambda features: _evaluation_clip(
-                features, spec, label, num_segments, untrimmed_fps, eval_crops),
+                features, spec, label, num_segments, snippets, eval_crops),
                 num_parallel_calls=AUTOTUNE, deterministic=deterministic)
     clips = clips.ignore_errors(log_warning=True) if skip_corrupt else clips
 
     # 5. Batch (untrimmed: padded to the longest video) and prefetch.
     drop = training if drop_remainder is None else drop_remainder
-    clips = (clips.batch(batch_size, drop_remainder=drop) if untrimmed_fps is None
-             else clips.padded_batch(batch_size, drop_remainder=drop))
+    clips = (clips.padded_batch(batch_size, drop_remainder=drop) if untrimmed
+             else clips.batch(batch_size, drop_remainder=drop))
     options = tf.data.Options()
     options.deterministic = deterministic
     return clips.prefetch(AUTOTUNE).with_options(options)
 
 
-def _check_arguments(modality, training, defer_resize, multi_label, num_classes, untrimmed_fps):
+def _check_arguments(modality, training, defer_resize, multi_label, num_classes, untrimmed_fps,
+                     snippet_interval):
     if defer_resize and (not training or modality == "audio"):
         raise ValueError("defer_resize is for training the video streams. Received: "
                          f"defer_resize={defer_resize}, training={training}, "
@@ -209,6 +223,18 @@ def _check_arguments(modality, training, defer_resize, multi_label, num_classes,
     if untrimmed_fps is not None and (training or untrimmed_fps <= 0):
         raise ValueError("untrimmed_fps is for evaluation and must be > 0. Received: "
                          f"untrimmed_fps={untrimmed_fps}, training={training}")
+    if snippet_interval is not None and (training or untrimmed_fps is not None):
+        raise ValueError("snippet_interval is for evaluation, in place of untrimmed_fps. "
+                         f"Received: snippet_interval={snippet_interval}, "
+                         f"untrimmed_fps={untrimmed_fps}, training={training}")
+
+
+def check_snippet_interval(interval: int, items: int, modality: str):
+    """Raises ValueError unless snippets every `interval` frames hold their `items` frames."""
+    if interval < items:
+        raise ValueError(f"A snippet interval of {interval} frames is smaller than the {items} "
+                         f"frames a {modality} snippet reads: snippets would overlap and the "
+                         "first would start before frame 0")
 
 
 def _training_clips(videos, spec: ClipSpec, label, *, num_segments, seed, deterministic,
@@ -237,35 +263,46 @@ def _training_clips(videos, spec: ClipSpec, label, *, num_segments, seed, determ
                                                     deterministic=deterministic)
 
 
-def _evaluation_clip(features, spec: ClipSpec, label, num_segments, untrimmed_fps, eval_crops,
-                     offsets=None):
-    """(views, label, extras) of one video: K segment centres, or snippets at
-    `untrimmed_fps` (those at `offsets` when given: one chunk)."""
+def _untrimmed_snippets(features, *, spec: ClipSpec, untrimmed_fps, snippet_interval):
+    """(start frames, frames whose times are the timestamps) of an untrimmed video's snippets."""
     count = index.frame_count(features, spec.stream)
-    if untrimmed_fps is None:
+    if snippet_interval is not None:
+        centres = sampling.interval_centres(count, snippet_interval)
+        return sampling.centred_offsets(centres, spec.items), centres
+    offsets = index.untrimmed_offsets(features, count, untrimmed_fps)
+    return offsets, offsets
+
+
+def _evaluation_clip(features, spec: ClipSpec, label, num_segments, snippets, eval_crops,
+                     part=None):
+    """(views, label, extras) of one video: K segment centres, or its untrimmed `snippets`
+    (`_untrimmed_snippets`; the slice `part` of them when given: one chunk)."""
+    count = index.frame_count(features, spec.stream)
+    if snippets is None:
         offsets = sampling.eval_offsets(count, num_segments, spec.items)
-    elif offsets is None:
-        offsets = index.untrimmed_offsets(features, count, untrimmed_fps)
+    else:
+        offsets, time_frames = snippets(features)
+        if part is not None:
+            offsets, time_frames = offsets[part[0]:part[1]], time_frames[part[0]:part[1]]
     jpegs = snippet_frames.snippet_jpegs(features, offsets, spec.items, count, spec.stream)
     views = eval_views.eval_views(jpegs, eval_crops=eval_crops, **spec.view_args())
     extras = {"media_id": features["media_id"]}
-    if untrimmed_fps is not None:
-        extras["timestamps"] = index.snippet_times(features, offsets)
+    if snippets is not None:
+        extras["timestamps"] = index.snippet_times(features, time_frames)
         extras["num_snippets"] = tf.size(offsets)
     return views, label(features), extras
 
 
-def _untrimmed_chunks(features, spec: ClipSpec, label, untrimmed_fps, snippets_per_chunk,
+def _untrimmed_chunks(features, spec: ClipSpec, label, snippets, snippets_per_chunk,
                       eval_crops):
     """Dataset of one untrimmed video's consecutive chunks of <= `snippets_per_chunk` snippets."""
-    offsets = index.untrimmed_offsets(features, index.frame_count(features, spec.stream),
-                                      untrimmed_fps)
-    num_chunks = (tf.size(offsets) + snippets_per_chunk - 1) // snippets_per_chunk
+    total = tf.size(snippets(features)[0])
+    num_chunks = (total + snippets_per_chunk - 1) // snippets_per_chunk
 
     def chunk(number):
         number = tf.cast(number, tf.int32)
-        part = offsets[number * snippets_per_chunk:(number + 1) * snippets_per_chunk]
-        views, labels, extras = _evaluation_clip(features, spec, label, None, untrimmed_fps,
+        part = (number * snippets_per_chunk, (number + 1) * snippets_per_chunk)
+        views, labels, extras = _evaluation_clip(features, spec, label, None, snippets,
                                                  eval_crops, part)
         return views, labels, dict(extras, chunk=number, num_chunks=num_chunks)
     return tf.data.Dataset.range(tf.cast(num_chunks, tf.int64)).map(chunk)
@@ -275,6 +312,6 @@ def _audio_dataset(file_pattern, *, untrimmed_fps, **kwargs):
     from tsn_tf.input.pipeline import audio_dataset  # it imports this room's readers
 
     if untrimmed_fps is not None:
-        raise ValueError("The audio stream has no untrimmed mode. Received: "
-                         f"untrimmed_fps={untrimmed_fps}")
+        raise ValueError("The audio stream has no untrimmed mode (untrimmed_fps, "
+                         f"snippet_interval). Received: {untrimmed_fps}")
     return audio_dataset.make_audio_dataset(file_pattern, **kwargs)

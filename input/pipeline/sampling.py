@@ -13,6 +13,10 @@ as in tsn-pytorch `dataset.py`:
 - a snippet reads frames ``p .. p+L-1``, repeating the last frame past the end.
 - untrimmed: one snippet every ``frame_rate / snippets_per_second`` frames from
   frame 0 to the last frame.
+- snippet features (BSN / BMN input): snippets centred on frames
+  ``interval // 2 + t * interval`` below N, the snippet of L items reading
+  ``c - L // 2 ..`` (mmaction2's ``UntrimmedSampleFrames``, ``clip_interval``
+  = interval, ``clip_len`` = L).
 
 The TF functions run in a tf.data graph with stateless random ops; the
 ``np_*`` functions are NumPy references used by tests.
@@ -68,6 +72,21 @@ def untrimmed_offsets(num_frames, frame_rate, snippets_per_second: float):
     step = tf.cast(frame_rate, tf.float64) / snippets_per_second
     count = tf.cast(tf.math.ceil(tf.cast(num_frames, tf.float64) / step), tf.int32)
     return tf.cast(tf.floor(tf.range(count, dtype=tf.float64) * step), tf.int32)
+
+
+def interval_centres(num_frames, interval: int):
+    """Centre frames of snippets every `interval` frames: int32 (T,)
+    ``interval // 2 + t * interval`` for every t with centre < N (mmaction2's
+    ``UntrimmedSampleFrames``; T = 0 when N <= interval // 2)."""
+    first = interval // 2
+    return tf.range(first, tf.maximum(tf.cast(num_frames, tf.int32), first), interval,
+                    dtype=tf.int32)
+
+
+def centred_offsets(centres, items: int):
+    """Start frames of snippets of `items` frames around `centres`: ``c - items // 2``
+    (>= 0 for centres of `interval_centres` with interval >= items)."""
+    return tf.cast(centres, tf.int32) - items // 2
 
 
 def snippet_indices(offsets, snippet_length: int, num_frames):
