@@ -5,7 +5,9 @@
 25 segments x 10 crops by default (1 and 3 crops as options); pre-softmax
 scores are averaged over crops after the model's consensus over segments.
 Writes per-video scores (for tsn-fuse), metrics JSON, a confusion-matrix PNG
-and TensorBoard scalars / image under model_dir.
+and TensorBoard scalars / image under model_dir. With --untrimmed: the
+aggregation table and each video's per-snippet scores
+(``snippet_scores_<modality>.npz``, `untrimmed.save_snippet_scores`).
 
 Audio (one view, no crops): a video without an audio track gets all-zero
 scores in the score file (no evidence: neutral in tsn-fuse's weighted sum)
@@ -38,6 +40,10 @@ flags.DEFINE_bool("untrimmed", False, "Untrimmed videos (ActivityNet / THUMOS14 
                   "snippets at --snippet_rate, compare average, top-k and M-TWI aggregation "
                   "by mAP over classes and hit@1.")
 flags.DEFINE_float("snippet_rate", 1.0, "--untrimmed: snippets per second.", lower_bound=0.001)
+flags.DEFINE_integer("snippet_interval", None, "--untrimmed: snippets centred every this many "
+                     "frames (the snippets of BSN/BMN features and tsn-features) in place of "
+                     "--snippet_rate; M-TWI then takes each video's rate from its snippet times.",
+                     lower_bound=1)
 flags.DEFINE_integer("snippets_per_chunk", 32, "--untrimmed: snippets decoded at once (bounds "
                      "memory for long videos).", lower_bound=1)
 
@@ -92,15 +98,20 @@ def score_stream(model, dataset, progress=True):
 
 
 def evaluate_untrimmed(strategy, config, output_dir):
-    """Aggregation table (average, top-k, M-TWI) of untrimmed videos, written as JSON."""
+    """Aggregation table (average, top-k, M-TWI) of untrimmed videos, written as JSON, and
+    the per-snippet scores (`untrimmed.save_snippet_scores`)."""
+    interval = FLAGS.snippet_interval
     dataset = eval_dataset(config, FLAGS.eval_shards, num_segments=1,
                            eval_crops=int(FLAGS.eval_crops), batch_size=1,
-                           untrimmed_fps=FLAGS.snippet_rate, multi_label=True,
+                           untrimmed_fps=None if interval else FLAGS.snippet_rate,
+                           snippet_interval=interval, multi_label=True,
                            snippets_per_chunk=FLAGS.snippets_per_chunk)
     with strategy.scope():
         model = restore_model(FLAGS.model_dir, 1, FLAGS.checkpoint)
-    table, _, _ = untrimmed.evaluate_videos(untrimmed.video_snippet_scores(model, dataset),
-                                            FLAGS.snippet_rate)
+    videos = list(untrimmed.video_snippet_scores(model, dataset))
+    untrimmed.save_snippet_scores(
+            os.path.join(output_dir, f"snippet_scores_{config.modality}.npz"), videos)
+    table, _, _ = untrimmed.evaluate_videos(videos, None if interval else FLAGS.snippet_rate)
     with tf.io.gfile.GFile(os.path.join(output_dir, "metrics_untrimmed.json"), "w") as f:
         json.dump(table, f, indent=2)
     print(json.dumps(table))

@@ -55,14 +55,17 @@ def aggregate(snippet_scores, method, snippet_rate=1.0):
 def evaluate_videos(videos, snippet_rate=1.0):
     """mAP and hit@1 (percent) per aggregation over `video_snippet_scores` output.
 
+    `snippet_rate` (snippets per second, for M-TWI's windows); None: each video's
+    own, from its timestamps (`timestamp_rate`).
     Returns ({method: {"mAP", "top1"}}, media_ids, {method: probabilities (N, C)}).
     """
     ids, labels, probabilities = [], [], {method: [] for method in AGGREGATIONS}
-    for media_id, multi_hot, _, scores in videos:
+    for media_id, multi_hot, times, scores in videos:
         ids.append(media_id)
         labels.append(multi_hot)
+        rate = timestamp_rate(times) if snippet_rate is None else snippet_rate
         for method in AGGREGATIONS:
-            probabilities[method].append(aggregate(scores, method, snippet_rate))
+            probabilities[method].append(aggregate(scores, method, rate))
     if not ids:
         raise ValueError("The untrimmed evaluation shards hold no video.")
     labels = np.stack(labels)
@@ -74,3 +77,31 @@ def evaluate_videos(videos, snippet_rate=1.0):
         table[method] = {"mAP": 100 * metrics.mean_average_precision(values, labels),
                          "top1": 100 * float(hits.mean())}
     return table, np.array(ids), probabilities
+
+
+def timestamp_rate(times) -> float:
+    """Snippets per second of snippets at `times` (seconds): 1 / the median step (1 for < 2)."""
+    steps = np.diff(np.asarray(times, np.float64))
+    return 1.0 / float(np.median(steps)) if len(steps) and np.median(steps) > 0 else 1.0
+
+
+def save_snippet_scores(path: str, videos):
+    """Writes `video_snippet_scores` output as an .npz: ``media_ids`` (V,), ``row_splits``
+    (V + 1,) (video v's snippets are rows ``row_splits[v]:row_splits[v + 1]``),
+    ``timestamps`` (S,) seconds and ``scores`` (S, C) pre-softmax."""
+    videos = list(videos)
+    lengths = [len(scores) for _, _, _, scores in videos]
+    with tf.io.gfile.GFile(path, "wb") as f:
+        np.savez(f, media_ids=np.array([v[0] for v in videos]),
+                 row_splits=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+                 timestamps=np.concatenate([v[2] for v in videos]),
+                 scores=np.concatenate([v[3] for v in videos]))
+
+
+def load_snippet_scores(path: str):
+    """{media_id: (timestamps (T,), scores (T, C))} of a `save_snippet_scores` file."""
+    with tf.io.gfile.GFile(path, "rb") as f:
+        data = np.load(f)
+        splits = data["row_splits"]
+        return {str(media_id): (data["timestamps"][start:stop], data["scores"][start:stop])
+                for media_id, start, stop in zip(data["media_ids"], splits[:-1], splits[1:])}

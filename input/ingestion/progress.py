@@ -41,13 +41,18 @@ def _output(stream):
     return (stream, 0.1) if _is_tty(stream) else (_Lines(stream), 10.0)
 
 
+def bar(total: int, unit: str, postfix: str = "", stream=None) -> tqdm:
+    """A bar of `total` `unit`s with a `postfix` text after the ETA."""
+    stream, interval = _output(stream)
+    return tqdm(total=total, file=stream, unit=unit, bar_format=FORMAT, dynamic_ncols=True,
+                mininterval=interval, postfix=postfix)
+
+
 def videos_bar(total: int, stream=None) -> tqdm:
     """The bar of an ingestion run; `count_video` ticks it."""
-    stream, interval = _output(stream)
-    bar = tqdm(total=total, file=stream, unit="video", bar_format=FORMAT, dynamic_ncols=True,
-               mininterval=interval, postfix="failures 0")
-    bar.failures = 0
-    return bar
+    videos = bar(total, "video", "failures 0", stream)
+    videos.failures = 0
+    return videos
 
 
 def count_video(bar: tqdm, failed: bool = False):

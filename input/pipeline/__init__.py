@@ -9,7 +9,7 @@ stream's pipeline; `frame_check` names a frame that does not decode.
 Imports the `contract`, never `ingestion`.
 """
 from tsn_tf._moved import moved_attributes
-from tsn_tf.input.pipeline.dataset import ClipSpec, make_dataset  # noqa: F401
+from tsn_tf.input.pipeline.dataset import ClipSpec, list_videos, make_dataset  # noqa: F401
 
 __getattr__ = moved_attributes(__name__, {
     "finish_deferred": "tsn_tf.ops.deferred",

@@ -44,7 +44,7 @@ Labels: int32 (B,) class index (the first of ``clip/label/index``), or with
 """
 import dataclasses
 import functools
-from typing import Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import tensorflow as tf
 
@@ -102,7 +102,7 @@ def make_dataset(file_pattern: Union[str, Sequence[str]], *, modality: str,
                  deterministic: bool = False, skip_corrupt: bool = False,
                  drop_remainder: Optional[bool] = None, repeat: bool = False,
                  snippets_per_chunk: Optional[int] = None, snippet_interval: Optional[int] = None,
-                 defer_resize: bool = False,
+                 media_ids: Optional[Sequence[str]] = None, defer_resize: bool = False,
                  canvas_size: Optional[int] = None) -> tf.data.Dataset:
     """Batches of TSN clips from indexed shards (`layout`; see the module doc).
 
@@ -144,6 +144,8 @@ def make_dataset(file_pattern: Union[str, Sequence[str]], *, modality: str,
       snippet_interval: untrimmed evaluation with the snippets of BSN / BMN
         features instead of `untrimmed_fps`: one snippet centred every
         `snippet_interval` frames (>= the frames a snippet reads).
+      media_ids: evaluation only: the videos to read (the others' index records
+        are dropped, no frame of theirs is read); None: all.
       snippets_per_chunk: untrimmed only: split each video into consecutive
         elements of at most this many snippets, so decoded memory stays
         bounded however long the video; ``extras`` then add ``chunk`` and
@@ -162,7 +164,7 @@ def make_dataset(file_pattern: Union[str, Sequence[str]], *, modality: str,
     """
     deterministic = deterministic or not training
     _check_arguments(modality, training, defer_resize, multi_label, num_classes, untrimmed_fps,
-                     snippet_interval)
+                     snippet_interval, media_ids)
     if modality == "audio":
         return _audio_dataset(file_pattern, num_segments=num_segments, training=training,
                               batch_size=batch_size, mean=mean, std=std,
@@ -180,6 +182,8 @@ def make_dataset(file_pattern: Union[str, Sequence[str]], *, modality: str,
     parse = index.index_parser(spec.stream, timestamps=untrimmed)
     videos = index.read_shards(*layout.list_shards(file_pattern), parse, training=training,
                                seed=seed, deterministic=deterministic, skip_corrupt=skip_corrupt)
+    if media_ids is not None:
+        videos = videos.filter(_media_id_filter(media_ids))
     videos = videos.cache() if cache else videos
     videos = videos.repeat() if repeat else videos
 
@@ -210,7 +214,7 @@ def make_dataset(file_pattern: Union[str, Sequence[str]], *, modality: str,
 
 
 def _check_arguments(modality, training, defer_resize, multi_label, num_classes, untrimmed_fps,
-                     snippet_interval):
+                     snippet_interval, media_ids):
     if defer_resize and (not training or modality == "audio"):
         raise ValueError("defer_resize is for training the video streams. Received: "
                          f"defer_resize={defer_resize}, training={training}, "
@@ -223,10 +227,31 @@ def _check_arguments(modality, training, defer_resize, multi_label, num_classes,
     if untrimmed_fps is not None and (training or untrimmed_fps <= 0):
         raise ValueError("untrimmed_fps is for evaluation and must be > 0. Received: "
                          f"untrimmed_fps={untrimmed_fps}, training={training}")
+    if media_ids is not None and training:
+        raise ValueError("media_ids selects videos for evaluation, not training")
     if snippet_interval is not None and (training or untrimmed_fps is not None):
         raise ValueError("snippet_interval is for evaluation, in place of untrimmed_fps. "
                          f"Received: snippet_interval={snippet_interval}, "
                          f"untrimmed_fps={untrimmed_fps}, training={training}")
+
+
+@dataclasses.dataclass(frozen=True)
+class IndexedVideo:
+    """One video of the shards as its index records it."""
+    media_id: str
+    num_frames: int    # frames of the modality's stream (flow: one fewer than RGB)
+    frame_rate: float  # stored frames per second (0: not recorded)
+
+
+def list_videos(file_pattern: Union[str, Sequence[str]], modality: str) -> List[IndexedVideo]:
+    """The videos of the shards in the order evaluation reads them; reads only their indexes."""
+    parse = index.index_parser(modalities.get_stream(modality))
+    videos = index.read_shards(*layout.list_shards(file_pattern), parse, training=False,
+                               seed=None, deterministic=True, skip_corrupt=False)
+    return [IndexedVideo(features["media_id"].numpy().decode(),
+                       max(int(tf.size(features["offsets"])) - 1, 0),
+                       float(features["frame_rate"]))
+            for features in videos]
 
 
 def check_snippet_interval(interval: int, items: int, modality: str):
@@ -261,6 +286,15 @@ def _training_clips(videos, spec: ClipSpec, label, *, num_segments, seed, determ
 
     return tf.data.Dataset.zip((videos, seeds)).map(make, num_parallel_calls=AUTOTUNE,
                                                     deterministic=deterministic)
+
+
+def _media_id_filter(media_ids: Sequence[str]):
+    """A `Dataset.filter` predicate keeping the index records of `media_ids` (a hash lookup)."""
+    if not media_ids:
+        return lambda features: tf.constant(False)
+    wanted = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(
+            tf.constant(list(media_ids), tf.string), tf.ones([len(media_ids)], tf.int32)), 0)
+    return lambda features: wanted.lookup(features["media_id"]) > 0
 
 
 def _untrimmed_snippets(features, *, spec: ClipSpec, untrimmed_fps, snippet_interval):

@@ -1,0 +1,161 @@
+"""Per-snippet features of the videos in shards, stream by stream and chunk by chunk.
+
+Snippets are centred every `interval` frames of each stream
+(`sampling.interval_centres`: mmaction2's ``UntrimmedSampleFrames``, the
+snippets of BSN / BMN features): an RGB snippet is its centre frame, a flow
+snippet the L = 5 flow frames ``c - 2 .. c + 2`` (the last repeated past the
+end). Each snippet is cut into the run's evaluation views (centre crop, or
+the 10 crops) and gives, averaged over views, the backbone's pooled features
+(D) and the pre-softmax class scores (C).
+
+A video's snippets arrive in chunks (`make_dataset(snippets_per_chunk=...)`),
+so decoded memory does not grow with its length. Streams are read side by
+side, one dataset each over the same shards in the same order; a video's
+streams are concatenated over the first T snippets they all have (flow has
+one frame fewer than RGB: BSN's ``readData`` also cuts to the shortest).
+A video whose frames fail to read is reported and the others continue.
+"""
+import dataclasses
+import os
+from typing import Dict, Iterator, List, Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tsn_tf import model as tsn_model
+from tsn_tf.input import pipeline
+from tsn_tf.input.pipeline import dataset as dataset_lib
+from tsn_tf.trainers.model_dir import RunConfig, restore_model
+
+OUTPUTS = ("features", "scores")
+MODALITIES = ("rgb", "flow", "warped_flow", "rgb_diff")
+
+
+@dataclasses.dataclass
+class Stream:
+    """One trained stream: its run settings and its per-snippet model."""
+    name: str
+    model_dir: str
+    config: RunConfig
+    model: keras.Model  # `tsn_model.snippet_model(..., features=True)`
+
+    @property
+    def modality(self) -> str:
+        return self.config.modality
+
+    def dims(self) -> Dict[str, int]:
+        """Columns of each output: {"features": D, "scores": C}."""
+        return {name: int(shape[-1]) for name, shape in self.model.output_shape.items()}
+
+
+def load_stream(model_dir: str, modality: str) -> Stream:
+    """The latest checkpoint of a tsn-train (or tsn-convert) run of `modality` as a `Stream`."""
+    config = RunConfig.load(model_dir)
+    if modality not in MODALITIES:
+        raise ValueError(f"tsn-features scores the video streams ({', '.join(MODALITIES)}). "
+                         f"Received: {modality!r}")
+    if config.modality != modality:
+        raise ValueError(f"{model_dir} is a {config.modality} model, given as the {modality} "
+                         "stream")
+    model = tsn_model.snippet_model(restore_model(model_dir, 1), features=True)
+    name = f"{os.path.basename(os.path.normpath(model_dir))}:{config.modality}"
+    return Stream(name, model_dir, config, model)
+
+
+def snippets_of(num_frames: int, interval: int) -> int:
+    """T of a stream of `num_frames` frames: centres ``interval // 2 + t * interval`` < N."""
+    return max(0, -(-(num_frames - interval // 2) // interval))
+
+
+@dataclasses.dataclass
+class VideoFeatures:
+    media_id: str
+    times: np.ndarray                           # (T,) seconds of the centre frames
+    outputs: List[Dict[str, np.ndarray]]        # per stream {"features": (T, D), "scores": (T, C)}
+
+
+class VideoFailed(Exception):
+    """Reading or scoring a video failed; `media_id` None: the one after the last finished."""
+
+    def __init__(self, media_id, error: Exception):
+        super().__init__(str(error))
+        self.media_id, self.error = media_id, error
+
+
+def stream_videos(stream: Stream, shards, media_ids: Sequence[str], *, interval: int,
+                  eval_crops: int, snippets_per_chunk: int) -> Iterator[tuple]:
+    """Yields (media_id, times (T,), {"features", "scores"}) of `media_ids` in shard order.
+
+    Raises:
+      VideoFailed: naming the video whose frames failed (None: the next one).
+    """
+    mean, std = stream.config.normalization()
+    dataset = pipeline.make_dataset(
+            shards, modality=stream.modality, num_segments=1, training=False, batch_size=1,
+            mean=mean, std=std, output_size=stream.config.input_size, eval_crops=eval_crops,
+            snippet_interval=interval, snippets_per_chunk=snippets_per_chunk,
+            media_ids=media_ids, multi_label=True, num_classes=stream.config.num_classes)
+    predict = tf.function(lambda clips: stream.model(clips, training=False),
+                          reduce_retracing=True)
+    current, parts, times, finished = None, [], [], True
+    iterator = iter(dataset)
+    while True:
+        try:
+            clips, _, extras = next(iterator)
+        except StopIteration:
+            return
+        except tf.errors.OpError as error:
+            raise VideoFailed(None if finished else current, error) from error
+        current = extras["media_id"][0].numpy().decode()
+        count = int(extras["num_snippets"][0])
+        outputs = predict(clips[0, :, :count])  # (crops, T, ...): the mean over views
+        parts.append({name: tf.reduce_mean(outputs[name], axis=0).numpy() for name in OUTPUTS})
+        times.append(extras["timestamps"][0, :count].numpy())
+        finished = int(extras["chunk"][0]) == int(extras["num_chunks"][0]) - 1
+        if finished:
+            yield current, np.concatenate(times), {
+                    name: np.concatenate([part[name] for part in parts]) for name in OUTPUTS}
+            parts, times = [], []
+
+
+def video_features(streams: Sequence[Stream], shards, media_ids: Sequence[str], *,
+                   interval: int, eval_crops: int = 1, snippets_per_chunk: int = 32
+                   ) -> Iterator[object]:
+    """Yields per video of `media_ids` (shard order) a `VideoFeatures`, or a `VideoFailed`
+    when its frames fail to read; the videos after a failed one continue.
+
+    Every video must have at least one snippet in every stream (`snippets_of`).
+    """
+    remaining = list(media_ids)
+    while remaining:
+        readers = [stream_videos(stream, shards, remaining, interval=interval,
+                                 eval_crops=eval_crops, snippets_per_chunk=snippets_per_chunk)
+                   for stream in streams]
+        done = 0
+        try:
+            for results in zip(*readers):
+                yield _joined(results)
+                done += 1
+            return
+        except VideoFailed as failure:
+            failed = failure.media_id or remaining[done]
+            yield VideoFailed(failed, failure.error)
+            remaining = [m for m in remaining[done:] if m != failed]
+
+
+def _joined(results) -> VideoFeatures:
+    """One video's per-stream results cut to the snippets every stream has."""
+    ids = {media_id for media_id, _, _ in results}
+    if len(ids) != 1:  # the streams' datasets read the same shards in the same order
+        raise RuntimeError(f"Streams out of step: {sorted(ids)}")
+    count = min(len(times) for _, times, _ in results)
+    return VideoFeatures(results[0][0], results[0][1][:count],
+                         [{name: values[:count] for name, values in outputs.items()}
+                          for _, _, outputs in results])
+
+
+def list_videos(shards, streams: Sequence[Stream]) -> List[dataset_lib.IndexedVideo]:
+    """The shards' videos (index only) with, per video, the fewest frames of any stream."""
+    listings = [pipeline.list_videos(shards, stream.modality) for stream in streams]
+    return [min(entries, key=lambda entry: entry.num_frames) for entries in zip(*listings)]
