@@ -158,3 +158,21 @@ def test_snippet_times_are_the_stored_presentation_timestamps(tmp_path):
         times = np.concatenate([extras["timestamps"][0, :int(extras["num_snippets"][0])]
                                 for _, _, extras in _dataset(shard, chunk, crops=1)])
         np.testing.assert_allclose(times, [0, 0.5, 1.0, 2.0, 4.5, 5.0, 6.0], atol=1e-6)
+
+
+def test_snippet_scores_file_round_trips_per_video(tmp_path):
+    rng = np.random.default_rng(3)
+    videos = [(f"v{i}", np.eye(CLASSES)[i % CLASSES], np.arange(n) * 0.64,
+               rng.normal(size=(n, CLASSES)).astype("float32")) for i, n in enumerate((3, 1, 5))]
+    path = str(tmp_path / "snippet_scores_rgb.npz")
+    untrimmed.save_snippet_scores(path, videos)
+    loaded = untrimmed.load_snippet_scores(path)
+    assert list(loaded) == ["v0", "v1", "v2"]
+    for media_id, _, times, scores in videos:
+        np.testing.assert_array_equal(loaded[media_id][0], times)
+        np.testing.assert_array_equal(loaded[media_id][1], scores)
+
+
+def test_timestamp_rate_is_snippets_per_second():
+    assert untrimmed.timestamp_rate(np.arange(10) * 16 / 30) == pytest.approx(30 / 16)
+    assert untrimmed.timestamp_rate([4.0]) == 1.0
