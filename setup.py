@@ -59,7 +59,7 @@ setup(
         # torch 2.13.0 (pinned in the constraints) builds the reference networks the
         # converter is checked against; `dev.sh test` installs it, tsn-convert never
         # imports it, and the demo does without.
-        "test": ["pytest>=8"],
+        "test": ["pytest>=8", "pandas>=2.2"],  # pandas: reads feature CSVs as BSN / BMN do
         "profile": ["tensorboard-plugin-profile>=2.17,<2.18"],  # TensorBoard's profiler tab
         # tensorflow-serving-api is not an extra: it requires `tensorflow` (the GPU
         # wheel), so it is installed with `pip install --no-deps` (README, dev.sh);
