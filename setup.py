@@ -51,6 +51,7 @@ setup(
         "tsn-predict = tsn_tf.export.predict_main:run",
         "tsn-demo = tsn_tf.trainers.demo:run_main",
         "tsn-convert = tsn_tf.convert.convert_main:run",
+        "tsn-features = tsn_tf.trainers.features:run",
     ]},
     extras_require={
         "cpu": ["tensorflow-cpu>=2.17,<2.18"],

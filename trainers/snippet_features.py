@@ -25,7 +25,6 @@ import tensorflow as tf
 
 from tsn_tf import model as tsn_model
 from tsn_tf.input import pipeline
-from tsn_tf.input.pipeline import dataset as dataset_lib
 from tsn_tf.trainers.model_dir import RunConfig, restore_model
 
 OUTPUTS = ("features", "scores")
@@ -46,7 +45,7 @@ class Stream:
 
     def dims(self) -> Dict[str, int]:
         """Columns of each output: {"features": D, "scores": C}."""
-        return {name: int(shape[-1]) for name, shape in self.model.output_shape.items()}
+        return {name: int(output.shape[-1]) for name, output in self.model.output.items()}
 
 
 def load_stream(model_dir: str, modality: str) -> Stream:
@@ -155,7 +154,18 @@ def _joined(results) -> VideoFeatures:
                           for _, _, outputs in results])
 
 
-def list_videos(shards, streams: Sequence[Stream]) -> List[dataset_lib.IndexedVideo]:
-    """The shards' videos (index only) with, per video, the fewest frames of any stream."""
+@dataclasses.dataclass(frozen=True)
+class ShardVideo:
+    media_id: str
+    frame_rate: float
+    num_frames: int  # the video's: the most frames of any stream (RGB N, flow N - 1)
+    snippets: int    # T: the snippets every stream has
+
+
+def list_videos(shards, streams: Sequence[Stream], interval: int) -> List[ShardVideo]:
+    """The shards' videos in reading order, from their indexes only."""
     listings = [pipeline.list_videos(shards, stream.modality) for stream in streams]
-    return [min(entries, key=lambda entry: entry.num_frames) for entries in zip(*listings)]
+    return [ShardVideo(entries[0].media_id, entries[0].frame_rate,
+                       max(entry.num_frames for entry in entries),
+                       min(snippets_of(entry.num_frames, interval) for entry in entries))
+            for entries in zip(*listings)]
