@@ -9,7 +9,7 @@ frame encoded once), and tiny-backbone RGB and flow runs at 224x224 (drawn
 weights, as the tests make them). Then runs tsn-features (a fresh process
 each, RGB + flow, --interval 16, centre crop, --outputs=both) on each shard
 and prints wall seconds, snippets/s and the peak resident memory of the
-process (getrusage of that child), and the long video's ratios over the
+process (its VmHWM at exit), and the long video's ratios over the
 short one: memory should stay flat (chunks of --snippets_per_chunk
 snippets), time should grow with the snippets.
 """
@@ -76,19 +76,33 @@ def make_run(folder, modality):
     return str(folder)
 
 
+# tsn-features' own peak: VmHWM at exit (ru_maxrss would carry this parent's, which holds
+# the frames, over fork and exec).
+RUN_AND_REPORT_PEAK = """
+import atexit, runpy, sys
+def report():
+    peak = next(line.split()[1] for line in open("/proc/self/status")
+                if line.startswith("VmHWM:"))
+    open(sys.argv.pop(1), "w").write(peak)
+atexit.register(report)
+sys.argv[0] = "tsn-features"
+runpy.run_module("tsn_tf.trainers.features", run_name="__main__")
+"""
+
+
 def run_features(shard, runs, output, args):
-    """(wall s, peak RSS MB) of one tsn-features process."""
-    command = [sys.executable, "-m", "tsn_tf.trainers.features", f"--shards={shard}",
+    """(wall s, peak resident MB) of one tsn-features process."""
+    peak_file = pathlib.Path(output).with_suffix(".peak")
+    command = [sys.executable, "-c", RUN_AND_REPORT_PEAK, str(peak_file), f"--shards={shard}",
                f"--streams=rgb:{runs[0]},flow:{runs[1]}", f"--output_dir={output}",
                f"--interval={args.interval}", "--outputs=both",
                f"--snippets_per_chunk={args.snippets_per_chunk}"]
     start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
+    result = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     wall = time.perf_counter() - start
-    if status != 0:
-        sys.exit(f"tsn-features failed: {process.stderr.read().decode()[-2000:]}")
-    return wall, usage.ru_maxrss / 1024
+    if result.returncode != 0:
+        sys.exit(f"tsn-features failed: {result.stderr.decode()[-2000:]}")
+    return wall, int(peak_file.read_text()) / 1024
 
 
 def main():

@@ -1,6 +1,6 @@
 """tsn-features: per-snippet TSN features for temporal action localization (BSN, BMN, G-TAD).
 
-    tsn-features --shards='data/anet/val-*' --streams=rgb:runs/anet_rgb,flow:runs/anet_flow \
+    tsn-features --shards='data/anet/val-*' --streams=rgb:runs/anet_rgb,flow:runs/anet_flow \\
         --output_dir=features/anet --interval=16 --file_name='v_{media_id}'
 
 One snippet every --interval frames, centred on frame ``interval // 2 + t *
