@@ -153,10 +153,11 @@ def _read_modality(model: ServedModel, options: ReadOptions) -> str:
 
 
 def flow_pairs_selector(models: Sequence[ServedModel], options: ReadOptions,
-                        untrimmed: bool = False):
-    """The flow frames `models` (one read's) score: a `sampled_flow.Selector`, or None
-    (compute every pair) for `options.all_flow_pairs`, flow that is not OpenCV's or a
-    flow model without recorded view settings."""
+                        untrimmed: bool = False, interval: Optional[int] = None):
+    """The flow frames `models` (one read's) score: a `sampled_flow.Selector` (trimmed
+    protocol, `untrimmed` snippets, or snippet features every `interval` frames), or
+    None (compute every pair) for `options.all_flow_pairs`, flow that is not OpenCV's or
+    a flow model without recorded view settings."""
     flow_models = [m for m in models if _read_modality(m, options) in FLOW_MODALITIES]
     if options.all_flow_pairs or not flow_models or any(
             m.view_settings is None or flow_to_compute(used_preprocessing(m, options)
@@ -165,16 +166,19 @@ def flow_pairs_selector(models: Sequence[ServedModel], options: ReadOptions,
         return None
     return sampled_flow.selector([m.view_settings for m in flow_models], untrimmed=untrimmed,
                                  snippets_per_second=[m.snippets_per_second
-                                                      for m in flow_models])
+                                                      for m in flow_models],
+                                 interval=interval)
 
 
-def _encode(video_path, models, options: ReadOptions, untrimmed: bool = False):
+def encode_for_models(video_path, models, options: ReadOptions, untrimmed: bool = False,
+                      interval: Optional[int] = None):
     """Per model, (EncodedStreams, frame_rate) of the video read as its training read it.
 
     One decode per distinct flow reading; an RGB model joins a read of its frame
     settings and an audio model (which needs only the frame count) any read.
     Flow is computed only for the pairs the read's flow models sample (trimmed
-    protocol, or `untrimmed`), unless `options.all_flow_pairs`.
+    protocol, `untrimmed`, or snippets centred every `interval` frames), unless
+    `options.all_flow_pairs`.
     """
     groups = {}  # encoding key -> (Preprocessing, model indices)
     reads = [_read_modality(model, options) for model in models]
@@ -194,7 +198,7 @@ def _encode(video_path, models, options: ReadOptions, untrimmed: bool = False):
                 max_frames=options.max_frames, allow_truncated=options.allow_truncated,
                 flow_workers=options.flow_workers, progress=options.progress,
                 flow_pairs=flow_pairs_selector([models[i] for i in indices], options,
-                                               untrimmed))
+                                               untrimmed, interval))
         for index in indices:
             encoded[index] = result
     return encoded
@@ -230,7 +234,7 @@ def score_video(video_path: str, models: Sequence[ServedModel], *,
     """
     _check_same_labels(models)
     weights = fusion_weights(models, weights)
-    encoded = _encode(video_path, models, options)
+    encoded = encode_for_models(video_path, models, options)
     log_mel = None
     if any(m.modality == AUDIO for m in models):
         streams, frame_rate = encoded[0]
@@ -267,7 +271,7 @@ def snippet_scores(video_path: str, models: Sequence[ServedModel], *,
         if model.modality == AUDIO:
             raise ValueError(f"{model.path} is an audio model: audio has no untrimmed mode "
                              "(snippet_scores); leave it out of --untrimmed")
-    encoded = _encode(video_path, models, options, untrimmed=True)
+    encoded = encode_for_models(video_path, models, options, untrimmed=True)
     results = []
     for model, (streams, frame_rate) in zip(models, encoded):
         graph_flow = uses_graph_flow(model, options)

@@ -3,7 +3,9 @@
 A served flow model samples its snippets from the number of flow frames it
 receives (N - 1 for N video frames): 25 segments of L = 5 flow frames for a
 trimmed video (`serving.test_offsets`), one snippet a second for an untrimmed
-one (`serving.snippet_offsets`, which also depends on the frame rate). It then
+one (`serving.snippet_offsets`, which also depends on the frame rate), or one
+centred every `interval` frames for snippet features (`serving.interval_snippets`,
+`snippet_features`: 5 of every 16 pairs at interval 16). It then
 gathers the sampled JPEGs and decodes only those (`eval_views.eval_clip`:
 gather, then `eval_views`; `serving.check_jpegs` reads only the first bytes
 of every frame, `tf.io.is_jpeg`). A 60 s 30 fps video has 1,799 pairs and
@@ -84,27 +86,50 @@ def untrimmed_flow_frames(num_flow_frames: int, frame_rate: float,
     return _snippet_frames(offsets, num_flow_frames, settings)
 
 
+def interval_flow_frames(num_flow_frames: int, interval: int,
+                         settings: serving.ViewSettings) -> np.ndarray:
+    """Sorted flow frame indices `snippet_features` reads from `num_flow_frames` frames
+    with snippets centred every `interval` frames."""
+    serving.check_interval(interval, settings)
+    if num_flow_frames < 1:
+        return np.zeros([0], np.int64)
+    _, offsets = serving.interval_snippets(num_flow_frames, interval, settings)
+    return _snippet_frames(offsets, num_flow_frames, settings)
+
+
 def _snippet_frames(offsets, num_flow_frames, settings):
-    indices = sampling.snippet_indices(offsets, settings.length + settings.stream.extra_frames,
+    indices = sampling.snippet_indices(offsets, serving.snippet_items(settings),
                                        num_flow_frames)
     return np.unique(np.asarray(indices).reshape(-1)).astype(np.int64)
 
 
 def selector(view_settings: Sequence[serving.ViewSettings], *, untrimmed: bool = False,
-             snippets_per_second: Sequence[float] = ()) -> Selector:
+             snippets_per_second: Sequence[float] = (),
+             interval: Optional[int] = None) -> Selector:
     """The union of the flow frames that models with `view_settings` read (trimmed
-    protocol, or `untrimmed` with each model's `snippets_per_second`)."""
+    protocol, `untrimmed` with each model's `snippets_per_second`, or with `interval`
+    the snippet features' snippets centred every `interval` frames)."""
     view_settings = list(view_settings)
+    if interval is not None and untrimmed:
+        raise ValueError("A selector takes untrimmed snippets or an interval, not both")
+    for settings in view_settings if interval is not None else []:
+        serving.check_interval(interval, settings)
     rates = list(snippets_per_second) if untrimmed else [None] * len(view_settings)
     if len(rates) != len(view_settings):
         raise ValueError(f"{len(rates)} snippet rates for {len(view_settings)} models")
 
+    def frames_of(settings, rate, num_flow_frames, frame_rate):
+        if interval is not None:
+            return interval_flow_frames(num_flow_frames, interval, settings)
+        if rate is None:
+            return trimmed_flow_frames(num_flow_frames, settings)
+        return untrimmed_flow_frames(num_flow_frames, frame_rate, settings, rate)
+
     def select(num_flow_frames: int, frame_rate: float) -> List[int]:
         chosen = set()
         for settings, rate in zip(view_settings, rates):
-            frames = trimmed_flow_frames(num_flow_frames, settings) if rate is None else \
-                untrimmed_flow_frames(num_flow_frames, frame_rate, settings, rate)
-            chosen.update(int(i) for i in frames)
+            chosen.update(int(i) for i in frames_of(settings, rate, num_flow_frames,
+                                                    frame_rate))
         return sorted(chosen)
 
     return select

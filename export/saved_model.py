@@ -21,6 +21,13 @@ One video per request; outputs are unbatched. Signatures (method
 - ``snippet_scores``: untrimmed videos: the encoded streams and
   ``frame_rate`` (float32 scalar, frames per second): one snippet every
   second, scored without consensus, max over views (M-TWI input).
+- ``snippet_features``: per-snippet features (BSN / BMN input): the encoded
+  streams, ``frame_rate`` and ``interval`` (int32 scalar): snippets centred
+  on frames ``interval // 2 + t * interval`` of the stream (mmaction2's
+  UntrimmedSampleFrames; flow: of its N - 1 frames), the eval views, no
+  consensus. Features and scores are the MEAN over views (``snippet_scores``
+  takes the max). ``interval`` below the frames a snippet reads (or <= 0) is
+  InvalidArgument; a stream of at most ``interval // 2`` frames gives T = 0.
 
 A flow model whose shards hold TF TV-L1 flow at a fixed frame size
 (``--flow=tvl1_*``; `serving_flow.InGraphFlow`) also serves from the RGB
@@ -30,12 +37,16 @@ frames of the video, computing the flow of the sampled pairs in the graph:
 - ``video_frames``: ``frames`` uint8 (N, H, W, 3) RGB, JPEG-encoded in the
   graph at the ingestion's quality first (the shards' flow was made so);
 - ``video_snippet_scores``: ``frames`` JPEGs and ``frame_rate``, as
-  ``snippet_scores``.
+  ``snippet_scores``;
+- ``video_snippet_features``: ``frames`` JPEGs, ``frame_rate`` and
+  ``interval``, as ``snippet_features`` (snippets of the N - 1 flow frames).
 
 Outputs of the first two: ``scores`` float32 (C,) pre-softmax, ``probabilities``
 (C,), ``top_k_indices`` int32 (k,), ``top_k_probabilities`` (k,),
 ``top_k_labels`` string (k,). Of ``snippet_scores``: ``scores`` (S, C) and
-``timestamps`` (S,) seconds.
+``timestamps`` (S,) seconds. Of ``snippet_features``: ``features`` float32
+(T, D) the backbone's pooled output, ``scores`` (T, C) pre-softmax,
+``timestamps`` (T,) = centre / frame_rate and ``centres`` int32 (T,).
 
 Audio models (`AudioServing`, one view, no untrimmed mode) have instead:
 
@@ -72,10 +83,15 @@ PREDICT_WAVEFORM = "predict_waveform"
 VIDEO_JPEGS = "video_jpegs"
 VIDEO_FRAMES = "video_frames"
 VIDEO_SNIPPET_SCORES = "video_snippet_scores"
-VIDEO_SIGNATURES = (VIDEO_JPEGS, VIDEO_FRAMES, VIDEO_SNIPPET_SCORES)
+SNIPPET_FEATURES = "snippet_features"
+VIDEO_SNIPPET_FEATURES = "video_snippet_features"
+VIDEO_SIGNATURES = (VIDEO_JPEGS, VIDEO_FRAMES, VIDEO_SNIPPET_SCORES,
+                    VIDEO_SNIPPET_FEATURES)
 EXPORT_INFO = "tsn_export.json"
 ASSETS_EXTRA = "assets.extra"
 SNIPPETS_PER_SECOND = 1.0
+RATE_SPEC = tf.TensorSpec([], tf.float32, name="frame_rate")
+INTERVAL_SPEC = tf.TensorSpec([], tf.int32, name="interval")
 
 
 class TSNServing:
@@ -92,7 +108,7 @@ class TSNServing:
                  top_k: int = 5, flow: serving_flow.InGraphFlow = None):
         self.model = model
         self.flow = flow  # set: also the video_* signatures (flow from RGB frames)
-        self.snippet_model = tsn_model.snippet_model(model)
+        self.snippet_model = tsn_model.snippet_model(model, features=True)
         self.settings = settings
         self.root = tf.Module(name="tsn_serving")
         self.root.label_asset = tf.saved_model.Asset(label_map_path)
@@ -134,8 +150,41 @@ class TSNServing:
                                      offsets, frame_rate)
 
     def _snippet_outputs(self, clips, offsets, frame_rate):
-        scores = tf.reduce_max(self.snippet_model(clips, training=False), axis=0)
+        scores = tf.reduce_max(self.snippet_model(clips, training=False)["scores"], axis=0)
         return {"scores": scores, "timestamps": tf.cast(offsets, tf.float32) / frame_rate}
+
+    def snippet_features(self, inputs, frame_rate, interval):
+        streams = self._checked_jpegs(inputs)
+        count = tf.reduce_min(tf.stack([tf.size(s) for s in streams]))
+        return self._feature_outputs(
+                lambda offsets: serving.clips_from_jpegs(streams, offsets, self.settings),
+                count, frame_rate, interval)
+
+    def video_snippet_features(self, jpegs, frame_rate, interval):
+        jpegs = serving_flow.check_video_jpegs(jpegs, self.flow)
+        return self._feature_outputs(
+                lambda offsets: serving_flow.clips_from_rgb(jpegs, offsets, self.settings,
+                                                            self.flow),
+                tf.size(jpegs) - 1, frame_rate, interval)
+
+    def _feature_outputs(self, clips_of, num_frames, frame_rate, interval):
+        """Outputs of `snippet_features` for a stream of `num_frames` frames; `clips_of`:
+        start frames (T,) -> eval views (views, T, S, S, C·L), called only when T > 0."""
+        frame_rate = _checked_frame_rate(frame_rate)
+        interval = _checked_interval(interval, self.settings)
+        centres, offsets = serving.interval_snippets(num_frames, interval, self.settings)
+        outputs = self.snippet_model.output
+
+        def scored():
+            result = self.snippet_model(clips_of(offsets), training=False)
+            return [tf.reduce_mean(result[key], axis=0) for key in ("features", "scores")]
+
+        def empty():  # a stream shorter than one snippet: nothing to decode
+            return [tf.zeros([0, outputs[key].shape[-1]]) for key in ("features", "scores")]
+
+        features, scores = tf.cond(tf.size(centres) > 0, scored, empty)
+        return {"features": features, "scores": scores, "centres": centres,
+                "timestamps": tf.cast(centres, tf.float32) / frame_rate}
 
     def predict_video_jpegs(self, jpegs):
         return self._video_flow_outputs(serving_flow.check_video_jpegs(jpegs, self.flow))
@@ -173,14 +222,18 @@ class TSNServing:
         def serve_frames(frames):
             return self.predict_frames(frames)
 
-        @tf.function(input_signature=[*string_specs.values(),
-                                      tf.TensorSpec([], tf.float32, name="frame_rate")])
+        @tf.function(input_signature=[*string_specs.values(), RATE_SPEC])
         def serve_snippets(*args):
             return self.snippet_scores(dict(zip(names, args[:-1])), args[-1])
 
+        @tf.function(input_signature=[*string_specs.values(), RATE_SPEC, INTERVAL_SPEC])
+        def serve_features(*args):
+            return self.snippet_features(dict(zip(names, args[:-2])), args[-2], args[-1])
+
         functions = {SERVING_DEFAULT: serve_jpegs.get_concrete_function(),
                      PREDICT_FRAMES: serve_frames.get_concrete_function(),
-                     SNIPPET_SCORES: serve_snippets.get_concrete_function()}
+                     SNIPPET_SCORES: serve_snippets.get_concrete_function(),
+                     SNIPPET_FEATURES: serve_features.get_concrete_function()}
         if self.flow is not None:
             functions.update(self._video_signatures())
         return self._tracked(functions)
@@ -188,7 +241,6 @@ class TSNServing:
     def _video_signatures(self):
         """The video_* signatures: flow from the RGB frames in the graph."""
         jpegs_spec = tf.TensorSpec([None], tf.string, name="frames")
-        rate_spec = tf.TensorSpec([], tf.float32, name="frame_rate")
         width, height = self.flow.frame_size
         frames_spec = tf.TensorSpec([None, height, width, 3], tf.uint8, name="frames")
         return {VIDEO_JPEGS: tf.function(self.predict_video_jpegs, input_signature=[
@@ -196,7 +248,9 @@ class TSNServing:
                 VIDEO_FRAMES: tf.function(self.predict_video_frames, input_signature=[
                     frames_spec]).get_concrete_function(),
                 VIDEO_SNIPPET_SCORES: tf.function(self.video_snippet_scores, input_signature=[
-                    jpegs_spec, rate_spec]).get_concrete_function()}
+                    jpegs_spec, RATE_SPEC]).get_concrete_function(),
+                VIDEO_SNIPPET_FEATURES: tf.function(self.video_snippet_features, input_signature=[
+                    jpegs_spec, RATE_SPEC, INTERVAL_SPEC]).get_concrete_function()}
 
     def _tracked(self, functions):
         """`functions`, after putting the variables they read on `root`."""
@@ -237,11 +291,27 @@ class AudioServing(TSNServing):
 
 def _snippet_offsets(num_frames, frame_rate):
     """Snippet start frames at `SNIPPETS_PER_SECOND` and the checked scalar frame rate."""
+    frame_rate = _checked_frame_rate(frame_rate)
+    return serving.snippet_offsets(num_frames, frame_rate, SNIPPETS_PER_SECOND), frame_rate
+
+
+def _checked_frame_rate(frame_rate):
     frame_rate = tf.ensure_shape(frame_rate, [], name="check_rank_frame_rate")
     check = tf.debugging.assert_positive(
             frame_rate, message="frame_rate: must be > 0 frames per second")
     with tf.control_dependencies([check]):
-        return serving.snippet_offsets(num_frames, frame_rate, SNIPPETS_PER_SECOND), frame_rate
+        return tf.identity(frame_rate)
+
+
+def _checked_interval(interval, settings: serving.ViewSettings):
+    """The scalar `interval`, InvalidArgument unless >= the frames a snippet reads."""
+    items = serving.snippet_items(settings)
+    interval = tf.ensure_shape(interval, [], name="check_rank_interval")
+    check = tf.debugging.Assert(interval >= items, [tf.strings.format(
+            f"interval: must be >= {items}, the frames a {settings.modality} snippet reads, "
+            "got {}", interval)])
+    with tf.control_dependencies([check]):
+        return tf.identity(interval)
 
 
 def next_version(model_base: str) -> int:
@@ -313,7 +383,7 @@ def export_saved_model(model_dir: str, export_base: str, model_name: str, *,
                 "in_graph_flow": {**flow.to_dict(), "signatures": list(VIDEO_SIGNATURES)}
                 if flow else {"unavailable": no_flow}}
         _write_extra_assets(staging, info, model_name, config.modality,
-                            warmup_requests, flow)
+                            warmup_requests, flow, settings)
         tf.io.gfile.rename(staging, target, overwrite=False)
     finally:
         if tf.io.gfile.exists(staging):
@@ -335,15 +405,17 @@ def _settings(config, num_segments, eval_crops):
             num_segments=num_segments, eval_crops=eval_crops)
 
 
-def _write_extra_assets(folder, info, model_name, modality, warmup_requests, flow=None):
+def _write_extra_assets(folder, info, model_name, modality, warmup_requests, flow=None,
+                        settings=None):
     """assets.extra/: tsn_export.json and (optionally) the TF Serving warm-up file."""
     extra = os.path.join(folder, ASSETS_EXTRA)
     tf.io.gfile.makedirs(extra)
     with tf.io.gfile.GFile(os.path.join(extra, EXPORT_INFO), "w") as f:
         json.dump(info, f, indent=2)
     if warmup_requests:
+        interval = None if modality == serving_audio.MODALITY else serving.snippet_items(settings)
         warmup.write_warmup_file(os.path.join(extra, warmup.WARMUP_FILE), model_name, modality,
-                                 flow)
+                                 flow, interval)
 
 
 def read_export_info(saved_model_dir: str) -> dict:

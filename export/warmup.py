@@ -13,6 +13,7 @@ from tsn_tf.export import client
 from tsn_tf.ops import serving
 from tsn_tf.input.contract import log_mel as log_mel_lib
 from tsn_tf.input.ingestion import encode, flow_pool
+from tsn_tf.input.pipeline import modalities
 from tsn_tf.synthetic import audio as synthetic_audio
 
 WARMUP_FILE = "tf_serving_warmup_requests"
@@ -34,11 +35,16 @@ def synthetic_frames_bgr(num_frames: int = WARMUP_FRAMES, size=encode.TSN_SIZE):
     return np.stack(frames)
 
 
-def warmup_requests(model_name: str, modality: str, flow=None):
+def warmup_requests(model_name: str, modality: str, flow=None, interval: int = None):
     """PredictRequests, one per signature, for a model of `modality` (with `flow`, a
-    `serving_flow.InGraphFlow`: also its video_* signatures)."""
+    `serving_flow.InGraphFlow`: also its video_* signatures); `interval`: of the
+    snippet_features requests, default the frames a snippet of the modality's default
+    length reads (the smallest valid one)."""
     if modality == "audio":
         return audio_warmup_requests(model_name)
+    if interval is None:
+        stream = modalities.get_stream(modality)
+        interval = stream.default_length + stream.extra_frames
     frames_bgr = synthetic_frames_bgr()
     streams = client.encoded_streams(list(frames_bgr), [modality], flow_algorithm="farneback")
     jpegs = client.jpeg_inputs(streams, modality)
@@ -49,23 +55,28 @@ def warmup_requests(model_name: str, modality: str, flow=None):
     else:
         frames = {"frames": frames_bgr[..., ::-1].copy()}
     rate = {"frame_rate": np.float32(WARMUP_FRAME_RATE)}
+    features = {**jpegs, **rate, "interval": np.int32(interval)}
     requests = [client.predict_request(jpegs, model_name, signature_name="serving_default"),
                 client.predict_request(frames, model_name, signature_name="predict_frames"),
                 client.predict_request({**jpegs, **rate}, model_name,
-                                       signature_name="snippet_scores")]
-    return requests + (_video_requests(model_name, flow) if flow is not None else [])
+                                       signature_name="snippet_scores"),
+                client.predict_request(features, model_name, signature_name="snippet_features")]
+    return requests + (_video_requests(model_name, flow, interval) if flow is not None else [])
 
 
-def _video_requests(model_name: str, flow):
+def _video_requests(model_name: str, flow, interval: int):
     """Requests of the video_* signatures: RGB frames at the model's recorded size."""
     frames_bgr = synthetic_frames_bgr(size=flow.frame_size)
     jpegs = {"frames": np.array([flow_pool.jpeg(frame, flow.jpeg_quality)
                                  for frame in frames_bgr], dtype=object)}
     rgb = {"frames": frames_bgr[..., ::-1].copy()}
+    rate = {"frame_rate": np.float32(WARMUP_FRAME_RATE)}
     return [client.predict_request(jpegs, model_name, signature_name="video_jpegs"),
             client.predict_request(rgb, model_name, signature_name="video_frames"),
-            client.predict_request({**jpegs, "frame_rate": np.float32(WARMUP_FRAME_RATE)},
-                                   model_name, signature_name="video_snippet_scores")]
+            client.predict_request({**jpegs, **rate}, model_name,
+                                   signature_name="video_snippet_scores"),
+            client.predict_request({**jpegs, **rate, "interval": np.int32(interval)},
+                                   model_name, signature_name="video_snippet_features")]
 
 
 def audio_warmup_requests(model_name: str):
@@ -78,12 +89,13 @@ def audio_warmup_requests(model_name: str):
                                    signature_name="predict_waveform")]
 
 
-def write_warmup_file(path: str, model_name: str, modality: str, flow=None):
+def write_warmup_file(path: str, model_name: str, modality: str, flow=None,
+                      interval: int = None):
     """Writes the PredictionLog TFRecord TF Serving reads at load time."""
     from tensorflow_serving.apis import prediction_log_pb2
 
     with tf.io.TFRecordWriter(path) as writer:
-        for request in warmup_requests(model_name, modality, flow):
+        for request in warmup_requests(model_name, modality, flow, interval):
             log = prediction_log_pb2.PredictionLog(
                     predict_log=prediction_log_pb2.PredictLog(request=request))
             writer.write(log.SerializeToString())

@@ -126,7 +126,8 @@ def test_signatures_and_assets_of_the_export(exports):
     info = read_json(pathlib.Path(version_dir) / "assets.extra" / "tsn_export.json")
     assert info["view_settings"]["num_segments"] == 25 and info["labels"] == LABELS
     loaded = tf.saved_model.load(version_dir)
-    assert set(loaded.signatures) == {"serving_default", "predict_frames", "snippet_scores"}
+    assert set(loaded.signatures) == {"serving_default", "predict_frames", "snippet_scores",
+                                      "snippet_features"}
     flow = tf.saved_model.load(exports[("flow", 10)][1]).signatures["serving_default"]
     assert set(flow.structured_input_signature[1]) == {"flow_x", "flow_y"}
 
@@ -137,7 +138,7 @@ def test_warmup_file_holds_predict_requests_that_the_model_answers(exports):
         requests = warmup.read_warmup_file(
                 os.path.join(version_dir, "assets.extra", "tf_serving_warmup_requests"))
         assert [r.model_spec.signature_name for r in requests] == \
-            ["serving_default", "predict_frames", "snippet_scores"]
+            ["serving_default", "predict_frames", "snippet_scores", "snippet_features"]
         assert {r.model_spec.name for r in requests} == {f"tsn_{modality}"}
         signatures = tf.saved_model.load(version_dir).signatures
         for request in requests:

@@ -188,12 +188,12 @@ def test_fused_models_that_read_the_same_frames_share_one_decode(monkeypatch):
         return predict.ServedModel(path=modality, modality=modality, labels=[], signatures={},
                                    preprocessing=Preprocessing(**recorded))
 
-    encoded = predict._encode("v.mp4", [model("rgb"), model("flow"), model("audio")],
-                              predict.ReadOptions())
+    encoded = predict.encode_for_models("v.mp4", [model("rgb"), model("flow"), model("audio")],
+                                        predict.ReadOptions())
     assert reads == [(["audio", "flow", "rgb"], "tvl1")] and len(encoded) == 3
     reads.clear()
-    predict._encode("v.mp4", [model("rgb"), model("flow", flow_algorithm="dis"),
-                              model("warped_flow")], predict.ReadOptions())
+    predict.encode_for_models("v.mp4", [model("rgb"), model("flow", flow_algorithm="dis"),
+                                        model("warped_flow")], predict.ReadOptions())
     assert reads == [(["flow", "rgb"], "dis"), (["warped_flow"], "tvl1")]
 
 

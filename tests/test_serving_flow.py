@@ -82,12 +82,13 @@ def test_the_export_says_it_computes_flow_in_the_graph(served):
     assert info["in_graph_flow"] == {"algorithm": "tvl1_tsn", "bound": 20.0, "jpeg_quality": 90,
                                      "frame_size": list(SIZE), "signatures": [
                                          "video_jpegs", "video_frames",
-                                         "video_snippet_scores"]}
+                                         "video_snippet_scores",
+                                         "video_snippet_features"]}
     from tsn_tf.export import warmup
     requests = warmup.read_warmup_file(str(pathlib.Path(export) / "assets.extra" /
                                            warmup.WARMUP_FILE))
-    assert [r.model_spec.signature_name for r in requests][-3:] == [
-        "video_jpegs", "video_frames", "video_snippet_scores"]
+    assert [r.model_spec.signature_name for r in requests][-4:] == [
+        "video_jpegs", "video_frames", "video_snippet_scores", "video_snippet_features"]
     shown = succeeded(run_module("tensorflow.python.tools.saved_model_cli", "show", "--dir", export,
                            "--signature_def", "video_jpegs", "--tag_set", "serve")).stdout
     assert "frames" in shown and "DT_STRING" in shown and "scores" in shown

@@ -103,13 +103,35 @@ def _frame_count(streams: Sequence[tf.Tensor]):
 
 def test_offsets(num_frames, settings: ViewSettings):
     """Start frame of each of the K test-time segments: int32 (K,)."""
-    return sampling.eval_offsets(num_frames, settings.num_segments,
-                                 settings.length + settings.stream.extra_frames)
+    return sampling.eval_offsets(num_frames, settings.num_segments, snippet_items(settings))
 
 
 def snippet_offsets(num_frames, frame_rate, snippets_per_second: float = 1.0):
     """Start frames of snippets at a fixed rate (untrimmed videos): int32 (S,)."""
     return sampling.untrimmed_offsets(num_frames, frame_rate, snippets_per_second)
+
+
+def interval_snippets(num_frames, interval, settings: ViewSettings):
+    """Snippets centred every `interval` frames (BSN / BMN features): (centres, start
+    frames), int32 (T,) each; centres ``interval // 2 + t * interval`` < N
+    (`sampling.interval_centres`), each snippet's L + extra frames starting at
+    ``c - items // 2`` (`sampling.centred_offsets`)."""
+    centres = sampling.interval_centres(num_frames, interval)
+    return centres, sampling.centred_offsets(centres, snippet_items(settings))
+
+
+def snippet_items(settings: ViewSettings) -> int:
+    """Frames one snippet reads: L + the modality's extra frames (RGB diff: L + 1)."""
+    return settings.length + settings.stream.extra_frames
+
+
+def check_interval(interval: int, settings: ViewSettings):
+    """ValueError unless snippets centred every `interval` frames hold the frames one
+    reads (the `snippet_features` signature refuses the same as InvalidArgument)."""
+    items = snippet_items(settings)
+    if int(interval) < items:
+        raise ValueError(f"interval must be >= {items}, the frames a {settings.modality} "
+                         f"snippet reads. Received: {interval}")
 
 
 def clips_from_jpegs(jpeg_streams: Sequence[tf.Tensor], offsets, settings: ViewSettings):
