@@ -24,6 +24,7 @@ import tensorflow as tf
 from tsn_tf.export import client
 from tsn_tf.export import predict
 from tsn_tf.export import saved_model
+from tsn_tf.input.pipeline import sampling
 from tsn_tf.ops import serving
 
 # Decoded views of one call: snippets x views x S^2 x C·L float32 (RGB, 1 view, 224 px:
@@ -39,12 +40,14 @@ class SnippetFeatures:
     scores: np.ndarray    # float32 (T, C): pre-softmax, mean over views
     centres: np.ndarray   # int32 (T,): centre frames of the model's stream
     times: np.ndarray     # float64 (T,): seconds, the centre frames' presentation times
+    num_frames: int       # the video's decoded RGB frames
+    frame_rate: float     # its frames per second
 
 
 def num_snippets(num_frames: int, interval: int) -> int:
     """T of a stream of `num_frames` frames: centres ``interval // 2 + t * interval`` < N."""
     _check_positive(interval, "interval")
-    return max(0, -(-(num_frames - interval // 2) // interval))
+    return sampling.interval_count(num_frames, interval)
 
 
 def snippet_windows(num_frames: int, interval: int,
@@ -154,8 +157,15 @@ def video_snippet_features(video_path: str, models: Sequence[predict.ServedModel
                 snippets_per_call=snippets_per_call, rgb_for_flow=graph)
         times = np.asarray(streams.timestamps_us, np.float64)[outputs["centres"]] / 1e6
         results.append(SnippetFeatures(outputs["features"], outputs["scores"],
-                                       outputs["centres"], times))
+                                       outputs["centres"], times, streams.num_frames,
+                                       float(frame_rate)))
     return results
+
+
+def output_dims(model: predict.ServedModel) -> Dict[str, int]:
+    """Columns of the model's snippet features: {"features": D, "scores": C}."""
+    outputs = _signature(model, saved_model.SNIPPET_FEATURES).structured_outputs
+    return {name: int(outputs[name].shape[-1]) for name in ("features", "scores")}
 
 
 def _signature(model: predict.ServedModel, name: str):

@@ -3,6 +3,7 @@ resume, a broken and a short video, and one-line errors for bad input."""
 import json
 import os
 
+import cv2
 import numpy as np
 import pandas as pd
 import pytest
@@ -100,9 +101,60 @@ def test_bad_input_is_one_line(setup, tmp_path):
             "tsn_tf.trainers.features", f"--shards={shards}", f"--streams=flow:{flow}",
             f"--output_dir={tmp_path / 'b'}", "--interval=4"),
         "cannot be created": _features(shards, tmp_path / "file" / "out", f"rgb:{rgb}"),
-        "is not modality:run_folder": _features(shards, tmp_path / "c", f"{rgb}"),
+        "is not modality:folder": _features(shards, tmp_path / "c", f"{rgb}"),
+        "--shards or --videos (one of them)": run_module(
+            "tsn_tf.trainers.features", f"--shards={shards}", f"--videos={shards}",
+            f"--streams=rgb:{rgb}", f"--output_dir={tmp_path / 'd'}"),
     }
     for expected, result in cases.items():
         lines = result.stderr.strip().splitlines()
         assert result.returncode != 0 and len(lines) <= 2 and expected in lines[-1], \
             (expected, result.stderr[-1500:])
+
+
+@pytest.mark.slow
+def test_raw_videos_with_exports_equal_the_shards_with_runs(tmp_path):
+    """tsn-features --videos (SavedModels, DIS flow of the snippets' pairs only) writes the
+    features tsn-features --shards writes for the same file ingested as the runs record."""
+    from test_feature_serving import moving_square
+    from tsn_tf.export import saved_model
+    from tsn_tf.input.contract.preprocessing import Preprocessing
+    from tsn_tf.input.ingestion import encode
+
+    video = tmp_path / "square.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (48, 36))
+    for frame in moving_square(70, (48, 36), seed=4):
+        writer.write(frame)
+    writer.release()
+    (tmp_path / "broken.avi").write_bytes(b"not a video")
+    recorded = Preprocessing(resize="48x36", flow_algorithm="dis")
+    runs, exports = {}, {}
+    for seed, modality in enumerate(("rgb", "flow")):
+        runs[modality] = make_run_dir(tmp_path / modality, modality, seed=seed)
+        recorded.save(runs[modality])
+        exports[modality] = saved_model.export_saved_model(runs[modality],
+                                                           str(tmp_path / "models"), modality)
+    record = encode.ingest_video(str(video), media_id="square", label_indices=[0],
+                                 label_strings=["a"],
+                                 options=encode.options_for(recorded, ["rgb", "flow"]))
+    shards = write_records(tmp_path / "square-00000-of-00001.tfrecord", [record])
+
+    from_shards = run_module("tsn_tf.trainers.features", f"--shards={shards}",
+                             f"--streams=rgb:{runs['rgb']},flow:{runs['flow']}",
+                             f"--output_dir={tmp_path / 'shards_out'}", "--interval=16",
+                             "--outputs=both")
+    assert from_shards.returncode == 0, from_shards.stderr[-2000:]
+    from_videos = run_module("tsn_tf.trainers.features", f"--videos={tmp_path / '*.avi'}",
+                             f"--streams=rgb:{exports['rgb']},flow:{exports['flow']}",
+                             f"--output_dir={tmp_path / 'videos_out'}", "--interval=16",
+                             "--outputs=both")
+    assert from_videos.returncode == 1 and "error: broken: " in from_videos.stderr, \
+        from_videos.stderr[-2000:]
+    expected = np.load(tmp_path / "shards_out" / "npy" / "square.npy")
+    assert expected.shape == (4, 2 * (32 + 6))  # centres 8, 24, 40, 56 of 69 flow frames
+    np.testing.assert_allclose(np.load(tmp_path / "videos_out" / "npy" / "square.npy"),
+                               expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.load(tmp_path / "videos_out" / "times" / "square.npy"),
+                               [0.8, 2.4, 4.0, 5.6], atol=1e-6)
+    manifest = json.loads((tmp_path / "videos_out" / "manifest.json").read_text())
+    assert manifest["videos"]["broken"]["status"] == "failed"

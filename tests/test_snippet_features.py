@@ -8,6 +8,7 @@ from conftest import write_records
 from export_helpers import make_run_dir
 from tsn_tf.input import pipeline
 from tsn_tf.input.contract import schema
+from tsn_tf.input.pipeline import sampling
 from tsn_tf.trainers import snippet_features, untrimmed
 from tsn_tf.trainers.model_dir import RunConfig, restore_model
 
@@ -133,10 +134,10 @@ def test_media_ids_select_videos_in_shard_order(runs):
     assert [e["media_id"][0].numpy().decode() for _, _, e in dataset] == ["video_0", "video_2"]
 
 
-def test_snippets_of_counts_the_centres():
+def test_interval_count_counts_the_centres():
     for frames in range(0, 50):
         for interval in (5, 8, 16):
-            assert snippet_features.snippets_of(frames, interval) == \
+            assert sampling.interval_count(frames, interval) == \
                 len(np.arange(interval // 2, frames, interval))
 
 

@@ -82,7 +82,7 @@ def error_message(error: BaseException) -> str:
     return "\n".join(lines)
 
 
-def _expected_errors():
+def expected_errors():
     tf = sys.modules.get("tensorflow")
     return EXPECTED + ((tf.errors.OpError,) if tf is not None else ())
 
@@ -96,7 +96,7 @@ def guarded(main, explain=None):
     def wrapped(argv):
         try:
             return main(argv)
-        except _expected_errors() as error:
+        except expected_errors() as error:
             if flags.FLAGS.verbose:
                 raise
             message = explain(error) if explain is not None else None

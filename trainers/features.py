@@ -21,6 +21,8 @@ are skipped when the command runs again; a video that fails to read is named,
 recorded and skipped while the rest continue; a video shorter than one
 snippet is recorded as skipped with no file.
 """
+import glob
+import os
 import sys
 
 from tsn_tf.trainers import cli  # first: quiets TensorFlow before it loads
@@ -28,16 +30,23 @@ from absl import app, flags
 import numpy as np
 
 from tsn_tf.export import feature_files
+from tsn_tf.export import predict
+from tsn_tf.export import video_features
 from tsn_tf.input.ingestion import progress
 from tsn_tf.input.pipeline import dataset as dataset_lib
 from tsn_tf.input.pipeline import modalities
 from tsn_tf.trainers import snippet_features
 
 flags.DEFINE_string("shards", None, "Glob (or comma-separated globs) of tsn-ingest shards, "
-                    "trimmed or untrimmed.")
-flags.DEFINE_list("streams", None, "modality:run_folder per stream, e.g. rgb:runs/anet_rgb,"
-                  "flow:runs/anet_flow (tsn-train / tsn-convert runs of rgb, flow, warped_flow "
-                  "or rgb_diff); their columns come in this order.")
+                    "trimmed or untrimmed; --streams then names tsn-train / tsn-convert runs.")
+flags.DEFINE_list("videos", None, "Video files (globs) to read instead of --shards; --streams "
+                  "then names tsn-export SavedModels, which read each video as their training "
+                  "shards were made (OpenCV flow only for the pairs the snippets read).")
+flags.DEFINE_integer("flow_workers", 1, "--videos: processes computing TV-L1 flow.",
+                     lower_bound=1)
+flags.DEFINE_list("streams", None, "modality:folder per stream, e.g. rgb:runs/anet_rgb,"
+                  "flow:runs/anet_flow (rgb, flow, warped_flow or rgb_diff; a run folder with "
+                  "--shards, an export with --videos); their columns come in this order.")
 flags.DEFINE_string("output_dir", None, "Where the feature files and manifest.json go.")
 flags.DEFINE_integer("interval", 16, "Frames between snippet centres (ActivityNet 16, "
                      "THUMOS14 5); at least the frames a snippet reads (5 for flow).",
@@ -63,38 +72,47 @@ FLAGS = flags.FLAGS
 
 
 def _check_flags():
-    if not FLAGS.shards or not FLAGS.streams or not FLAGS.output_dir:
-        raise app.UsageError("--shards, --streams and --output_dir are required.")
+    if bool(FLAGS.shards) == bool(FLAGS.videos) or not FLAGS.streams or not FLAGS.output_dir:
+        raise app.UsageError("--shards or --videos (one of them), --streams and --output_dir "
+                             "are required.")
     for entry in FLAGS.streams:
         modality, _, path = entry.partition(":")
         if modality not in snippet_features.MODALITIES or not path:
-            raise app.UsageError(f"--streams: {entry!r} is not modality:run_folder with a "
+            raise app.UsageError(f"--streams: {entry!r} is not modality:folder with a "
                                  f"modality of {', '.join(snippet_features.MODALITIES)}")
+    if FLAGS.videos and FLAGS.crops != "1":
+        raise app.UsageError("--crops is for --shards; an export scores the views it was "
+                             "exported with (tsn-export --eval_crops)")
 
 
-def _streams():
-    streams = []
+def _stream_entries():
+    """[(modality, folder)] of --streams; the interval checked against each modality."""
+    entries = []
     for entry in FLAGS.streams:
         modality, _, path = entry.partition(":")
-        stream = snippet_features.load_stream(path, modality)
         kind = modalities.get_stream(modality)
         dataset_lib.check_snippet_interval(FLAGS.interval, kind.default_length + kind.extra_frames,
                                            modality)
-        streams.append(stream)
-    return streams
+        entries.append((modality, path))
+    return entries
 
 
 def _columns(streams, kinds):
-    """The manifest's column blocks: per stream and output kind, [start, stop)."""
+    """The manifest's column blocks: per stream and output kind, [start, stop).
+
+    streams: dicts with name, model_dir, modality, views and dims ({kind: columns})."""
     blocks, start = [], 0
     for stream in streams:
-        dims = stream.dims()
         for kind in kinds:
-            blocks.append({"stream": stream.name, "model_dir": stream.model_dir,
-                           "modality": stream.modality, "kind": kind,
-                           "columns": [start, start + dims[kind]]})
-            start += dims[kind]
+            size = stream["dims"][kind]
+            blocks.append({**{k: v for k, v in stream.items() if k != "dims"}, "kind": kind,
+                           "columns": [start, start + size]})
+            start += size
     return blocks
+
+
+def _views(crops: int) -> str:
+    return "centre crop" if crops == 1 else f"{crops}-crop mean"
 
 
 def main(argv):
@@ -106,53 +124,134 @@ def main(argv):
             num_positions=FLAGS.num_positions, rescaling=FLAGS.rescaling, subset=FLAGS.subset,
             file_name=FLAGS.file_name)
     writer.check_writable()
-    streams = _streams()
+    extract = _from_videos if FLAGS.videos else _from_shards
+    return extract(_stream_entries(), kinds, writer)
+
+
+def _set_run(writer, streams, kinds):
     writer.set_run(streams=_columns(streams, kinds),
-                   views="centre crop" if FLAGS.crops == "1" else "10-crop mean",
                    snippet="mmaction2 UntrimmedSampleFrames: centres interval // 2 + t * "
-                   "interval; RGB the centre frame, flow the L frames around it")
-    videos = snippet_features.list_videos(FLAGS.shards, streams, FLAGS.interval)
-    todo = []
-    for video in videos:
+                   "interval; RGB the centre frame, flow the L frames around it",
+                   views=sorted({stream["views"] for stream in streams}))
+
+
+def _from_shards(entries, kinds, writer):
+    streams = [snippet_features.load_stream(path, modality) for modality, path in entries]
+    _set_run(writer, [dict(name=s.name, model_dir=s.model_dir, modality=s.modality,
+                           views=_views(int(FLAGS.crops)), dims=s.dims()) for s in streams],
+             kinds)
+    videos = []
+    for video in snippet_features.list_videos(FLAGS.shards, streams, FLAGS.interval):
         if writer.done(video.media_id):
             continue
         if video.frame_rate <= 0:
             writer.record_failure(video.media_id, "its shard records no frame rate")
-            continue
-        if video.snippets == 0:
-            writer.record_skip(video.media_id, f"shorter than one snippet: {video.num_frames} "
-                               f"frames (flow: one fewer), the first snippet is centred on "
-                               f"frame {FLAGS.interval // 2}")
-            continue
-        todo.append(video)
-    return _extract(streams, kinds, todo, writer)
-
-
-def _extract(streams, kinds, videos, writer):
+        elif video.snippets == 0:
+            writer.record_skip(video.media_id, _too_short(video.num_frames))
+        else:
+            videos.append(video)
     entries = {video.media_id: video for video in videos}
     bar = progress.bar(sum(video.snippets for video in videos), "snippet",
                        postfix=f"video 0/{len(videos)}")
-    failures = done = 0
+    count = _Count(bar, len(videos))
     for result in snippet_features.video_features(
             streams, FLAGS.shards, list(entries), interval=FLAGS.interval,
             eval_crops=int(FLAGS.crops), snippets_per_chunk=FLAGS.snippets_per_chunk):
         video = entries[result.media_id]
         if isinstance(result, snippet_features.VideoFailed):
-            failures += 1
-            message = cli.error_message(result.error).replace("\n", " ")
-            bar.write(f"error: {result.media_id}: {message} (skipped)", file=sys.stderr)
-            writer.record_failure(result.media_id, message)
+            count.failed(writer, result.media_id, result.error)
         else:
-            columns = [outputs[kind] for outputs in result.outputs for kind in kinds]
-            writer.write(result.media_id, np.concatenate(columns, axis=1), result.times,
-                         num_frames=video.num_frames, frame_rate=video.frame_rate)
-        done += 1
-        bar.set_postfix_str(f"video {done}/{len(videos)}, failures {failures}", refresh=False)
-        bar.update(video.snippets)
-    bar.close()
-    print(f"Wrote the features of {done - failures} videos to {FLAGS.output_dir}"
-          + (f"; {failures} failed (listed in manifest.json)" if failures else ""))
-    return 1 if failures else 0
+            _write(writer, result, kinds, video.num_frames, video.frame_rate)
+        count.done(video.snippets)
+    return count.close()
+
+
+def _from_videos(entries, kinds, writer):
+    models = []
+    for modality, path in entries:
+        model = predict.load_served_model(path)
+        if model.modality != modality:
+            raise ValueError(f"{path} is a {model.modality} model, given as the {modality} "
+                             "stream")
+        models.append(model)
+    _set_run(writer, [dict(name=f"{os.path.basename(m.path.rstrip('/'))}:{m.modality}",
+                           model_dir=m.path, modality=m.modality,
+                           views=_views(m.view_settings.eval_crops),
+                           dims=video_features.output_dims(m)) for m in models], kinds)
+    paths = _video_paths(FLAGS.videos)
+    options = predict.ReadOptions(flow_workers=FLAGS.flow_workers)
+    bar = progress.bar(len(paths), "video", postfix="snippets 0")
+    count, snippets = _Count(bar, len(paths)), 0
+    for path in paths:
+        media_id = os.path.splitext(os.path.basename(path))[0]
+        if writer.done(media_id):
+            count.done(1)
+            continue
+        try:
+            results = video_features.video_snippet_features(
+                    path, models, interval=FLAGS.interval, options=options,
+                    snippets_per_call=FLAGS.snippets_per_chunk)
+        except cli.expected_errors() as error:
+            count.failed(writer, media_id, error)
+        else:
+            video = snippet_features.joined(media_id, [
+                    (r.times, {"features": r.features, "scores": r.scores}) for r in results])
+            if len(video.times):
+                _write(writer, video, kinds, results[0].num_frames, results[0].frame_rate)
+                snippets += len(video.times)
+            else:
+                writer.record_skip(media_id, _too_short(results[0].num_frames))
+        count.done(1, f"snippets {snippets}")
+    return count.close()
+
+
+def _video_paths(patterns):
+    paths = []
+    for pattern in patterns:
+        found = sorted(glob.glob(pattern))
+        if not found:
+            raise FileNotFoundError(f"--videos: no file matches {pattern!r}")
+        paths.extend(found)
+    return paths
+
+
+def _too_short(num_frames: int) -> str:
+    return (f"shorter than one snippet: {num_frames} frames (flow: one fewer), the first "
+            f"snippet is centred on frame {FLAGS.interval // 2}")
+
+
+def _write(writer, video, kinds, num_frames, frame_rate):
+    columns = [outputs[kind] for outputs in video.outputs for kind in kinds]
+    writer.write(video.media_id, np.concatenate(columns, axis=1), video.times,
+                 num_frames=num_frames, frame_rate=frame_rate)
+
+
+class _Count:
+    """The bar's video count and failures; failures named on stderr and in the manifest."""
+
+    def __init__(self, bar, total):
+        self.bar, self.total, self.finished, self.failures = bar, total, 0, 0
+
+    def failed(self, writer, media_id, error):
+        self.failures += 1
+        message = cli.error_message(error).replace("\n", " ")
+        self.bar.write(f"error: {media_id}: {message} (skipped)", file=sys.stderr)
+        writer.record_failure(media_id, message)
+
+    def done(self, steps, more=""):
+        self.finished += 1
+        self.bar.set_postfix_str(f"video {self.finished}/{self.total}, failures "
+                                 f"{self.failures}" + (f", {more}" if more else ""),
+                                 refresh=False)
+        self.bar.update(steps)
+
+    def close(self) -> int:
+        """Exit status: 1 if a video failed."""
+        self.bar.close()
+        print(f"Wrote the features of {self.finished - self.failures} videos to "
+              f"{FLAGS.output_dir}" + (f"; {self.failures} failed (listed in manifest.json)"
+                                       if self.failures else ""))
+        return 1 if self.failures else 0
 
 
 def run():

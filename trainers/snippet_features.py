@@ -25,6 +25,7 @@ import tensorflow as tf
 
 from tsn_tf import model as tsn_model
 from tsn_tf.input import pipeline
+from tsn_tf.input.pipeline import sampling
 from tsn_tf.trainers.model_dir import RunConfig, restore_model
 
 OUTPUTS = ("features", "scores")
@@ -60,11 +61,6 @@ def load_stream(model_dir: str, modality: str) -> Stream:
     model = tsn_model.snippet_model(restore_model(model_dir, 1), features=True)
     name = f"{os.path.basename(os.path.normpath(model_dir))}:{config.modality}"
     return Stream(name, model_dir, config, model)
-
-
-def snippets_of(num_frames: int, interval: int) -> int:
-    """T of a stream of `num_frames` frames: centres ``interval // 2 + t * interval`` < N."""
-    return max(0, -(-(num_frames - interval // 2) // interval))
 
 
 @dataclasses.dataclass
@@ -124,7 +120,7 @@ def video_features(streams: Sequence[Stream], shards, media_ids: Sequence[str], 
     """Yields per video of `media_ids` (shard order) a `VideoFeatures`, or a `VideoFailed`
     when its frames fail to read; the videos after a failed one continue.
 
-    Every video must have at least one snippet in every stream (`snippets_of`).
+    Every video must have at least one snippet in every stream (`sampling.interval_count`).
     """
     remaining = list(media_ids)
     while remaining:
@@ -144,14 +140,20 @@ def video_features(streams: Sequence[Stream], shards, media_ids: Sequence[str], 
 
 
 def _joined(results) -> VideoFeatures:
-    """One video's per-stream results cut to the snippets every stream has."""
+    """One video's per-stream (media_id, times, outputs) from the streams' readers."""
     ids = {media_id for media_id, _, _ in results}
     if len(ids) != 1:  # the streams' datasets read the same shards in the same order
         raise RuntimeError(f"Streams out of step: {sorted(ids)}")
-    count = min(len(times) for _, times, _ in results)
-    return VideoFeatures(results[0][0], results[0][1][:count],
-                         [{name: values[:count] for name, values in outputs.items()}
-                          for _, _, outputs in results])
+    return joined(results[0][0], [(times, outputs) for _, times, outputs in results])
+
+
+def joined(media_id: str, streams: Sequence[tuple]) -> VideoFeatures:
+    """A video's per-stream (times (T_s,), {"features", "scores"}) cut to the T snippets
+    every stream has (flow has one frame fewer than RGB)."""
+    count = min(len(times) for times, _ in streams)
+    return VideoFeatures(media_id, streams[0][0][:count],
+                         [{name: outputs[name][:count] for name in OUTPUTS}
+                          for _, outputs in streams])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -167,5 +169,5 @@ def list_videos(shards, streams: Sequence[Stream], interval: int) -> List[ShardV
     listings = [pipeline.list_videos(shards, stream.modality) for stream in streams]
     return [ShardVideo(entries[0].media_id, entries[0].frame_rate,
                        max(entry.num_frames for entry in entries),
-                       min(snippets_of(entry.num_frames, interval) for entry in entries))
+                       min(sampling.interval_count(entry.num_frames, interval) for entry in entries))
             for entries in zip(*listings)]

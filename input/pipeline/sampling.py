@@ -83,6 +83,11 @@ def interval_centres(num_frames, interval: int):
                     dtype=tf.int32)
 
 
+def interval_count(num_frames: int, interval: int) -> int:
+    """T of `interval_centres` in Python integers: the centres below `num_frames`."""
+    return max(0, -(-(num_frames - interval // 2) // interval))
+
+
 def centred_offsets(centres, items: int):
     """Start frames of snippets of `items` frames around `centres`: ``c - items // 2``
     (>= 0 for centres of `interval_centres` with interval >= items)."""
