@@ -76,6 +76,11 @@ class FeatureWriter:
         if rescaling not in RESCALINGS:
             raise ValueError(f"rescaling must be one of {RESCALINGS}; "
                              f"received {rescaling!r}")
+        try:
+            file_stem("media_id", file_name)
+        except (KeyError, IndexError, ValueError) as error:
+            raise ValueError(f"file name template {file_name!r} must name only {{media_id}} "
+                             f"({type(error).__name__}: {error})") from None
         self.output_dir, self.interval, self.formats = str(output_dir), interval, tuple(formats)
         self.num_positions, self.rescaling = num_positions, rescaling
         self.subset, self.file_name = subset, file_name

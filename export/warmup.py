@@ -43,8 +43,7 @@ def warmup_requests(model_name: str, modality: str, flow=None, interval: int = N
     if modality == "audio":
         return audio_warmup_requests(model_name)
     if interval is None:
-        stream = modalities.get_stream(modality)
-        interval = stream.default_length + stream.extra_frames
+        interval = modalities.get_stream(modality).default_items
     frames_bgr = synthetic_frames_bgr()
     streams = client.encoded_streams(list(frames_bgr), [modality], flow_algorithm="farneback")
     jpegs = client.jpeg_inputs(streams, modality)

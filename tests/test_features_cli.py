@@ -39,6 +39,8 @@ def test_features_equal_tsn_eval_and_resume(setup):
     first = _features(shards, output, f"rgb:{rgb}", f"flow:{flow}", extra=["--outputs=both"])
     assert first.returncode == 1, first.stderr[-2000:]  # one video failed
     assert "error: broken: " in first.stderr and "not a JPEG" in first.stderr
+    assert "note: short: shorter than one snippet" in first.stderr
+    assert "Wrote the features of 2 videos" in first.stdout
     manifest = json.loads((output / "manifest.json").read_text())
     videos = manifest["videos"]
     assert {k: v["status"] for k, v in videos.items()} == {
@@ -52,7 +54,8 @@ def test_features_equal_tsn_eval_and_resume(setup):
     for run_dir, modality in ((rgb, "rgb"), (flow, "flow")):
         result = run_module("tsn_tf.trainers.evaluate", "--untrimmed", f"--model_dir={run_dir}",
                             f"--eval_shards={folder / 'clean*.tfrecord'}", "--eval_crops=1",
-                            f"--snippet_interval={INTERVAL}", "--snippets_per_chunk=3")
+                            f"--snippet_interval={INTERVAL}", "--snippets_per_chunk=3",
+                            "--write_snippet_scores")
         assert result.returncode == 0, result.stderr[-2000:]
         expected = untrimmed.load_snippet_scores(
                 os.path.join(run_dir, "eval", f"snippet_scores_{modality}.npz"))
@@ -62,8 +65,7 @@ def test_features_equal_tsn_eval_and_resume(setup):
             features = np.load(output / "npy" / f"{media_id}.npy")
             times = np.load(output / "times" / f"{media_id}.npy")
             count = len(np.arange(INTERVAL // 2, frames - 1, INTERVAL))  # flow: N - 1 frames
-            assert features.shape == (count, stop if modality == "flow" else blocks[-1]
-                                      ["columns"][1])
+            assert features.shape == (count, blocks[-1]["columns"][1]) == (count, 2 * (32 + 6))
             np.testing.assert_allclose(features[:, start:stop], expected[media_id][1][:count],
                                        rtol=1e-5, atol=1e-5)
             np.testing.assert_allclose(times, np.arange(INTERVAL // 2, frames - 1, INTERVAL)
@@ -79,7 +81,12 @@ def test_features_equal_tsn_eval_and_resume(setup):
     before = {p: p.stat().st_mtime_ns for p in (output / "npy").iterdir()}
     again = _features(shards, output, f"rgb:{rgb}", f"flow:{flow}", extra=["--outputs=both"])
     assert "error: broken: " in again.stderr  # failures are retried, finished videos are not
+    assert "note: short" not in again.stderr  # nor skipped ones
+    assert "Wrote the features of 0 videos" in again.stdout and "(3 done or skipped earlier)" in again.stdout
     assert {p: p.stat().st_mtime_ns for p in (output / "npy").iterdir()} == before
+    other = make_run_dir(folder / "rgb_other", "rgb", seed=5)  # other weights, same folder
+    refused = _features(shards, output, f"rgb:{other}", f"flow:{flow}", extra=["--outputs=both"])
+    assert refused.returncode != 0 and "holds features of another run" in refused.stderr
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -97,7 +104,7 @@ def test_bad_input_is_one_line(setup, tmp_path):
     cases = {
         "is a flow model, given as the rgb stream": _features(shards, tmp_path / "a",
                                                               f"rgb:{flow}"),
-        "interval of 4 frames is smaller than the 5 frames a flow snippet reads": run_module(
+        "interval must be >= 5, the frames a flow snippet reads. Received: 4": run_module(
             "tsn_tf.trainers.features", f"--shards={shards}", f"--streams=flow:{flow}",
             f"--output_dir={tmp_path / 'b'}", "--interval=4"),
         "cannot be created": _features(shards, tmp_path / "file" / "out", f"rgb:{rgb}"),
@@ -105,10 +112,12 @@ def test_bad_input_is_one_line(setup, tmp_path):
         "--shards or --videos (one of them)": run_module(
             "tsn_tf.trainers.features", f"--shards={shards}", f"--videos={shards}",
             f"--streams=rgb:{rgb}", f"--output_dir={tmp_path / 'd'}"),
+        "template '{id}' must name only {media_id}": _features(
+            shards, tmp_path / "e", f"rgb:{rgb}", extra=["--file_name={id}"]),
     }
     for expected, result in cases.items():
         lines = result.stderr.strip().splitlines()
-        assert result.returncode != 0 and len(lines) <= 2 and expected in lines[-1], \
+        assert result.returncode != 0 and len(lines) == 1 and expected in lines[-1], \
             (expected, result.stderr[-1500:])
 
 

@@ -18,7 +18,7 @@ INTERVAL = 8
 LENGTHS = (30, 45, 61)
 
 
-def _record(media_id, num_frames, seed, broken_frame=None):
+def _record(media_id, num_frames, seed, broken_frame=None, broken_flow=None):
     rng = np.random.default_rng(seed)
 
     def jpeg(channels):
@@ -27,11 +27,14 @@ def _record(media_id, num_frames, seed, broken_frame=None):
     rgb = [jpeg(3) for _ in range(num_frames)]
     if broken_frame is not None:
         rgb[broken_frame] = b"\xff\xd8 not a jpeg"  # JPEG magic, then garbage
+    flow_x = [jpeg(1) for _ in range(num_frames - 1)]
+    if broken_flow is not None:
+        flow_x[broken_flow] = b"\xff\xd8 not a jpeg"
     return schema.VideoRecord(
             media_id=media_id, label_indices=[seed % 3], label_strings=[f"c{seed % 3}"],
             height=HEIGHT, width=WIDTH, frame_rate=FPS, rgb_jpegs=rgb,
             timestamps_us=[int(i * 1e6 / FPS) for i in range(num_frames)],
-            flow_x_jpegs=[jpeg(1) for _ in range(num_frames - 1)],
+            flow_x_jpegs=flow_x,
             flow_y_jpegs=[jpeg(1) for _ in range(num_frames - 1)],
             flow_bound=20.0, flow_algorithm="synthetic")
 
@@ -144,6 +147,84 @@ def test_interval_count_counts_the_centres():
 def test_a_model_of_another_modality_is_refused(runs):
     with pytest.raises(ValueError, match="is a flow model, given as the rgb stream"):
         snippet_features.load_stream(runs[3], "rgb")
-    with pytest.raises(ValueError, match="smaller than the 5 frames"):
+    with pytest.raises(ValueError, match="interval must be >= 5, the frames a flow snippet reads"):
         pipeline.make_dataset(runs[0], modality="flow", num_segments=1, training=False,
                               batch_size=1, mean=0, std=1, snippet_interval=4)
+
+
+def test_flow_features_read_the_five_flow_frames_around_each_centre(runs):
+    """The flow stack cut by hand: flow frames c - 2 .. c + 2 (the last repeated past the
+    end, as mmaction2 clips the indices), x and y interleaved, centre crop, normalized."""
+    _, records, _, flow = runs
+    result = next(iter(snippet_features.video_features(
+            [snippet_features.load_stream(flow, "flow")], runs[0], ["video_1"],
+            interval=INTERVAL, snippets_per_chunk=2)))
+    count = LENGTHS[1] - 1  # flow frames
+    centres = np.arange(INTERVAL // 2, count, INTERVAL)
+    top, left = (HEIGHT - 32) // 2, (WIDTH - 32) // 2
+    config = RunConfig.load(flow)
+
+    def plane(jpeg):
+        return tf.io.decode_jpeg(jpeg).numpy()[top:top + 32, left:left + 32, 0].astype("float32")
+
+    stacks = np.stack([np.stack([plane(jpegs[min(max(c + d, 0), count - 1)])
+                                 for d in range(-2, 3)
+                                 for jpegs in (records[1].flow_x_jpegs, records[1].flow_y_jpegs)],
+                                axis=-1) for c in centres])
+    stacks = (stacks - np.float32(config.flow_mean)) / np.float32(config.flow_std)
+    expected = restore_model(flow, 1).get_layer("backbone").layer(stacks, training=False)
+    np.testing.assert_allclose(result.outputs[0]["features"], expected, rtol=1e-4, atol=1e-5)
+
+
+def test_ten_crops_are_averaged(runs):
+    shards, _, rgb, _ = runs
+    result = next(iter(snippet_features.video_features(
+            _streams(runs)[:1], shards, ["video_0"], interval=INTERVAL, eval_crops=10)))
+    config = RunConfig.load(rgb)
+    mean, std = config.normalization()
+    clips, _, _ = next(iter(pipeline.make_dataset(
+            shards, modality="rgb", num_segments=1, training=False, batch_size=1, mean=mean,
+            std=std, output_size=32, eval_crops=10, snippet_interval=INTERVAL,
+            media_ids=["video_0"])))
+    views = clips[0].numpy()  # (10, T, 32, 32, 3)
+    model = restore_model(rgb, 1)
+    backbone, classifier = model.get_layer("backbone").layer, model.get_layer("classifier").layer
+    per_view = np.stack([backbone(view, training=False).numpy() for view in views])
+    np.testing.assert_allclose(result.outputs[0]["features"], per_view.mean(0), rtol=1e-4,
+                               atol=1e-5)
+    scores = np.stack([classifier(features).numpy() for features in per_view])
+    np.testing.assert_allclose(result.outputs[0]["scores"], scores.mean(0), rtol=1e-4, atol=1e-5)
+    assert not np.allclose(scores.mean(0), scores.max(0), atol=1e-3)  # the mean, not the max
+
+
+def test_a_failure_in_the_second_stream_names_its_video(runs, tmp_path):
+    _, records, _, _ = runs
+    broken = _record("bad_flow", 40, 8, broken_flow=INTERVAL // 2 - 1)  # in the first stack
+    shards = write_records(tmp_path / "flow-00000-of-00001.tfrecord",
+                           [records[0], broken, records[2]])
+    results = list(snippet_features.video_features(
+            _streams(runs), shards, ["video_0", "bad_flow", "video_2"], interval=INTERVAL))
+    assert [(type(r).__name__, r.media_id) for r in results] == [
+            ("VideoFeatures", "video_0"), ("VideoFailed", "bad_flow"),
+            ("VideoFeatures", "video_2")]
+
+
+def test_a_media_id_twice_in_the_shards_is_refused(runs, tmp_path):
+    _, records, _, _ = runs
+    shards = write_records(tmp_path / "twice-00000-of-00001.tfrecord",
+                           [records[0], records[1], records[0]])
+    with pytest.raises(ValueError, match="'video_0' is in the shards twice"):
+        snippet_features.shard_videos(shards, _streams(runs)[:1], INTERVAL)
+
+
+def test_shards_without_timestamps_time_snippets_by_the_frame_rate(runs, tmp_path):
+    _, records, _, _ = runs
+    record = _record("no_times", 30, 9)
+    record.rgb_jpegs, record.timestamps_us = [], []  # flow ingested alone
+    shards = write_records(tmp_path / "flow_only-00000-of-00001.tfrecord", [record])
+    assert snippet_features.shard_videos(shards, _streams(runs)[1:], INTERVAL)[0].num_frames \
+        == 30
+    result = next(iter(snippet_features.video_features(
+            _streams(runs)[1:], shards, ["no_times"], interval=INTERVAL)))
+    np.testing.assert_allclose(result.times, np.arange(INTERVAL // 2, 29, INTERVAL) / FPS,
+                               atol=1e-6)

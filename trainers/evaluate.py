@@ -6,8 +6,8 @@
 scores are averaged over crops after the model's consensus over segments.
 Writes per-video scores (for tsn-fuse), metrics JSON, a confusion-matrix PNG
 and TensorBoard scalars / image under model_dir. With --untrimmed: the
-aggregation table and each video's per-snippet scores
-(``snippet_scores_<modality>.npz``, `untrimmed.save_snippet_scores`).
+aggregation table, and with --write_snippet_scores each video's per-snippet
+scores (``snippet_scores_<modality>.npz``, `untrimmed.save_snippet_scores`).
 
 Audio (one view, no crops): a video without an audio track gets all-zero
 scores in the score file (no evidence: neutral in tsn-fuse's weighted sum)
@@ -46,6 +46,8 @@ flags.DEFINE_integer("snippet_interval", None, "--untrimmed: snippets centred ev
                      lower_bound=1)
 flags.DEFINE_integer("snippets_per_chunk", 32, "--untrimmed: snippets decoded at once (bounds "
                      "memory for long videos).", lower_bound=1)
+flags.DEFINE_bool("write_snippet_scores", False, "--untrimmed: also write every snippet's "
+                  "scores to snippet_scores_<modality>.npz (held in memory until the end).")
 
 FLAGS = flags.FLAGS
 
@@ -99,7 +101,7 @@ def score_stream(model, dataset, progress=True):
 
 def evaluate_untrimmed(strategy, config, output_dir):
     """Aggregation table (average, top-k, M-TWI) of untrimmed videos, written as JSON, and
-    the per-snippet scores (`untrimmed.save_snippet_scores`)."""
+    with --write_snippet_scores the per-snippet scores (`untrimmed.save_snippet_scores`)."""
     interval = FLAGS.snippet_interval
     dataset = eval_dataset(config, FLAGS.eval_shards, num_segments=1,
                            eval_crops=int(FLAGS.eval_crops), batch_size=1,
@@ -108,9 +110,11 @@ def evaluate_untrimmed(strategy, config, output_dir):
                            snippets_per_chunk=FLAGS.snippets_per_chunk)
     with strategy.scope():
         model = restore_model(FLAGS.model_dir, 1, FLAGS.checkpoint)
-    videos = list(untrimmed.video_snippet_scores(model, dataset))
-    untrimmed.save_snippet_scores(
-            os.path.join(output_dir, f"snippet_scores_{config.modality}.npz"), videos)
+    videos = untrimmed.video_snippet_scores(model, dataset)
+    if FLAGS.write_snippet_scores:
+        videos = list(videos)
+        untrimmed.save_snippet_scores(
+                os.path.join(output_dir, f"snippet_scores_{config.modality}.npz"), videos)
     table, _, _ = untrimmed.evaluate_videos(videos, None if interval else FLAGS.snippet_rate)
     with tf.io.gfile.GFile(os.path.join(output_dir, "metrics_untrimmed.json"), "w") as f:
         json.dump(table, f, indent=2)

@@ -33,7 +33,7 @@ from tsn_tf.export import feature_files
 from tsn_tf.export import predict
 from tsn_tf.export import video_features
 from tsn_tf.input.ingestion import progress
-from tsn_tf.input.pipeline import dataset as dataset_lib
+from tsn_tf.input.pipeline import sampling
 from tsn_tf.input.pipeline import modalities
 from tsn_tf.trainers import snippet_features
 
@@ -83,6 +83,8 @@ def _check_flags():
     if FLAGS.videos and FLAGS.crops != "1":
         raise app.UsageError("--crops is for --shards; an export scores the views it was "
                              "exported with (tsn-export --eval_crops)")
+    if FLAGS.shards and FLAGS.flow_workers != 1:
+        raise app.UsageError("--flow_workers is for --videos; shards hold their flow")
 
 
 def _stream_entries():
@@ -90,9 +92,8 @@ def _stream_entries():
     entries = []
     for entry in FLAGS.streams:
         modality, _, path = entry.partition(":")
-        kind = modalities.get_stream(modality)
-        dataset_lib.check_snippet_interval(FLAGS.interval, kind.default_length + kind.extra_frames,
-                                           modality)
+        sampling.check_interval(FLAGS.interval, modalities.get_stream(modality).default_items,
+                                modality)
         entries.append((modality, path))
     return entries
 
@@ -137,32 +138,35 @@ def _set_run(writer, streams, kinds):
 
 def _from_shards(entries, kinds, writer):
     streams = [snippet_features.load_stream(path, modality) for modality, path in entries]
-    _set_run(writer, [dict(name=s.name, model_dir=s.model_dir, modality=s.modality,
-                           views=_views(int(FLAGS.crops)), dims=s.dims()) for s in streams],
-             kinds)
-    videos = []
-    for video in snippet_features.list_videos(FLAGS.shards, streams, FLAGS.interval):
+    _set_run(writer, [dict(name=s.name, model_dir=s.model_dir, checkpoint=s.checkpoint,
+                           modality=s.modality, views=_views(int(FLAGS.crops)), dims=s.dims())
+                      for s in streams], kinds)
+    videos, earlier = [], 0
+    for video in snippet_features.shard_videos(FLAGS.shards, streams, FLAGS.interval):
         if writer.done(video.media_id):
-            continue
-        if video.frame_rate <= 0:
+            earlier += 1
+        elif video.frame_rate <= 0:
             writer.record_failure(video.media_id, "its shard records no frame rate")
         elif video.snippets == 0:
-            writer.record_skip(video.media_id, _too_short(video.num_frames))
+            _skip(writer, video.media_id, video.num_frames)
         else:
             videos.append(video)
     entries = {video.media_id: video for video in videos}
     bar = progress.bar(sum(video.snippets for video in videos), "snippet",
                        postfix=f"video 0/{len(videos)}")
-    count = _Count(bar, len(videos))
+    count = _Count(bar, len(videos), earlier)
+    chunks = []  # snippets the bar counted for the current video
     for result in snippet_features.video_features(
             streams, FLAGS.shards, list(entries), interval=FLAGS.interval,
-            eval_crops=int(FLAGS.crops), snippets_per_chunk=FLAGS.snippets_per_chunk):
+            eval_crops=int(FLAGS.crops), snippets_per_chunk=FLAGS.snippets_per_chunk,
+            on_chunk=lambda snippets: chunks.append(snippets) or bar.update(snippets)):
         video = entries[result.media_id]
         if isinstance(result, snippet_features.VideoFailed):
             count.failed(writer, result.media_id, result.error)
         else:
             _write(writer, result, kinds, video.num_frames, video.frame_rate)
-        count.done(video.snippets)
+        count.done(video.snippets - sum(chunks))
+        chunks.clear()
     return count.close()
 
 
@@ -170,9 +174,7 @@ def _from_videos(entries, kinds, writer):
     models = []
     for modality, path in entries:
         model = predict.load_served_model(path)
-        if model.modality != modality:
-            raise ValueError(f"{path} is a {model.modality} model, given as the {modality} "
-                             "stream")
+        snippet_features.check_modality(path, model.modality, modality)
         models.append(model)
     _set_run(writer, [dict(name=f"{os.path.basename(m.path.rstrip('/'))}:{m.modality}",
                            model_dir=m.path, modality=m.modality,
@@ -180,13 +182,10 @@ def _from_videos(entries, kinds, writer):
                            dims=video_features.output_dims(m)) for m in models], kinds)
     paths = _video_paths(FLAGS.videos)
     options = predict.ReadOptions(flow_workers=FLAGS.flow_workers)
-    bar = progress.bar(len(paths), "video", postfix="snippets 0")
-    count, snippets = _Count(bar, len(paths)), 0
-    for path in paths:
-        media_id = os.path.splitext(os.path.basename(path))[0]
-        if writer.done(media_id):
-            count.done(1)
-            continue
+    todo = {media_id: path for media_id, path in paths.items() if not writer.done(media_id)}
+    bar = progress.bar(len(todo), "video", postfix="snippets 0")
+    count, snippets = _Count(bar, len(todo), len(paths) - len(todo)), 0
+    for media_id, path in todo.items():
         try:
             results = video_features.video_snippet_features(
                     path, models, interval=FLAGS.interval, options=options,
@@ -200,24 +199,34 @@ def _from_videos(entries, kinds, writer):
                 _write(writer, video, kinds, results[0].num_frames, results[0].frame_rate)
                 snippets += len(video.times)
             else:
-                writer.record_skip(media_id, _too_short(results[0].num_frames))
+                _skip(writer, media_id, results[0].num_frames, bar)
+                count.skipped += 1
         count.done(1, f"snippets {snippets}")
     return count.close()
 
 
 def _video_paths(patterns):
-    paths = []
+    """{media_id (file name without extension): path} of the --videos globs."""
+    paths = {}
     for pattern in patterns:
         found = sorted(glob.glob(pattern))
         if not found:
             raise FileNotFoundError(f"--videos: no file matches {pattern!r}")
-        paths.extend(found)
+        for path in found:
+            media_id = os.path.splitext(os.path.basename(path))[0]
+            if paths.setdefault(media_id, path) != path:
+                raise ValueError(f"--videos: {paths[media_id]} and {path} would both be video "
+                                 f"{media_id!r}; give each video its own file name")
     return paths
 
 
-def _too_short(num_frames: int) -> str:
-    return (f"shorter than one snippet: {num_frames} frames (flow: one fewer), the first "
-            f"snippet is centred on frame {FLAGS.interval // 2}")
+def _skip(writer, media_id, num_frames, bar=None):
+    """Records a video shorter than one snippet (no file) and says so on stderr."""
+    reason = (f"shorter than one snippet: {num_frames} frames (flow: one fewer), the first "
+              f"snippet is centred on frame {FLAGS.interval // 2}")
+    (bar.write if bar else print)(f"note: {media_id}: {reason}; no feature file, listed as "
+                                  "skipped in manifest.json", file=sys.stderr)
+    writer.record_skip(media_id, reason)
 
 
 def _write(writer, video, kinds, num_frames, frame_rate):
@@ -229,8 +238,9 @@ def _write(writer, video, kinds, num_frames, frame_rate):
 class _Count:
     """The bar's video count and failures; failures named on stderr and in the manifest."""
 
-    def __init__(self, bar, total):
-        self.bar, self.total, self.finished, self.failures = bar, total, 0, 0
+    def __init__(self, bar, total, earlier):
+        self.bar, self.total, self.earlier = bar, total, earlier
+        self.finished = self.failures = self.skipped = 0
 
     def failed(self, writer, media_id, error):
         self.failures += 1
@@ -246,11 +256,12 @@ class _Count:
         self.bar.update(steps)
 
     def close(self) -> int:
-        """Exit status: 1 if a video failed."""
+        """Prints what was written; exit status 1 if a video failed."""
         self.bar.close()
-        print(f"Wrote the features of {self.finished - self.failures} videos to "
-              f"{FLAGS.output_dir}" + (f"; {self.failures} failed (listed in manifest.json)"
-                                       if self.failures else ""))
+        written = self.finished - self.failures - self.skipped
+        print(f"Wrote the features of {written} videos to {FLAGS.output_dir}"
+              + (f" ({self.earlier} done or skipped earlier)" if self.earlier else "")
+              + (f"; {self.failures} failed (listed in manifest.json)" if self.failures else ""))
         return 1 if self.failures else 0
 
 

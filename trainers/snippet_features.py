@@ -17,7 +17,7 @@ A video whose frames fail to read is reported and the others continue.
 """
 import dataclasses
 import os
-from typing import Dict, Iterator, List, Sequence
+from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
 import keras
 import numpy as np
@@ -25,18 +25,20 @@ import tensorflow as tf
 
 from tsn_tf import model as tsn_model
 from tsn_tf.input import pipeline
+from tsn_tf.input.contract.preprocessing import FLOW_MODALITIES
 from tsn_tf.input.pipeline import sampling
-from tsn_tf.trainers.model_dir import RunConfig, restore_model
+from tsn_tf.trainers.model_dir import CHECKPOINTS, RunConfig, restore_model
 
-OUTPUTS = ("features", "scores")
+KINDS = ("features", "scores")  # what a stream gives per snippet
 MODALITIES = ("rgb", "flow", "warped_flow", "rgb_diff")
 
 
 @dataclasses.dataclass
 class Stream:
-    """One trained stream: its run settings and its per-snippet model."""
+    """One trained stream: its run settings, checkpoint and per-snippet model."""
     name: str
     model_dir: str
+    checkpoint: str
     config: RunConfig
     model: keras.Model  # `tsn_model.snippet_model(..., features=True)`
 
@@ -49,18 +51,26 @@ class Stream:
         return {name: int(output.shape[-1]) for name, output in self.model.output.items()}
 
 
+def check_modality(path: str, actual: str, given: str):
+    """ValueError unless the model at `path`, of `actual` modality, is a video stream
+    given as the `given` one."""
+    if given not in MODALITIES:
+        raise ValueError(f"Snippet features are for the video streams "
+                         f"({', '.join(MODALITIES)}). Received: {given!r}")
+    if actual != given:
+        raise ValueError(f"{path} is a {actual} model, given as the {given} stream")
+
+
 def load_stream(model_dir: str, modality: str) -> Stream:
     """The latest checkpoint of a tsn-train (or tsn-convert) run of `modality` as a `Stream`."""
     config = RunConfig.load(model_dir)
-    if modality not in MODALITIES:
-        raise ValueError(f"tsn-features scores the video streams ({', '.join(MODALITIES)}). "
-                         f"Received: {modality!r}")
-    if config.modality != modality:
-        raise ValueError(f"{model_dir} is a {config.modality} model, given as the {modality} "
-                         "stream")
-    model = tsn_model.snippet_model(restore_model(model_dir, 1), features=True)
+    check_modality(model_dir, config.modality, modality)
+    checkpoint = tf.train.latest_checkpoint(os.path.join(model_dir, CHECKPOINTS))
+    if checkpoint is None:
+        raise FileNotFoundError(f"No checkpoint in {os.path.join(model_dir, CHECKPOINTS)}")
+    model = tsn_model.snippet_model(restore_model(model_dir, 1, checkpoint), features=True)
     name = f"{os.path.basename(os.path.normpath(model_dir))}:{config.modality}"
-    return Stream(name, model_dir, config, model)
+    return Stream(name, model_dir, checkpoint, config, model)
 
 
 @dataclasses.dataclass
@@ -79,8 +89,10 @@ class VideoFailed(Exception):
 
 
 def stream_videos(stream: Stream, shards, media_ids: Sequence[str], *, interval: int,
-                  eval_crops: int, snippets_per_chunk: int) -> Iterator[tuple]:
-    """Yields (media_id, times (T,), {"features", "scores"}) of `media_ids` in shard order.
+                  eval_crops: int, snippets_per_chunk: int,
+                  on_chunk: Optional[Callable[[int], None]] = None) -> Iterator[tuple]:
+    """Yields (media_id, times (T,), {"features", "scores"}) of `media_ids` in shard order;
+    `on_chunk(snippets)` after each chunk.
 
     Raises:
       VideoFailed: naming the video whose frames failed (None: the next one).
@@ -98,35 +110,40 @@ def stream_videos(stream: Stream, shards, media_ids: Sequence[str], *, interval:
     while True:
         try:
             clips, _, extras = next(iterator)
+            current = extras["media_id"][0].numpy().decode()
+            finished = False
+            count = int(extras["num_snippets"][0])
+            outputs = predict(clips[0, :, :count])  # (crops, T, ...): the mean over views
         except StopIteration:
             return
         except tf.errors.OpError as error:
             raise VideoFailed(None if finished else current, error) from error
-        current = extras["media_id"][0].numpy().decode()
-        count = int(extras["num_snippets"][0])
-        outputs = predict(clips[0, :, :count])  # (crops, T, ...): the mean over views
-        parts.append({name: tf.reduce_mean(outputs[name], axis=0).numpy() for name in OUTPUTS})
+        parts.append({name: tf.reduce_mean(outputs[name], axis=0).numpy() for name in KINDS})
         times.append(extras["timestamps"][0, :count].numpy())
-        finished = int(extras["chunk"][0]) == int(extras["num_chunks"][0]) - 1
-        if finished:
+        if on_chunk is not None:
+            on_chunk(count)
+        if int(extras["chunk"][0]) == int(extras["num_chunks"][0]) - 1:
+            finished = True
             yield current, np.concatenate(times), {
-                    name: np.concatenate([part[name] for part in parts]) for name in OUTPUTS}
+                    name: np.concatenate([part[name] for part in parts]) for name in KINDS}
             parts, times = [], []
 
 
 def video_features(streams: Sequence[Stream], shards, media_ids: Sequence[str], *,
-                   interval: int, eval_crops: int = 1, snippets_per_chunk: int = 32
-                   ) -> Iterator[object]:
-    """Yields per video of `media_ids` (shard order) a `VideoFeatures`, or a `VideoFailed`
-    when its frames fail to read; the videos after a failed one continue.
+                   interval: int, eval_crops: int = 1, snippets_per_chunk: int = 32,
+                   on_chunk: Optional[Callable[[int], None]] = None) -> Iterator[object]:
+    """Yields per video of `media_ids` (shard order, each once) a `VideoFeatures`, or a
+    `VideoFailed` when its frames fail to read or score; the videos after a failed one
+    continue. `on_chunk(snippets)` after each chunk of the first stream.
 
     Every video must have at least one snippet in every stream (`sampling.interval_count`).
     """
     remaining = list(media_ids)
     while remaining:
         readers = [stream_videos(stream, shards, remaining, interval=interval,
-                                 eval_crops=eval_crops, snippets_per_chunk=snippets_per_chunk)
-                   for stream in streams]
+                                 eval_crops=eval_crops, snippets_per_chunk=snippets_per_chunk,
+                                 on_chunk=on_chunk if index == 0 else None)
+                   for index, stream in enumerate(streams)]
         done = 0
         try:
             for results in zip(*readers):
@@ -134,7 +151,10 @@ def video_features(streams: Sequence[Stream], shards, media_ids: Sequence[str], 
                 done += 1
             return
         except VideoFailed as failure:
-            failed = failure.media_id or remaining[done]
+            if done == len(remaining):  # after the last video: nothing left to blame
+                raise failure.error
+            failed = failure.media_id if failure.media_id in remaining[done:] \
+                else remaining[done]
             yield VideoFailed(failed, failure.error)
             remaining = [m for m in remaining[done:] if m != failed]
 
@@ -152,7 +172,7 @@ def joined(media_id: str, streams: Sequence[tuple]) -> VideoFeatures:
     every stream has (flow has one frame fewer than RGB)."""
     count = min(len(times) for times, _ in streams)
     return VideoFeatures(media_id, streams[0][0][:count],
-                         [{name: outputs[name][:count] for name in OUTPUTS}
+                         [{name: outputs[name][:count] for name in KINDS}
                           for _, outputs in streams])
 
 
@@ -160,14 +180,26 @@ def joined(media_id: str, streams: Sequence[tuple]) -> VideoFeatures:
 class ShardVideo:
     media_id: str
     frame_rate: float
-    num_frames: int  # the video's: the most frames of any stream (RGB N, flow N - 1)
+    num_frames: int  # the video's RGB frames (a flow stream holds one fewer)
     snippets: int    # T: the snippets every stream has
 
 
-def list_videos(shards, streams: Sequence[Stream], interval: int) -> List[ShardVideo]:
-    """The shards' videos in reading order, from their indexes only."""
+def shard_videos(shards, streams: Sequence[Stream], interval: int) -> List[ShardVideo]:
+    """The shards' videos in reading order, from their indexes only.
+
+    Raises:
+      ValueError: a media id is in the shards twice (its videos could not be told apart).
+    """
     listings = [pipeline.list_videos(shards, stream.modality) for stream in streams]
-    return [ShardVideo(entries[0].media_id, entries[0].frame_rate,
-                       max(entry.num_frames for entry in entries),
-                       min(sampling.interval_count(entry.num_frames, interval) for entry in entries))
-            for entries in zip(*listings)]
+    videos, seen = [], set()
+    for entries in zip(*listings):
+        media_id = entries[0].media_id
+        if media_id in seen:
+            raise ValueError(f"Video {media_id!r} is in the shards twice; give each video "
+                             "its own media id")
+        seen.add(media_id)
+        frames = [entry.num_frames + (stream.modality in FLOW_MODALITIES)
+                  for entry, stream in zip(entries, streams)]
+        videos.append(ShardVideo(media_id, entries[0].frame_rate, max(frames), min(
+                sampling.interval_count(entry.num_frames, interval) for entry in entries)))
+    return videos

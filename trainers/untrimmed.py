@@ -84,7 +84,8 @@ def evaluate_videos(videos, snippet_rate=1.0):
 def timestamp_rate(times) -> float:
     """Snippets per second of snippets at `times` (seconds): 1 / the median step (1 for < 2)."""
     steps = np.diff(np.asarray(times, np.float64))
-    return 1.0 / float(np.median(steps)) if len(steps) and np.median(steps) > 0 else 1.0
+    step = float(np.median(steps)) if len(steps) else 0.0
+    return 1.0 / step if step > 0 else 1.0
 
 
 def save_snippet_scores(path: str, videos):
@@ -92,6 +93,8 @@ def save_snippet_scores(path: str, videos):
     (V + 1,) (video v's snippets are rows ``row_splits[v]:row_splits[v + 1]``),
     ``timestamps`` (S,) seconds and ``scores`` (S, C) pre-softmax."""
     videos = list(videos)
+    if not videos:
+        raise ValueError("The untrimmed evaluation shards hold no video.")
     lengths = [len(scores) for _, _, _, scores in videos]
     buffer = io.BytesIO()  # zip needs seeking, which a GFile being written lacks
     np.savez(buffer, media_ids=np.array([v[0] for v in videos]),

@@ -174,7 +174,7 @@ def make_dataset(file_pattern: Union[str, Sequence[str]], *, modality: str,
                               drop_remainder=drop_remainder, repeat=repeat)
     spec = ClipSpec.of(modality, snippet_length, output_size, mean, std)
     if snippet_interval is not None:
-        check_snippet_interval(snippet_interval, spec.items, modality)
+        sampling.check_interval(snippet_interval, spec.items, modality)
     label = functools.partial(index.labels, num_classes=num_classes, multi_label=multi_label)
 
     # 1. Index: one parsed index record per video, shards interleaved; no frame read yet.
@@ -252,14 +252,6 @@ def list_videos(file_pattern: Union[str, Sequence[str]], modality: str) -> List[
                        max(int(tf.size(features["offsets"])) - 1, 0),
                        float(features["frame_rate"]))
             for features in videos]
-
-
-def check_snippet_interval(interval: int, items: int, modality: str):
-    """Raises ValueError unless snippets every `interval` frames hold their `items` frames."""
-    if interval < items:
-        raise ValueError(f"A snippet interval of {interval} frames is smaller than the {items} "
-                         f"frames a {modality} snippet reads: snippets would overlap and the "
-                         "first would start before frame 0")
 
 
 def _training_clips(videos, spec: ClipSpec, label, *, num_segments, seed, deterministic,
@@ -346,6 +338,6 @@ def _audio_dataset(file_pattern, *, untrimmed_fps, **kwargs):
     from tsn_tf.input.pipeline import audio_dataset  # it imports this room's readers
 
     if untrimmed_fps is not None:
-        raise ValueError("The audio stream has no untrimmed mode (untrimmed_fps, "
-                         f"snippet_interval). Received: {untrimmed_fps}")
+        raise ValueError("The audio stream has no untrimmed mode. Received: untrimmed_fps or "
+                         f"snippet_interval {untrimmed_fps}")
     return audio_dataset.make_audio_dataset(file_pattern, **kwargs)

@@ -91,8 +91,12 @@ def untrimmed_offsets(features, count, snippets_per_second):
 
 def snippet_times(features, offsets):
     """Seconds of each snippet's first frame: its stored presentation timestamp
-    (from the video's first frame), as tsn-predict reports them; float32 (S,)."""
+    (from the video's first frame), as tsn-predict reports them; float32 (S,).
+    Shards without timestamps (flow ingested alone) give ``offset / frame_rate``."""
     times = features["timestamps_us"]
+    times = tf.cond(tf.size(times) > 0, lambda: times, lambda: tf.cast(tf.round(
+            tf.cast(tf.range(tf.reduce_max(offsets) + 1), tf.float64) * 1e6
+            / tf.cast(features["frame_rate"], tf.float64)), tf.int64))
     last = tf.reduce_max(offsets)
     check = records.check(last < tf.size(times), "No image/timestamp for frame ", last,
                           " in video ", features["media_id"], " of shard ", features["shard"])

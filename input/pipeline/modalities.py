@@ -36,6 +36,11 @@ class Stream:
     scales: tuple            # multi-scale crop scales
     inverts_x_on_flip: bool  # flow: x channels become 255 - v when mirrored
 
+    @property
+    def default_items(self) -> int:
+        """Frames a snippet of the default length reads."""
+        return self.default_length + self.extra_frames
+
 
 STREAMS = {
     "rgb": Stream((schema.IMAGE_ENCODED,), schema.RGB_GROUP, 3, 1, 0, crops.RGB_SCALES, False),

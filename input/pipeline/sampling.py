@@ -88,6 +88,14 @@ def interval_count(num_frames: int, interval: int) -> int:
     return max(0, -(-(num_frames - interval // 2) // interval))
 
 
+def check_interval(interval: int, items: int, modality: str):
+    """ValueError unless snippets centred every `interval` frames hold the `items` frames
+    one reads (a smaller interval would make the first start before frame 0)."""
+    if int(interval) < items:
+        raise ValueError(f"interval must be >= {items}, the frames a {modality} snippet "
+                         f"reads. Received: {interval}")
+
+
 def centred_offsets(centres, items: int):
     """Start frames of snippets of `items` frames around `centres`: ``c - items // 2``
     (>= 0 for centres of `interval_centres` with interval >= items)."""

@@ -128,10 +128,7 @@ def snippet_items(settings: ViewSettings) -> int:
 def check_interval(interval: int, settings: ViewSettings):
     """ValueError unless snippets centred every `interval` frames hold the frames one
     reads (the `snippet_features` signature refuses the same as InvalidArgument)."""
-    items = snippet_items(settings)
-    if int(interval) < items:
-        raise ValueError(f"interval must be >= {items}, the frames a {settings.modality} "
-                         f"snippet reads. Received: {interval}")
+    sampling.check_interval(interval, snippet_items(settings), settings.modality)
 
 
 def clips_from_jpegs(jpeg_streams: Sequence[tf.Tensor], offsets, settings: ViewSettings):
