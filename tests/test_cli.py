@@ -34,6 +34,7 @@ TOOLS = [  # two in the fast suite
     pytest.param("tsn-export", "--export_base", marks=pytest.mark.slow),
     pytest.param("tsn-predict", "--flow_algorithm", marks=pytest.mark.slow),
     pytest.param("tsn-demo", "--videos_per_class", marks=pytest.mark.slow),
+    pytest.param("tsn-features", "--interval", marks=pytest.mark.slow),
 ]
 
 
