@@ -1,6 +1,7 @@
 """Per-snippet feature files for temporal action localization (BSN / BMN / G-TAD).
 
-Layout under the output folder (every file written to ``*.tmp``, then renamed):
+Layout under the output folder (every file written to a temp name, then renamed:
+`storage.write_atomic`):
 
   npy/<stem>.npy           float32 (T, D): all streams' features side by side
   times/<stem>.npy         float64 (T,): snippet centre times, seconds (always written)
@@ -20,6 +21,7 @@ import os
 import numpy as np
 
 from tsn_tf import feature_rescaling
+from tsn_tf.input.ingestion import storage
 
 FORMATS = ("npy", "csv", "csv_mean")
 RESCALINGS = ("bsn", "mmaction2")
@@ -40,26 +42,12 @@ def file_stem(media_id: str, template: str = "{media_id}") -> str:
     return stem
 
 
-def write_atomic(path: str, write, mode: str = "w") -> None:
-    """Calls write(file) on `path`.tmp, then renames it to `path` (no half file is
-    ever left under `path`)."""
-    temporary = path + ".tmp"
-    try:
-        with open(temporary, mode, newline=None if "b" in mode else "") as file:
-            write(file)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
-
-
 def write_csv(path: str, values) -> None:
     """Header f0..f{D-1}, one row per line, no index column (pandas.read_csv reads it)."""
     values = np.asarray(values, np.float32)
     header = ",".join(f"f{i}" for i in range(values.shape[1]))
-    write_atomic(path, lambda file: np.savetxt(file, values, fmt=CSV_NUMBER, delimiter=",",
-                                               header=header, comments=""))
+    storage.write_atomic(path, lambda file: np.savetxt(
+            file, values, fmt=CSV_NUMBER, delimiter=",", header=header, comments=""))
 
 
 class FeatureWriter:
@@ -173,9 +161,9 @@ class FeatureWriter:
         paths = self._paths(stem)
         for path in paths.values():
             os.makedirs(os.path.dirname(path), exist_ok=True)
-        write_atomic(paths["times"], lambda file: np.save(file, times), "wb")
+        storage.write_atomic(paths["times"], lambda file: np.save(file, times), "wb")
         if "npy" in paths:
-            write_atomic(paths["npy"], lambda file: np.save(file, features), "wb")
+            storage.write_atomic(paths["npy"], lambda file: np.save(file, features), "wb")
         if "csv" in paths:
             write_csv(paths["csv"], features)
         if "csv_mean" in paths:
@@ -237,9 +225,10 @@ class FeatureWriter:
 
     def _save(self):
         os.makedirs(self.output_dir, exist_ok=True)
-        write_atomic(os.path.join(self.output_dir, "manifest.json"),
+        storage.write_atomic(os.path.join(self.output_dir, "manifest.json"),
                      lambda file: json.dump(self.manifest, file, indent=1))
-        write_atomic(os.path.join(self.output_dir, "video_info.csv"), self._write_video_info)
+        storage.write_atomic(os.path.join(self.output_dir, "video_info.csv"),
+                             self._write_video_info)
 
     def _write_video_info(self, file):
         rows = csv.writer(file, lineterminator="\n")

@@ -10,13 +10,25 @@ import tensorflow as tf
 from tsn_tf import metrics
 
 
-def save_scores(path, media_ids, scores, labels, class_names, modality=""):
-    """Per-video pre-softmax scores of one stream, the input of tsn-fuse."""
+def write_npz(path, **arrays):
+    """An .npz of `arrays` at a local path or URL (built in memory: zip needs seeking,
+    which a GFile being written lacks)."""
     buffer = io.BytesIO()
-    np.savez(buffer, media_ids=np.asarray(media_ids), scores=scores, labels=labels,
-             class_names=np.asarray(class_names), modality=np.asarray(modality))
+    np.savez(buffer, **arrays)
     with tf.io.gfile.GFile(path, "wb") as f:
         f.write(buffer.getvalue())
+
+
+def read_npz(path):
+    """The arrays of an .npz at a local path or URL (read whole into memory)."""
+    with tf.io.gfile.GFile(path, "rb") as f:
+        return np.load(io.BytesIO(f.read()))
+
+
+def save_scores(path, media_ids, scores, labels, class_names, modality=""):
+    """Per-video pre-softmax scores of one stream, the input of tsn-fuse."""
+    write_npz(path, media_ids=np.asarray(media_ids), scores=scores, labels=labels,
+              class_names=np.asarray(class_names), modality=np.asarray(modality))
 
 
 def load_stream(path):
@@ -24,11 +36,10 @@ def load_stream(path):
     file; modality is "" when none was recorded."""
     if not tf.io.gfile.exists(path):
         raise FileNotFoundError(f"Score file {path} not found (written by tsn-eval).")
-    with tf.io.gfile.GFile(path, "rb") as f:
-        data = np.load(io.BytesIO(f.read()))
-        modality = str(data["modality"]) if "modality" in data else ""
-        return (data["media_ids"], data["scores"], data["labels"], list(data["class_names"]),
-                modality)
+    data = read_npz(path)
+    modality = str(data["modality"]) if "modality" in data else ""
+    return (data["media_ids"], data["scores"], data["labels"], list(data["class_names"]),
+            modality)
 
 
 def load_scores(path):

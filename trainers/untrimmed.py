@@ -7,12 +7,11 @@ the crops of a snippet the maximum is taken (the reference's rule for
 untrimmed video); then the (T, C) snippet scores of a video are aggregated by
 average pooling, top-k pooling or M-TWI, all ending in a softmax.
 """
-import io
-
 import numpy as np
 import tensorflow as tf
 
 from tsn_tf import metrics, temporal_integration
+from tsn_tf.trainers import reports
 
 AGGREGATIONS = ("average", "top_k", "mtwi")
 TOP_K_SNIPPETS = 15
@@ -96,19 +95,15 @@ def save_snippet_scores(path: str, videos):
     if not videos:
         raise ValueError("The untrimmed evaluation shards hold no video.")
     lengths = [len(scores) for _, _, _, scores in videos]
-    buffer = io.BytesIO()  # zip needs seeking, which a GFile being written lacks
-    np.savez(buffer, media_ids=np.array([v[0] for v in videos]),
-             row_splits=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
-             timestamps=np.concatenate([v[2] for v in videos]),
-             scores=np.concatenate([v[3] for v in videos]))
-    with tf.io.gfile.GFile(path, "wb") as f:
-        f.write(buffer.getvalue())
+    reports.write_npz(path, media_ids=np.array([v[0] for v in videos]),
+                      row_splits=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+                      timestamps=np.concatenate([v[2] for v in videos]),
+                      scores=np.concatenate([v[3] for v in videos]))
 
 
 def load_snippet_scores(path: str):
     """{media_id: (timestamps (T,), scores (T, C))} of a `save_snippet_scores` file."""
-    with tf.io.gfile.GFile(path, "rb") as f:
-        data = np.load(io.BytesIO(f.read()))
+    data = reports.read_npz(path)
     splits = data["row_splits"]
     return {str(media_id): (data["timestamps"][start:stop], data["scores"][start:stop])
             for media_id, start, stop in zip(data["media_ids"], splits[:-1], splits[1:])}

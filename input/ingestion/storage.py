@@ -71,16 +71,28 @@ def read_text(path: str) -> str:
 
 def write_text_atomic(path: str, text: str) -> None:
     """Writes `text` to a temp name beside `path` and renames it into place."""
+    write_atomic(path, lambda handle: handle.write(text))
+
+
+def write_atomic(path: str, write, mode: str = "w") -> None:
+    """Calls write(file) on a temp name beside `path` (local or URL), then renames it to
+    `path`; on any failure the temp file is removed, so no half file is ever left."""
     temp = f"{path}.tmp-{os.getpid()}"
-    if is_url(path):
-        ensure_filesystem(path)
-        with gfile().GFile(temp, "w") as handle:
-            handle.write(text)
-        gfile().rename(temp, path, overwrite=True)
-        return
-    with open(temp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(temp, path)
+    remote = _remote(path)
+    try:
+        if remote:
+            with remote.GFile(temp, mode) as handle:
+                write(handle)
+            remote.rename(temp, path, overwrite=True)
+        else:
+            text = {} if "b" in mode else {"encoding": "utf-8", "newline": ""}
+            with open(temp, mode, **text) as handle:
+                write(handle)
+            os.replace(temp, path)
+    except BaseException:
+        if exists(temp):
+            (remote.remove if remote else os.remove)(temp)
+        raise
 
 
 def _remote(path: str):
