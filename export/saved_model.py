@@ -383,7 +383,7 @@ def export_saved_model(model_dir: str, export_base: str, model_name: str, *,
                 "in_graph_flow": {**flow.to_dict(), "signatures": list(VIDEO_SIGNATURES)}
                 if flow else {"unavailable": no_flow}}
         _write_extra_assets(staging, info, model_name, config.modality,
-                            warmup_requests, flow, settings)
+                            warmup_requests, flow)
         tf.io.gfile.rename(staging, target, overwrite=False)
     finally:
         if tf.io.gfile.exists(staging):
@@ -405,17 +405,15 @@ def _settings(config, num_segments, eval_crops):
             num_segments=num_segments, eval_crops=eval_crops)
 
 
-def _write_extra_assets(folder, info, model_name, modality, warmup_requests, flow=None,
-                        settings=None):
+def _write_extra_assets(folder, info, model_name, modality, warmup_requests, flow=None):
     """assets.extra/: tsn_export.json and (optionally) the TF Serving warm-up file."""
     extra = os.path.join(folder, ASSETS_EXTRA)
     tf.io.gfile.makedirs(extra)
     with tf.io.gfile.GFile(os.path.join(extra, EXPORT_INFO), "w") as f:
         json.dump(info, f, indent=2)
     if warmup_requests:
-        interval = None if modality == serving_audio.MODALITY else serving.snippet_items(settings)
         warmup.write_warmup_file(os.path.join(extra, warmup.WARMUP_FILE), model_name, modality,
-                                 flow, interval)
+                                 flow)
 
 
 def read_export_info(saved_model_dir: str) -> dict:

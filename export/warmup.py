@@ -35,15 +35,13 @@ def synthetic_frames_bgr(num_frames: int = WARMUP_FRAMES, size=encode.TSN_SIZE):
     return np.stack(frames)
 
 
-def warmup_requests(model_name: str, modality: str, flow=None, interval: int = None):
+def warmup_requests(model_name: str, modality: str, flow=None):
     """PredictRequests, one per signature, for a model of `modality` (with `flow`, a
-    `serving_flow.InGraphFlow`: also its video_* signatures); `interval`: of the
-    snippet_features requests, default the frames a snippet of the modality's default
-    length reads (the smallest valid one)."""
+    `serving_flow.InGraphFlow`: also its video_* signatures); snippet_features requests
+    take the smallest valid interval, the frames one snippet reads."""
     if modality == "audio":
         return audio_warmup_requests(model_name)
-    if interval is None:
-        interval = modalities.get_stream(modality).default_items
+    interval = modalities.get_stream(modality).default_items
     frames_bgr = synthetic_frames_bgr()
     streams = client.encoded_streams(list(frames_bgr), [modality], flow_algorithm="farneback")
     jpegs = client.jpeg_inputs(streams, modality)
@@ -88,13 +86,12 @@ def audio_warmup_requests(model_name: str):
                                    signature_name="predict_waveform")]
 
 
-def write_warmup_file(path: str, model_name: str, modality: str, flow=None,
-                      interval: int = None):
+def write_warmup_file(path: str, model_name: str, modality: str, flow=None):
     """Writes the PredictionLog TFRecord TF Serving reads at load time."""
     from tensorflow_serving.apis import prediction_log_pb2
 
     with tf.io.TFRecordWriter(path) as writer:
-        for request in warmup_requests(model_name, modality, flow, interval):
+        for request in warmup_requests(model_name, modality, flow):
             log = prediction_log_pb2.PredictionLog(
                     predict_log=prediction_log_pb2.PredictLog(request=request))
             writer.write(log.SerializeToString())

@@ -75,11 +75,6 @@ def _check_flags():
     if bool(FLAGS.shards) == bool(FLAGS.videos) or not FLAGS.streams or not FLAGS.output_dir:
         raise app.UsageError("--shards or --videos (one of them), --streams and --output_dir "
                              "are required.")
-    for entry in FLAGS.streams:
-        modality, _, path = entry.partition(":")
-        if modality not in snippet_features.MODALITIES or not path:
-            raise app.UsageError(f"--streams: {entry!r} is not modality:folder with a "
-                                 f"modality of {', '.join(snippet_features.MODALITIES)}")
     if FLAGS.videos and FLAGS.crops != "1":
         raise app.UsageError("--crops is for --shards; an export scores the views it was "
                              "exported with (tsn-export --eval_crops)")
@@ -92,6 +87,9 @@ def _stream_entries():
     entries = []
     for entry in FLAGS.streams:
         modality, _, path = entry.partition(":")
+        if modality not in snippet_features.MODALITIES or not path:
+            raise app.UsageError(f"--streams: {entry!r} is not modality:folder with a "
+                                 f"modality of {', '.join(snippet_features.MODALITIES)}")
         sampling.check_interval(FLAGS.interval, modalities.get_stream(modality).default_items,
                                 modality)
         entries.append((modality, path))
@@ -119,6 +117,7 @@ def _views(crops: int) -> str:
 def main(argv):
     del argv
     _check_flags()
+    entries = _stream_entries()
     kinds = ["features", "scores"] if FLAGS.outputs == "both" else [FLAGS.outputs]
     writer = feature_files.FeatureWriter(
             FLAGS.output_dir, formats=FLAGS.formats, interval=FLAGS.interval,
@@ -126,7 +125,7 @@ def main(argv):
             file_name=FLAGS.file_name)
     writer.check_writable()
     extract = _from_videos if FLAGS.videos else _from_shards
-    return extract(_stream_entries(), kinds, writer)
+    return extract(entries, kinds, writer)
 
 
 def _set_run(writer, streams, kinds):

@@ -92,6 +92,14 @@ def read_label_map(model_dir):
     return read_class_names(os.path.join(model_dir, LABEL_MAP))
 
 
+def latest_checkpoint(model_dir) -> str:
+    """Path of the run's latest checkpoint; FileNotFoundError when it has none."""
+    path = tf.train.latest_checkpoint(os.path.join(model_dir, CHECKPOINTS))
+    if path is None:
+        raise FileNotFoundError(f"No checkpoint in {os.path.join(model_dir, CHECKPOINTS)}")
+    return path
+
+
 def restore_model(model_dir, num_segments=None, checkpoint=None):
     """Rebuilds the run's model and loads the latest (or given) checkpoint's weights.
 
@@ -100,9 +108,7 @@ def restore_model(model_dir, num_segments=None, checkpoint=None):
     """
     config = RunConfig.load(model_dir)
     model = config.build_model()
-    path = checkpoint or tf.train.latest_checkpoint(os.path.join(model_dir, CHECKPOINTS))
-    if path is None:
-        raise FileNotFoundError(f"No checkpoint in {os.path.join(model_dir, CHECKPOINTS)}")
+    path = checkpoint or latest_checkpoint(model_dir)
     # The checkpoint also holds the optimizer: only the model must match completely.
     tf.train.Checkpoint(model=model).restore(path).expect_partial().assert_existing_objects_matched()
     if num_segments and num_segments != config.num_segments:

@@ -27,7 +27,7 @@ from tsn_tf import model as tsn_model
 from tsn_tf.input import pipeline
 from tsn_tf.input.contract.preprocessing import FLOW_MODALITIES
 from tsn_tf.input.pipeline import sampling
-from tsn_tf.trainers.model_dir import CHECKPOINTS, RunConfig, restore_model
+from tsn_tf.trainers.model_dir import RunConfig, latest_checkpoint, restore_model
 
 KINDS = ("features", "scores")  # what a stream gives per snippet
 MODALITIES = ("rgb", "flow", "warped_flow", "rgb_diff")
@@ -65,9 +65,7 @@ def load_stream(model_dir: str, modality: str) -> Stream:
     """The latest checkpoint of a tsn-train (or tsn-convert) run of `modality` as a `Stream`."""
     config = RunConfig.load(model_dir)
     check_modality(model_dir, config.modality, modality)
-    checkpoint = tf.train.latest_checkpoint(os.path.join(model_dir, CHECKPOINTS))
-    if checkpoint is None:
-        raise FileNotFoundError(f"No checkpoint in {os.path.join(model_dir, CHECKPOINTS)}")
+    checkpoint = latest_checkpoint(model_dir)
     model = tsn_model.snippet_model(restore_model(model_dir, 1, checkpoint), features=True)
     name = f"{os.path.basename(os.path.normpath(model_dir))}:{config.modality}"
     return Stream(name, model_dir, checkpoint, config, model)

@@ -168,8 +168,8 @@ def make_dataset(file_pattern: Union[str, Sequence[str]], *, modality: str,
     if modality == "audio":
         return _audio_dataset(file_pattern, num_segments=num_segments, training=training,
                               batch_size=batch_size, mean=mean, std=std,
-                              untrimmed_fps=untrimmed_fps or snippet_interval,
-                              num_classes=num_classes, multi_label=multi_label, shuffle_buffer=shuffle_buffer, cache=cache,
+                              num_classes=num_classes, multi_label=multi_label,
+                              shuffle_buffer=shuffle_buffer, cache=cache,
                               seed=seed, deterministic=deterministic, skip_corrupt=skip_corrupt,
                               drop_remainder=drop_remainder, repeat=repeat)
     spec = ClipSpec.of(modality, snippet_length, output_size, mean, std)
@@ -220,6 +220,10 @@ def _check_arguments(modality, training, defer_resize, multi_label, num_classes,
                          f"defer_resize={defer_resize}, training={training}, "
                          f"modality={modality!r}")
     if modality == "audio":
+        if untrimmed_fps is not None or snippet_interval is not None or media_ids is not None:
+            raise ValueError("The audio stream has no untrimmed mode and reads every video. "
+                             f"Received: untrimmed_fps={untrimmed_fps}, snippet_interval="
+                             f"{snippet_interval}, media_ids={media_ids}")
         return
     modalities.get_stream(modality)
     if multi_label and num_classes is None:
@@ -300,16 +304,14 @@ def _untrimmed_snippets(features, *, spec: ClipSpec, untrimmed_fps, snippet_inte
 
 
 def _evaluation_clip(features, spec: ClipSpec, label, num_segments, snippets, eval_crops,
-                     part=None):
+                     positions=None):
     """(views, label, extras) of one video: K segment centres, or its untrimmed `snippets`
-    (`_untrimmed_snippets`; the slice `part` of them when given: one chunk)."""
+    (`_untrimmed_snippets`; `positions`, (offsets, time frames) of one chunk, when given)."""
     count = index.frame_count(features, spec.stream)
     if snippets is None:
         offsets = sampling.eval_offsets(count, num_segments, spec.items)
     else:
-        offsets, time_frames = snippets(features)
-        if part is not None:
-            offsets, time_frames = offsets[part[0]:part[1]], time_frames[part[0]:part[1]]
+        offsets, time_frames = positions if positions is not None else snippets(features)
     jpegs = snippet_frames.snippet_jpegs(features, offsets, spec.items, count, spec.stream)
     views = eval_views.eval_views(jpegs, eval_crops=eval_crops, **spec.view_args())
     extras = {"media_id": features["media_id"]}
@@ -322,22 +324,19 @@ def _evaluation_clip(features, spec: ClipSpec, label, num_segments, snippets, ev
 def _untrimmed_chunks(features, spec: ClipSpec, label, snippets, snippets_per_chunk,
                       eval_crops):
     """Dataset of one untrimmed video's consecutive chunks of <= `snippets_per_chunk` snippets."""
-    total = tf.size(snippets(features)[0])
-    num_chunks = (total + snippets_per_chunk - 1) // snippets_per_chunk
+    offsets, time_frames = snippets(features)
+    num_chunks = (tf.size(offsets) + snippets_per_chunk - 1) // snippets_per_chunk
 
     def chunk(number):
         number = tf.cast(number, tf.int32)
-        part = (number * snippets_per_chunk, (number + 1) * snippets_per_chunk)
+        part = slice(number * snippets_per_chunk, (number + 1) * snippets_per_chunk)
         views, labels, extras = _evaluation_clip(features, spec, label, None, snippets,
-                                                 eval_crops, part)
+                                                 eval_crops, (offsets[part], time_frames[part]))
         return views, labels, dict(extras, chunk=number, num_chunks=num_chunks)
     return tf.data.Dataset.range(tf.cast(num_chunks, tf.int64)).map(chunk)
 
 
-def _audio_dataset(file_pattern, *, untrimmed_fps, **kwargs):
+def _audio_dataset(file_pattern, **kwargs):
     from tsn_tf.input.pipeline import audio_dataset  # it imports this room's readers
 
-    if untrimmed_fps is not None:
-        raise ValueError("The audio stream has no untrimmed mode. Received: untrimmed_fps or "
-                         f"snippet_interval {untrimmed_fps}")
     return audio_dataset.make_audio_dataset(file_pattern, **kwargs)
