@@ -123,12 +123,13 @@ def main(argv):
             FLAGS.output_dir, formats=FLAGS.formats, interval=FLAGS.interval,
             num_positions=FLAGS.num_positions, rescaling=FLAGS.rescaling, subset=FLAGS.subset,
             file_name=FLAGS.file_name)
-    writer.check_writable()
     extract = _from_videos if FLAGS.videos else _from_shards
     return extract(entries, kinds, writer)
 
 
 def _set_run(writer, streams, kinds):
+    """The output folder checked (made once the models loaded) and the run recorded."""
+    writer.check_writable()
     writer.set_run(streams=_columns(streams, kinds),
                    snippet="mmaction2 UntrimmedSampleFrames: centres interval // 2 + t * "
                    "interval; RGB the centre frame, flow the L frames around it",
